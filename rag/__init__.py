@@ -1,0 +1,1 @@
+"""Retrieval-augmented question answering with checkable citations."""

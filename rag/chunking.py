@@ -1,0 +1,149 @@
+"""Split a cleaned document into sentence-aligned chunks that fit the embedding model.
+
+Pure: a Document and a token counter in, Chunks out. Chunks are made of whole sentences
+(a sentence longer than the budget is cut with LangChain's recursive splitter), never
+exceed the model's input limit (the model silently truncates beyond it), repeat whole
+trailing sentences as overlap, and carry their exact character span and section heading.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+from rag.sentences import split_sentences
+from rag.types import Chunk, Document
+
+TokenCounter = Callable[[str], int]
+
+# Bump when the algorithm changes: the manifest records it and old indexes are rebuilt.
+CHUNKER_VERSION = 1
+_PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
+
+
+@dataclass(frozen=True)
+class ChunkerConfig:
+    chunk_tokens: int
+    overlap_tokens: int
+    model_max_tokens: int  # hard limit including the model's two special tokens
+
+    @property
+    def budget(self) -> int:
+        """Content word pieces allowed in one chunk."""
+        return min(self.chunk_tokens, self.model_max_tokens - 2)
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "version": CHUNKER_VERSION,
+            "chunk_tokens": self.chunk_tokens,
+            "overlap_tokens": self.overlap_tokens,
+            "model_max_tokens": self.model_max_tokens,
+        }
+
+
+@dataclass(frozen=True)
+class _Unit:
+    start: int
+    end: int
+    tokens: int
+    starts_section: bool  # a heading: a good place to begin a new chunk
+
+
+def _paragraph_spans(text: str) -> list[tuple[int, int]]:
+    spans, pos = [], 0
+    for match in _PARAGRAPH_BREAK.finditer(text):
+        spans.append((pos, match.start()))
+        pos = match.end()
+    spans.append((pos, len(text)))
+    return [(s, e) for s, e in spans if text[s:e].strip()]
+
+
+def _units(text: str, count: TokenCounter, config: ChunkerConfig, heading_starts: set[int]) -> list[_Unit]:
+    """Sentences (within paragraphs), with over-long sentences cut into budget-sized pieces."""
+    units: list[_Unit] = []
+    splitter: RecursiveCharacterTextSplitter | None = None
+    for p_start, p_end in _paragraph_spans(text):
+        for s_start, s_end in split_sentences(text[p_start:p_end]):
+            start, end = p_start + s_start, p_start + s_end
+            sentence = text[start:end]
+            tokens = count(sentence) - 2
+            if tokens <= config.budget:
+                units.append(_Unit(start, end, tokens, start in heading_starts))
+                continue
+            if splitter is None:
+                splitter = RecursiveCharacterTextSplitter(
+                    chunk_size=config.budget,
+                    chunk_overlap=0,
+                    length_function=lambda piece: count(piece) - 2,
+                    separators=["; ", ", ", " ", ""],
+                    keep_separator="end",
+                )
+            cursor = start
+            for piece in splitter.split_text(sentence):
+                piece_start = text.index(piece, cursor)
+                cursor = piece_start + len(piece)
+                units.append(_Unit(piece_start, cursor, count(piece) - 2, False))
+    return units
+
+
+def _overlap_start(units: list[_Unit], first: int, last: int, overlap_tokens: int) -> int:
+    """Index of the first unit of the next chunk: trailing whole units within the overlap."""
+    taken, index = 0, last + 1
+    while index - 1 > first and taken + units[index - 1].tokens <= overlap_tokens:
+        index -= 1
+        taken += units[index].tokens
+    return index
+
+
+def _nearest_heading(headings: tuple[tuple[int, str], ...], start: int, end: int) -> str | None:
+    """The heading a chunk starts under or, before any heading, one that opens inside it."""
+    offsets = [offset for offset, _ in headings]
+    position = bisect.bisect_right(offsets, start) - 1
+    if position >= 0:
+        return headings[position][1]
+    if headings and offsets[0] < end:
+        return headings[0][1]
+    return None
+
+
+def chunk_document(document: Document, count_tokens: TokenCounter, config: ChunkerConfig) -> list[Chunk]:
+    text = document.text
+    heading_starts = {offset for offset, _ in document.headings}
+    units = _units(text, count_tokens, config, heading_starts)
+    chunks: list[Chunk] = []
+    first = 0
+    while first < len(units):
+        last, used = first, units[first].tokens
+        while last + 1 < len(units):
+            nxt = units[last + 1]
+            # Start a fresh chunk at a section heading once this one is reasonably full.
+            if nxt.starts_section and used >= config.budget // 2:
+                break
+            # +1 per join: the separating whitespace can add a word piece at a boundary.
+            if used + nxt.tokens + 1 > config.budget:
+                break
+            last += 1
+            used += nxt.tokens + 1
+        start, end = units[first].start, units[last].end
+        while last > first and count_tokens(text[start:end]) > config.model_max_tokens:
+            last -= 1
+            end = units[last].end
+        chunks.append(
+            Chunk(
+                chunk_id=f"{document.doc_id}#{len(chunks)}",
+                doc_id=document.doc_id,
+                index=len(chunks),
+                text=text[start:end],
+                start=start,
+                end=end,
+                heading=_nearest_heading(document.headings, start, end),
+            )
+        )
+        if last + 1 >= len(units):
+            break
+        first = max(first + 1, _overlap_start(units, first, last, config.overlap_tokens))
+    return chunks

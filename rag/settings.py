@@ -1,0 +1,103 @@
+"""One documented Settings object, read from `RAG_*` environment variables (or a `.env`
+file) and passed explicitly to whatever needs it. Nothing reads the environment elsewhere."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob of the system, with the value we measured as best as its default."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="RAG_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    # Where things live
+    index_dir: Path = Field(
+        default=Path("index"), description="Folder holding one sub-folder per collection."
+    )
+    collection: str = Field(default="default", description="Name of the collection to use.")
+    corpus_dir: Path = Field(
+        default=Path("corpus"), description="Default input folder for `rag ingest`."
+    )
+    catalog_name: str = Field(
+        default="catalog.toml",
+        description="File name of the metadata catalog read beside ingested files.",
+    )
+    max_file_bytes: int = Field(
+        default=20_000_000, description="Larger input files are refused, not ingested."
+    )
+
+    # Embedding
+    embedding_model: str = Field(
+        default="all-MiniLM-L6-v2",
+        description="sentence-transformers model name; loaded offline from its PyPI package "
+        "or a local folder path.",
+    )
+    embedding_batch_size: int = Field(default=32, description="Texts embedded per batch.")
+
+    # Chunking (sizes in the embedding model's word pieces; measured on eval/questions.jsonl)
+    chunk_tokens: int = Field(
+        default=160, description="Target chunk size in word pieces (never above the model limit)."
+    )
+    chunk_overlap_tokens: int = Field(
+        default=40, description="Word pieces of whole sentences repeated between chunks."
+    )
+
+    # Index
+    hnsw_min_chunks: int = Field(
+        default=50_000,
+        description="At or above this many chunks the dense index is HNSW, below it exact.",
+    )
+
+    # Retrieval
+    top_k: int = Field(default=5, description="Passages returned per query.")
+    candidates: int = Field(
+        default=40, description="Candidates taken from each of dense and BM25 before fusion."
+    )
+    fusion: Literal["rrf", "weighted"] = Field(
+        default="rrf", description="How dense and BM25 rankings are combined."
+    )
+    rrf_k: int = Field(default=60, description="Reciprocal-rank-fusion damping constant.")
+    dense_weight: float = Field(
+        default=0.5, description="Weight of the dense ranking in fusion (BM25 gets the rest)."
+    )
+    max_per_doc: int = Field(
+        default=3, description="At most this many passages from one document in a result."
+    )
+    max_overlap: float = Field(
+        default=0.5,
+        description="A passage overlapping an already chosen one of the same document by more "
+        "than this share of its characters is skipped as a near-duplicate.",
+    )
+
+    # Generation
+    backend: Literal["extractive", "openai"] = Field(
+        default="extractive", description="Answerer: offline extractive or an OpenAI-compatible LLM."
+    )
+    llm_base_url: str | None = Field(
+        default=None, description="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8080/v1."
+    )
+    llm_model: str | None = Field(default=None, description="Model name sent to the endpoint.")
+    llm_api_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("RAG_LLM_API_KEY", "OPENAI_API_KEY", "llm_api_key"),
+        description="API key; falls back to OPENAI_API_KEY.",
+    )
+    llm_timeout_s: float = Field(default=60.0, description="Per-request timeout in seconds.")
+    llm_max_retries: int = Field(default=2, description="Retries on 429, 5xx and timeouts.")
+    llm_temperature: float = Field(default=0.0, description="Sampling temperature.")
+    llm_max_tokens: int = Field(default=600, description="Upper bound on generated tokens.")
+    prompts_dir: Path = Field(
+        default=Path(__file__).resolve().parent.parent / "prompts",
+        description="Folder of prompt templates.",
+    )
+
+    @property
+    def collection_dir(self) -> Path:
+        return self.index_dir / self.collection

@@ -1,0 +1,375 @@
+"""The on-disk index of one collection: documents, chunks, embeddings, a FAISS index and a
+BM25 index, described by a manifest. No pickle anywhere: JSON lines, .npy without object
+arrays, FAISS's own format and bm25s's JSON + .npy files.
+
+Layout (`index/<collection>/`)::
+
+    CURRENT                 name of the live generation (swapped atomically)
+    gen-<stamp>/            one complete, immutable generation
+        manifest.json       schema version, model, chunker, hashes and counts of all files
+        documents.jsonl     metadata and cleaned text per document
+        chunks.jsonl        chunk text, span and heading
+        embeddings.npy      float32 (chunks x dimension), L2-normalised
+        dense.faiss         FAISS index over the embeddings
+        bm25/               bm25s index over the chunk terms
+
+A new generation is written completely beside the live one and only then named in
+CURRENT (write, fsync, rename), so a process killed at any point leaves the previous
+generation loadable and correct.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import bm25s
+import faiss
+import numpy as np
+
+from rag.embeddings import Vectors
+from rag.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError, RagError
+from rag.lexical import terms
+from rag.types import Chunk, Document, DocumentMeta
+
+SCHEMA_VERSION = 1
+CURRENT = "CURRENT"
+MANIFEST = "manifest.json"
+_DATA_FILES = ("documents.jsonl", "chunks.jsonl", "embeddings.npy", "dense.faiss")
+_HNSW_M = 32
+_HNSW_EF_SEARCH = 128
+
+
+@dataclass(frozen=True)
+class IndexConfig:
+    """What an index was built with; loading compares it with the running configuration."""
+
+    embedding_model: str
+    dimension: int
+    chunker: dict[str, int]
+    hnsw_min_chunks: int
+
+
+@dataclass
+class LoadedIndex:
+    """One generation in memory. Read-only by convention: ingest builds a new one."""
+
+    path: Path
+    manifest: dict[str, Any]
+    documents: dict[str, Document]
+    chunks: list[Chunk]
+    embeddings: Vectors
+    dense: faiss.Index
+    bm25: bm25s.BM25
+
+    @property
+    def embedding_model(self) -> str:
+        return str(self.manifest["embedding"]["model"])
+
+    @property
+    def dimension(self) -> int:
+        return int(self.manifest["embedding"]["dimension"])
+
+    @property
+    def chunker(self) -> dict[str, int]:
+        return dict(self.manifest["chunker"])
+
+    def chunks_of(self, doc_id: str) -> list[Chunk]:
+        return [c for c in self.chunks if c.doc_id == doc_id]
+
+    def check_compatible(self, model: str, dimension: int) -> None:
+        if self.embedding_model != model or self.dimension != dimension:
+            raise IndexMismatchError(
+                f"the index at {self.path.parent} was built with embedding model "
+                f"{self.embedding_model!r} (dimension {self.dimension}) but the running "
+                f"configuration uses {model!r} (dimension {dimension}); set "
+                f"RAG_EMBEDDING_MODEL={self.embedding_model} or rebuild with "
+                "`rag ingest --rebuild`"
+            )
+
+
+# ---------------------------------------------------------------- serialisation
+
+
+def _document_row(document: Document) -> dict[str, Any]:
+    return {**asdict(document.meta), "text": document.text, "headings": document.headings}
+
+
+def _document_from_row(row: dict[str, Any]) -> Document:
+    fields = {k: row[k] for k in DocumentMeta.__dataclass_fields__}
+    headings = tuple((int(offset), str(title)) for offset, title in row["headings"])
+    return Document(meta=DocumentMeta(**fields), text=row["text"], headings=headings)
+
+
+def _chunk_from_row(row: dict[str, Any]) -> Chunk:
+    return Chunk(**{k: row[k] for k in Chunk.__dataclass_fields__})
+
+
+def _write_jsonl(path: Path, rows: Sequence[dict[str, Any]]) -> None:
+    with path.open("w", encoding="utf-8") as handle:
+        for row in rows:
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    rows = []
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise IndexCorruptError(f"{path}: line {number} is not valid JSON ({exc})") from exc
+    return rows
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _all_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST)
+
+
+def _fsync_tree(folder: Path) -> None:
+    for path in [*_all_files(folder), folder / MANIFEST]:
+        with path.open("rb") as handle:
+            os.fsync(handle.fileno())
+    _fsync_dir(folder)
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+# ---------------------------------------------------------------- building
+
+
+def build_dense_index(embeddings: Vectors, hnsw_min_chunks: int) -> faiss.Index:
+    """Exact inner product for small collections; HNSW once exact search gets slow."""
+    dimension = embeddings.shape[1]
+    index: faiss.Index
+    if len(embeddings) >= hnsw_min_chunks:
+        index = faiss.IndexHNSWFlat(dimension, _HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efSearch = _HNSW_EF_SEARCH
+    else:
+        index = faiss.IndexFlatIP(dimension)
+    if len(embeddings):
+        index.add(embeddings)
+    return index
+
+
+def build_bm25(chunks: Sequence[Chunk]) -> bm25s.BM25:
+    retriever = bm25s.BM25()
+    corpus_terms = [terms(c.text) or [""] for c in chunks]
+    retriever.index(corpus_terms, show_progress=False)
+    return retriever
+
+
+def write_generation(
+    collection_dir: Path,
+    documents: Sequence[Document],
+    chunks: Sequence[Chunk],
+    embeddings: Vectors,
+    config: IndexConfig,
+    extra_manifest: dict[str, Any] | None = None,
+) -> Path:
+    """Write a complete new generation and make it current. Returns its folder."""
+    if len(chunks) != len(embeddings):
+        raise RagError(f"internal: {len(chunks)} chunks but {len(embeddings)} embeddings")
+    collection_dir.mkdir(parents=True, exist_ok=True)
+    name = f"gen-{time.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
+    staging = collection_dir / f".tmp-{name}"
+    staging.mkdir()
+    try:
+        _write_jsonl(staging / "documents.jsonl", [_document_row(d) for d in documents])
+        _write_jsonl(staging / "chunks.jsonl", [asdict(c) for c in chunks])
+        np.save(staging / "embeddings.npy", embeddings.astype(np.float32), allow_pickle=False)
+        dense = build_dense_index(embeddings, config.hnsw_min_chunks)
+        faiss.write_index(dense, str(staging / "dense.faiss"))
+        if chunks:
+            build_bm25(chunks).save(str(staging / "bm25"), allow_pickle=False)
+        manifest = {
+            "schema_version": SCHEMA_VERSION,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "embedding": {"model": config.embedding_model, "dimension": config.dimension},
+            "chunker": config.chunker,
+            "dense_index": "hnsw" if isinstance(dense, faiss.IndexHNSWFlat) else "flat",
+            "counts": {"documents": len(documents), "chunks": len(chunks)},
+            "documents": {
+                d.doc_id: {
+                    "content_hash": d.meta.content_hash,
+                    "source": d.meta.source,
+                    "chunks": sum(1 for c in chunks if c.doc_id == d.doc_id),
+                }
+                for d in documents
+            },
+            **(extra_manifest or {}),
+            "files": {
+                str(p.relative_to(staging)): {"bytes": p.stat().st_size, "sha256": _sha256(p)}
+                for p in _all_files(staging)
+            },
+        }
+        (staging / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+        _fsync_tree(staging)
+        final = collection_dir / name
+        staging.rename(final)
+        _set_current(collection_dir, name)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    _prune_generations(collection_dir, keep={name})
+    return final
+
+
+def _set_current(collection_dir: Path, name: str) -> None:
+    pointer = collection_dir / f".{CURRENT}.{secrets.token_hex(3)}"
+    pointer.write_text(name + "\n", encoding="utf-8")
+    with pointer.open("rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(pointer, collection_dir / CURRENT)
+    _fsync_dir(collection_dir)
+
+
+def _prune_generations(collection_dir: Path, keep: set[str]) -> None:
+    """Drop generations other than the live one and its predecessor, and stale staging."""
+    generations = sorted(p for p in collection_dir.glob("gen-*") if p.is_dir())
+    survivors = {p.name for p in generations[-2:]} | keep
+    for path in generations:
+        if path.name not in survivors:
+            shutil.rmtree(path, ignore_errors=True)
+    for path in collection_dir.glob(".tmp-gen-*"):
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def writer_lock(collection_dir: Path) -> Iterator[None]:
+    """One writer per collection; a second ingest fails fast instead of racing."""
+    collection_dir.mkdir(parents=True, exist_ok=True)
+    with (collection_dir / ".lock").open("w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise RagError(
+                f"another `rag ingest` is writing {collection_dir}; wait for it to finish"
+            ) from exc
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+# ---------------------------------------------------------------- loading
+
+
+def current_generation(collection_dir: Path) -> Path:
+    pointer = collection_dir / CURRENT
+    if not pointer.is_file():
+        raise IndexNotFoundError(
+            f"no index at {collection_dir}; build one with `rag ingest` (or `make demo`)"
+        )
+    name = pointer.read_text(encoding="utf-8").strip()
+    folder = collection_dir / name
+    if not name.startswith("gen-") or not folder.is_dir():
+        raise IndexCorruptError(
+            f"{pointer} names generation {name!r}, which does not exist; "
+            "rebuild with `rag ingest --rebuild`"
+        )
+    return folder
+
+
+def read_manifest(generation: Path) -> dict[str, Any]:
+    path = generation / MANIFEST
+    try:
+        manifest: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise IndexCorruptError(f"{path} is missing; rebuild with `rag ingest --rebuild`") from exc
+    except json.JSONDecodeError as exc:
+        raise IndexCorruptError(f"{path} is not valid JSON ({exc}); rebuild the index") from exc
+    version = manifest.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise IndexMismatchError(
+            f"{path} has schema version {version}, this program reads {SCHEMA_VERSION}; "
+            "rebuild with `rag ingest --rebuild`"
+        )
+    return manifest
+
+
+def _verify_files(generation: Path, manifest: dict[str, Any]) -> None:
+    expected: dict[str, dict[str, Any]] = manifest.get("files", {})
+    for name in _DATA_FILES:
+        if name not in expected:
+            raise IndexCorruptError(f"{generation / MANIFEST} does not list {name}")
+    for name, facts in expected.items():
+        path = generation / name
+        if not path.is_file():
+            raise IndexCorruptError(f"{path} is missing; rebuild with `rag ingest --rebuild`")
+        size = path.stat().st_size
+        if size != facts["bytes"]:
+            raise IndexCorruptError(
+                f"{path} has {size} bytes, the manifest says {facts['bytes']} (truncated or "
+                "changed); rebuild with `rag ingest --rebuild`"
+            )
+        if _sha256(path) != facts["sha256"]:
+            raise IndexCorruptError(
+                f"{path} does not match its checksum in the manifest (corrupted or edited); "
+                "rebuild with `rag ingest --rebuild`"
+            )
+
+
+def load_index(collection_dir: Path) -> LoadedIndex:
+    """Load the live generation, checking every file against the manifest and each other."""
+    generation = current_generation(collection_dir)
+    manifest = read_manifest(generation)
+    _verify_files(generation, manifest)
+    documents = {
+        d.doc_id: d for d in map(_document_from_row, _read_jsonl(generation / "documents.jsonl"))
+    }
+    chunks = [_chunk_from_row(r) for r in _read_jsonl(generation / "chunks.jsonl")]
+    embeddings = np.load(generation / "embeddings.npy", allow_pickle=False)
+    dense = faiss.read_index(str(generation / "dense.faiss"))
+    if isinstance(dense, faiss.IndexHNSWFlat):
+        dense.hnsw.efSearch = _HNSW_EF_SEARCH
+    bm25 = (
+        bm25s.BM25.load(str(generation / "bm25"), allow_pickle=False)
+        if chunks
+        else bm25s.BM25()
+    )
+    counts = manifest["counts"]
+    problems = []
+    if len(documents) != counts["documents"]:
+        problems.append(f"{len(documents)} documents, manifest says {counts['documents']}")
+    if len(chunks) != counts["chunks"]:
+        problems.append(f"{len(chunks)} chunks, manifest says {counts['chunks']}")
+    if embeddings.shape != (len(chunks), manifest["embedding"]["dimension"]):
+        problems.append(f"embeddings shape {embeddings.shape} does not fit {len(chunks)} chunks")
+    if dense.ntotal != len(chunks):
+        problems.append(f"FAISS holds {dense.ntotal} vectors for {len(chunks)} chunks")
+    for chunk in chunks:
+        document = documents.get(chunk.doc_id)
+        if document is None or document.text[chunk.start : chunk.end] != chunk.text:
+            problems.append(f"chunk {chunk.chunk_id} does not match its document's text")
+            break
+    if problems:
+        raise IndexCorruptError(
+            f"the index at {generation} is inconsistent: {'; '.join(problems)}; "
+            "rebuild with `rag ingest --rebuild`"
+        )
+    return LoadedIndex(generation, manifest, documents, chunks, embeddings, dense, bm25)
