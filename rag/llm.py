@@ -1,0 +1,337 @@
+"""The language-model seam: a narrow `LLM` protocol and its OpenAI-compatible client.
+
+This is the only module that imports `openai`. Everything else talks to an `LLM`, which
+tests replace with a fake. Every failure of the endpoint is raised as `LLMError` with a
+one-line reason (`ContextTooLongError` when the prompt does not fit the model), chained to
+the client's exception.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator, Sequence
+from typing import Literal, Protocol, TypedDict
+
+import openai
+from openai.types.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionMessageParam
+
+from rag.errors import ConfigError, ContextTooLongError, LLMError
+from rag.settings import Settings
+
+__all__ = [
+    "LLM",
+    "NO_API_KEY",
+    "Message",
+    "OpenAICompatibleLLM",
+    "assistant",
+    "system",
+    "user",
+]
+
+log = logging.getLogger(__name__)
+
+# Sent as the API key when none is configured: local servers (llama.cpp, vLLM, Ollama)
+# need none, but the client insists on a value.
+NO_API_KEY = "not-needed"
+
+
+class Message(TypedDict):
+    """One chat message, in the shape the OpenAI API uses."""
+
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+def system(content: str) -> Message:
+    return {"role": "system", "content": content}
+
+
+def user(content: str) -> Message:
+    return {"role": "user", "content": content}
+
+
+def assistant(content: str) -> Message:
+    return {"role": "assistant", "content": content}
+
+
+class LLM(Protocol):
+    """What the answerer needs from a language model."""
+
+    @property
+    def name(self) -> str:
+        """A short label for notices and `Answer.backend`, e.g. the model name."""
+        ...
+
+    def complete(self, messages: Sequence[Message]) -> str:
+        """The whole reply to `messages`; raises `LLMError`."""
+        ...
+
+    def stream(self, messages: Sequence[Message]) -> Iterator[str]:
+        """The reply as text deltas, in order; raises `LLMError` while iterating, also when
+        the stream ends before the model said it was finished."""
+        ...
+
+
+_CONTEXT_OVERFLOW = re.compile(
+    r"context[ _-]?(?:length|window|size)|maximum context|too many tokens"
+    r"|exceeds? (?:the )?(?:available )?context|prompt is too long|input is too long"
+    r"|tokens? \+ `?max_new_tokens`? must be",
+    re.IGNORECASE,
+)
+_CONTEXT_CODES = {"context_length_exceeded", "exceed_context_size_error", "string_above_max_length"}
+
+
+def _one_line(text: str, limit: int = 200) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _error_message(e: openai.APIError) -> str:
+    """The server's own error message where it sent one, else the client's."""
+    body = e.body
+    if isinstance(body, dict):
+        message = body.get("message")
+        if isinstance(message, str) and message.strip():
+            return message
+        detail = body.get("detail") or body.get("error")
+        if isinstance(detail, str) and detail.strip():
+            return detail
+    elif isinstance(body, str) and body.strip():
+        return body
+    return e.message
+
+
+def _is_context_overflow(e: openai.APIError) -> bool:
+    if e.code in _CONTEXT_CODES or (e.type or "") in _CONTEXT_CODES:
+        return True
+    return bool(_CONTEXT_OVERFLOW.search(_error_message(e)))
+
+
+class OpenAICompatibleLLM:
+    """An `LLM` over any OpenAI-compatible chat-completions endpoint.
+
+    Configured from `Settings`: `llm_base_url` and `llm_model` are required, `llm_api_key`
+    is optional (`NO_API_KEY` is sent without one), `llm_timeout_s` applies to each request
+    (and to each wait for the next streamed chunk), `llm_max_retries` retries connection
+    errors, timeouts, 408/409/429 and 5xx answers with backoff (done by the `openai`
+    client; streams are retried only until the first chunk), `llm_temperature` and
+    `llm_max_tokens` go with every request.
+    """
+
+    def __init__(self, settings: Settings, *, client: openai.OpenAI | None = None) -> None:
+        missing = [
+            env
+            for env, value in (
+                ("RAG_LLM_BASE_URL", settings.llm_base_url),
+                ("RAG_LLM_MODEL", settings.llm_model),
+            )
+            if not (value and value.strip())
+        ]
+        if missing:
+            raise ConfigError(
+                "the openai backend needs "
+                + " and ".join(missing)
+                + " (e.g. RAG_LLM_BASE_URL=http://127.0.0.1:8080/v1 RAG_LLM_MODEL=my-model)"
+            )
+        assert settings.llm_base_url is not None and settings.llm_model is not None
+        base_url = settings.llm_base_url.strip()
+        if not re.match(r"https?://[^/\s]+", base_url, re.IGNORECASE):
+            raise ConfigError(
+                f"RAG_LLM_BASE_URL must be an http(s) URL such as http://127.0.0.1:8080/v1, "
+                f"not {base_url!r}"
+            )
+        if settings.llm_timeout_s <= 0:
+            raise ConfigError(f"RAG_LLM_TIMEOUT_S must be positive, not {settings.llm_timeout_s}")
+        if settings.llm_max_retries < 0:
+            raise ConfigError(
+                f"RAG_LLM_MAX_RETRIES must be 0 or more, not {settings.llm_max_retries}"
+            )
+        self.base_url = base_url
+        self.model = settings.llm_model.strip()
+        self.timeout_s = settings.llm_timeout_s
+        self.max_retries = settings.llm_max_retries
+        self.temperature = settings.llm_temperature
+        self.max_tokens = settings.llm_max_tokens
+        api_key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else ""
+        self._client = client or openai.OpenAI(
+            base_url=base_url,
+            api_key=api_key or NO_API_KEY,
+            timeout=settings.llm_timeout_s,
+            max_retries=settings.llm_max_retries,
+        )
+
+    @property
+    def name(self) -> str:
+        return self.model
+
+    def close(self) -> None:
+        """Release the HTTP connections."""
+        self._client.close()
+
+    def __enter__(self) -> OpenAICompatibleLLM:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"OpenAICompatibleLLM(model={self.model!r}, base_url={self.base_url!r})"
+
+    # --- requests ---------------------------------------------------------------------
+
+    def complete(self, messages: Sequence[Message]) -> str:
+        try:
+            response = self._client.chat.completions.create(
+                model=self.model,
+                messages=_to_openai(messages),
+                temperature=self.temperature,
+                max_tokens=self.max_tokens,
+                stream=False,
+            )
+        except openai.OpenAIError as e:
+            raise self._translate(e) from e
+        if not isinstance(response, ChatCompletion) or not response.choices:
+            raise LLMError(
+                f"the model server at {self.base_url} sent something that is not a chat completion"
+            )
+        choice = response.choices[0]
+        text = choice.message.content or ""
+        self._check_finish(choice.finish_reason, len(text))
+        if not text.strip():
+            raise LLMError("empty reply")
+        return text
+
+    def stream(self, messages: Sequence[Message]) -> Iterator[str]:
+        try:
+            chunks = self._client.chat.completions.create(
+                model=self.model,
+                messages=_to_openai(messages),
+                temperature=self.temperature,
+                max_tokens=self.max_tokens,
+                stream=True,
+            )
+        except openai.OpenAIError as e:
+            raise self._translate(e) from e
+        n_chars = 0
+        finish_reason: str | None = None
+
+        def cut_off() -> str:
+            unit = "character" if n_chars == 1 else "characters"
+            return f"the stream was cut off after {n_chars} {unit}"
+
+        try:
+            with chunks:
+                for chunk in chunks:
+                    if not isinstance(chunk, ChatCompletionChunk):
+                        raise LLMError(
+                            f"the model server at {self.base_url} sent a stream that is not "
+                            "made of chat completion chunks"
+                        )
+                    for choice in chunk.choices or ():
+                        if choice.index != 0:
+                            continue
+                        delta = choice.delta.content if choice.delta else None
+                        if delta:
+                            n_chars += len(delta)
+                            yield delta
+                        if choice.finish_reason:
+                            finish_reason = choice.finish_reason
+        except openai.APITimeoutError as e:
+            raise LLMError(f"{cut_off()} (no data within {self.timeout_s:g} s)") from e
+        except openai.APIConnectionError as e:
+            raise LLMError(cut_off()) from e
+        except openai.APIError as e:  # an error event inside the stream
+            if _is_context_overflow(e):
+                raise self._translate(e) from e
+            raise LLMError(
+                f"the model server failed after {n_chars} characters: "
+                f"{_one_line(_error_message(e))}"
+            ) from e
+        except openai.OpenAIError as e:
+            raise self._translate(e) from e
+        if finish_reason is None:
+            raise LLMError(cut_off())
+        self._check_finish(finish_reason, n_chars)
+        if n_chars == 0:
+            raise LLMError("empty reply")
+
+    def list_models(self) -> list[str]:
+        """The model ids the endpoint offers (`GET /models`): a cheap health check."""
+        try:
+            return [model.id for model in self._client.models.list()]
+        except openai.OpenAIError as e:
+            raise self._translate(e) from e
+
+    # --- errors -----------------------------------------------------------------------
+
+    def _check_finish(self, finish_reason: str | None, n_chars: int) -> None:
+        if finish_reason == "content_filter":
+            raise LLMError("the model server withheld the reply (content filter)")
+        if finish_reason == "length":
+            log.warning(
+                "the reply of %s hit the max_tokens limit (%d) after %d characters",
+                self.model,
+                self.max_tokens,
+                n_chars,
+            )
+
+    def _translate(self, e: openai.OpenAIError) -> LLMError:
+        """One `LLMError` with a one-line reason for any error of the client."""
+        if isinstance(e, openai.APITimeoutError):
+            attempts = f" ({self.max_retries + 1} attempts)" if self.max_retries else ""
+            return LLMError(
+                f"the model server did not answer within {self.timeout_s:g} s{attempts}"
+            )
+        if isinstance(e, openai.APIConnectionError):
+            cause = _one_line(str(e.__cause__), 120) if e.__cause__ else ""
+            return LLMError(
+                f"could not connect to {self.base_url}" + (f" ({cause})" if cause else "")
+            )
+        if isinstance(e, openai.APIStatusError):
+            status = e.status_code
+            message = _one_line(_error_message(e))
+            if status in (400, 413, 422) and _is_context_overflow(e):
+                return ContextTooLongError(
+                    f"the prompt does not fit the model's context window (HTTP {status}: {message})"
+                )
+            if isinstance(e, openai.RateLimitError):
+                return LLMError(f"rate limited by the model server (HTTP 429): {message}")
+            if isinstance(e, openai.InternalServerError):
+                return LLMError(f"the model server failed (HTTP {status}): {message}")
+            if isinstance(e, openai.AuthenticationError | openai.PermissionDeniedError):
+                return LLMError(
+                    f"the model server refused the API key (HTTP {status}; set "
+                    f"RAG_LLM_API_KEY): {message}"
+                )
+            if isinstance(e, openai.NotFoundError):
+                return LLMError(
+                    f"not found at the model server (HTTP 404; check RAG_LLM_BASE_URL and "
+                    f"RAG_LLM_MODEL={self.model}): {message}"
+                )
+            return LLMError(f"the model server rejected the request (HTTP {status}): {message}")
+        if isinstance(e, openai.APIError):
+            if _is_context_overflow(e):
+                return ContextTooLongError(
+                    "the prompt does not fit the model's context window "
+                    f"({_one_line(_error_message(e))})"
+                )
+            return LLMError(f"the model server failed: {_one_line(_error_message(e))}")
+        return LLMError(f"the model client failed: {_one_line(str(e)) or type(e).__name__}")
+
+
+def _to_openai(messages: Sequence[Message]) -> list[ChatCompletionMessageParam]:
+    converted: list[ChatCompletionMessageParam] = []
+    for message in messages:
+        role, content = message["role"], message["content"]
+        if role == "system":
+            converted.append({"role": "system", "content": content})
+        elif role == "user":
+            converted.append({"role": "user", "content": content})
+        elif role == "assistant":
+            converted.append({"role": "assistant", "content": content})
+        else:
+            raise ValueError(f"unknown message role {role!r}")
+    if not converted:
+        raise ValueError("no messages to send")
+    return converted
