@@ -3,15 +3,24 @@ index, the embedder and the retriever, loading each only when first needed."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import dataclasses
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
+from rag.conversation import Conversation, condense_heuristic
 from rag.embeddings import Embedder, load_embedder
+from rag.errors import ConfigError, LLMError
+from rag.extractive import ExtractiveAnswerer, idf_table
+from rag.generative import LLMAnswerer, condense_with_llm
 from rag.indexing import IngestReport, Progress, ingest
+from rag.lexical import terms
+from rag.llm import LLM
 from rag.retrieval import Filters, Retriever
 from rag.settings import Settings
 from rag.store import LoadedIndex, load_index
-from rag.types import Passage
+from rag.types import Answer, Passage
+
+Backend = str  # "extractive" | "openai"
 
 
 class Assistant:
@@ -20,11 +29,15 @@ class Assistant:
         settings: Settings,
         *,
         embedder_factory: Callable[[], Embedder] | None = None,
+        llm_factory: Callable[[], LLM] | None = None,
     ) -> None:
         self.settings = settings
         self._embedder_factory = embedder_factory or (
             lambda: load_embedder(settings.embedding_model, settings.embedding_batch_size)
         )
+        self._llm_factory = llm_factory or self._default_llm
+        self._llm: LLM | None = None
+        self._extractive: ExtractiveAnswerer | None = None
         self._embedder: Embedder | None = None
         self._index: LoadedIndex | None = None
         self._retriever: Retriever | None = None
@@ -51,6 +64,108 @@ class Assistant:
         """Pick up a new index generation (after an ingest)."""
         self._index = None
         self._retriever = None
+        self._extractive = None
+
+    # ------------------------------------------------------------ answerers
+
+    def _default_llm(self) -> LLM:
+        from rag.llm import OpenAICompatibleLLM
+
+        return OpenAICompatibleLLM(self.settings)
+
+    @property
+    def llm(self) -> LLM:
+        """The configured model client; ConfigError when no endpoint is set."""
+        if self._llm is None:
+            self._llm = self._llm_factory()
+        return self._llm
+
+    @property
+    def extractive(self) -> ExtractiveAnswerer:
+        if self._extractive is None:
+            idf = idf_table([terms(c.text) for c in self.index.chunks])
+            self._extractive = ExtractiveAnswerer(self.embedder, idf)
+        return self._extractive
+
+    def _llm_answerer(self) -> LLMAnswerer:
+        return LLMAnswerer(self.llm, self.settings.prompts_dir)
+
+    def condense(self, question: str, conversation: Conversation | None, backend: Backend) -> str:
+        """Rewrite a follow-up into a standalone question (the LLM when used, else a heuristic)."""
+        previous = conversation.previous_question if conversation else None
+        if not previous or conversation is None:
+            return question.strip()
+        if backend == "openai":
+            try:
+                return condense_with_llm(
+                    self.llm, self.settings.prompts_dir, conversation, question
+                )
+            except (LLMError, ConfigError):
+                pass  # the heuristic below is the documented fallback; ask() reports LLM faults
+        return condense_heuristic(previous, question)
+
+    def ask(
+        self,
+        question: str,
+        *,
+        conversation: Conversation | None = None,
+        backend: Backend | None = None,
+        k: int | None = None,
+        filters: Filters = Filters(),
+    ) -> Answer:
+        """Answer a question (a follow-up when a conversation is given) with citations."""
+        answer: Answer | None = None
+        for item in self.ask_stream(
+            question, conversation=conversation, backend=backend, k=k, filters=filters, stream=False
+        ):
+            if isinstance(item, Answer):
+                answer = item
+        assert answer is not None
+        return answer
+
+    def ask_stream(
+        self,
+        question: str,
+        *,
+        conversation: Conversation | None = None,
+        backend: Backend | None = None,
+        k: int | None = None,
+        filters: Filters = Filters(),
+        stream: bool = True,
+    ) -> Iterator[str | Answer]:
+        """Yield answer text as it is generated (LLM backend), then the final Answer.
+
+        When the model fails, the final Answer is the extractive one with a notice saying
+        why; text already streamed is then superseded by it."""
+        chosen = backend or self.settings.backend
+        standalone = self.condense(question, conversation, chosen)
+        passages = self.search(standalone, k=k, filters=filters)
+        answer: Answer | None = None
+        notice = None
+        if chosen == "openai":
+            try:
+                answerer = self._llm_answerer()
+                if stream:
+                    for item in answerer.stream(standalone, passages):
+                        if isinstance(item, Answer):
+                            answer = item
+                        else:
+                            yield item
+                else:
+                    answer = answerer.answer(standalone, passages)
+            except (LLMError, ConfigError) as error:
+                reason = error.reason if isinstance(error, LLMError) else str(error)
+                notice = (
+                    f"The language model was not used ({reason}); this is the extractive answer."
+                )
+        if answer is None:
+            answer = self.extractive.answer(standalone, passages)
+            if notice:
+                answer = dataclasses.replace(answer, notice=notice)
+        answer = dataclasses.replace(answer, question=question, standalone_question=standalone)
+        if conversation is not None:
+            conversation.add(standalone, answer.text)
+        yield answer
 
     def ingest(
         self, paths: Sequence[Path], *, rebuild: bool = False, progress: Progress | None = None
@@ -61,5 +176,7 @@ class Assistant:
         self.reload()
         return report
 
-    def search(self, query: str, *, k: int | None = None, filters: Filters = Filters()) -> list[Passage]:
+    def search(
+        self, query: str, *, k: int | None = None, filters: Filters = Filters()
+    ) -> list[Passage]:
         return self.retriever.search(query, k=k, filters=filters)

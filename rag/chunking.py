@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 from rag.sentences import split_sentences
-from rag.types import Chunk, Document
+from rag.types import Chunk, Document, DocumentMeta
 
 TokenCounter = Callable[[str], int]
 
 # Bump when the algorithm changes: the manifest records it and old indexes are rebuilt.
-CHUNKER_VERSION = 1
+CHUNKER_VERSION = 3
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 
 
@@ -45,6 +45,21 @@ class ChunkerConfig:
         }
 
 
+def context_header(meta: DocumentMeta) -> str:
+    """A line naming the document, indexed (embedded and BM25) with each of its chunks.
+
+    Passages rarely repeat who wrote them or where; questions often say "in Melvin's
+    paper" or "the E-IR piece". The header lets both retrievers see that context. It is
+    not part of the chunk text, so spans and quotes stay exact."""
+    parts = [p for p in (meta.title, meta.author, meta.outlet) if p]
+    return " — ".join(parts)
+
+
+def indexed_text(chunk_text: str, header: str) -> str:
+    """What the retrievers index for a chunk: its document's header, then its text."""
+    return f"{header}\n{chunk_text}" if header else chunk_text
+
+
 @dataclass(frozen=True)
 class _Unit:
     start: int
@@ -62,31 +77,40 @@ def _paragraph_spans(text: str) -> list[tuple[int, int]]:
     return [(s, e) for s, e in spans if text[s:e].strip()]
 
 
-def _units(text: str, count: TokenCounter, config: ChunkerConfig, heading_starts: set[int]) -> list[_Unit]:
-    """Sentences (within paragraphs), with over-long sentences cut into budget-sized pieces."""
-    units: list[_Unit] = []
-    splitter: RecursiveCharacterTextSplitter | None = None
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """Sentence spans of a whole document; a paragraph break always ends a sentence."""
+    spans = []
     for p_start, p_end in _paragraph_spans(text):
         for s_start, s_end in split_sentences(text[p_start:p_end]):
-            start, end = p_start + s_start, p_start + s_end
-            sentence = text[start:end]
-            tokens = count(sentence) - 2
-            if tokens <= config.budget:
-                units.append(_Unit(start, end, tokens, start in heading_starts))
-                continue
-            if splitter is None:
-                splitter = RecursiveCharacterTextSplitter(
-                    chunk_size=config.budget,
-                    chunk_overlap=0,
-                    length_function=lambda piece: count(piece) - 2,
-                    separators=["; ", ", ", " ", ""],
-                    keep_separator="end",
-                )
-            cursor = start
-            for piece in splitter.split_text(sentence):
-                piece_start = text.index(piece, cursor)
-                cursor = piece_start + len(piece)
-                units.append(_Unit(piece_start, cursor, count(piece) - 2, False))
+            spans.append((p_start + s_start, p_start + s_end))
+    return spans
+
+
+def _units(
+    text: str, count: TokenCounter, config: ChunkerConfig, heading_starts: set[int]
+) -> list[_Unit]:
+    """Sentences, with over-long sentences cut into budget-sized pieces."""
+    units: list[_Unit] = []
+    splitter: RecursiveCharacterTextSplitter | None = None
+    for start, end in sentence_spans(text):
+        sentence = text[start:end]
+        tokens = count(sentence) - 2
+        if tokens <= config.budget:
+            units.append(_Unit(start, end, tokens, start in heading_starts))
+            continue
+        if splitter is None:
+            splitter = RecursiveCharacterTextSplitter(
+                chunk_size=config.budget,
+                chunk_overlap=0,
+                length_function=lambda piece: count(piece) - 2,
+                separators=["; ", ", ", " ", ""],
+                keep_separator="end",
+            )
+        cursor = start
+        for piece in splitter.split_text(sentence):
+            piece_start = text.index(piece, cursor)
+            cursor = piece_start + len(piece)
+            units.append(_Unit(piece_start, cursor, count(piece) - 2, False))
     return units
 
 
@@ -110,7 +134,15 @@ def _nearest_heading(headings: tuple[tuple[int, str], ...], start: int, end: int
     return None
 
 
-def chunk_document(document: Document, count_tokens: TokenCounter, config: ChunkerConfig) -> list[Chunk]:
+def chunk_document(
+    document: Document, count_tokens: TokenCounter, config: ChunkerConfig, header: str = ""
+) -> list[Chunk]:
+    """Chunks whose indexed text (header + chunk) fits the model's input limit."""
+    reserved = count_tokens(header) - 1 if header else 0  # its word pieces and a newline
+    budget = config.budget - reserved
+    if budget < 32:
+        raise ValueError(f"chunk budget {budget} is too small after a {reserved}-token header")
+    config = ChunkerConfig(budget, config.overlap_tokens, config.model_max_tokens)
     text = document.text
     heading_starts = {offset for offset, _ in document.headings}
     units = _units(text, count_tokens, config, heading_starts)
@@ -118,10 +150,11 @@ def chunk_document(document: Document, count_tokens: TokenCounter, config: Chunk
     first = 0
     while first < len(units):
         last, used = first, units[first].tokens
+        at_heading = False
         while last + 1 < len(units):
             nxt = units[last + 1]
-            # Start a fresh chunk at a section heading once this one is reasonably full.
-            if nxt.starts_section and used >= config.budget // 2:
+            if nxt.starts_section:  # a section heading always opens a fresh chunk
+                at_heading = True
                 break
             # +1 per join: the separating whitespace can add a word piece at a boundary.
             if used + nxt.tokens + 1 > config.budget:
@@ -129,9 +162,13 @@ def chunk_document(document: Document, count_tokens: TokenCounter, config: Chunk
             last += 1
             used += nxt.tokens + 1
         start, end = units[first].start, units[last].end
-        while last > first and count_tokens(text[start:end]) > config.model_max_tokens:
+        while (
+            last > first
+            and count_tokens(indexed_text(text[start:end], header)) > config.model_max_tokens
+        ):
             last -= 1
             end = units[last].end
+            at_heading = False
         chunks.append(
             Chunk(
                 chunk_id=f"{document.doc_id}#{len(chunks)}",
@@ -145,5 +182,10 @@ def chunk_document(document: Document, count_tokens: TokenCounter, config: Chunk
         )
         if last + 1 >= len(units):
             break
-        first = max(first + 1, _overlap_start(units, first, last, config.overlap_tokens))
+        # No overlap across a section boundary: the next section starts clean.
+        first = (
+            last + 1
+            if at_heading
+            else max(first + 1, _overlap_start(units, first, last, config.overlap_tokens))
+        )
     return chunks

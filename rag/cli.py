@@ -14,10 +14,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from rag.assistant import Assistant
+from rag.conversation import Conversation
 from rag.errors import RagError
 from rag.retrieval import Filters
-from rag.serialize import document_dict, passage_dict
+from rag.serialize import answer_dict, citation_dicts, document_dict, passage_dict
 from rag.settings import Settings
+from rag.types import Answer
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -47,7 +49,8 @@ def _print_json(payload: Any) -> None:
 @app.callback()
 def _configure(
     index: Annotated[
-        Path | None, typer.Option("--index", help="Index folder (default: RAG_INDEX_DIR or index/).")
+        Path | None,
+        typer.Option("--index", help="Index folder (default: RAG_INDEX_DIR or index/)."),
     ] = None,
     collection: Annotated[
         str | None, typer.Option("--collection", help="Collection name (default: RAG_COLLECTION).")
@@ -66,13 +69,20 @@ def ingest_command(
     paths: Annotated[
         list[Path] | None, typer.Argument(help="Files or folders (default: the corpus folder).")
     ] = None,
-    rebuild: Annotated[bool, typer.Option("--rebuild", help="Re-chunk and re-embed everything.")] = False,
+    rebuild: Annotated[
+        bool, typer.Option("--rebuild", help="Re-chunk and re-embed everything.")
+    ] = False,
 ) -> None:
     """Add, update and remove documents so the index matches the given files."""
     settings = _settings()
     targets = paths or [settings.corpus_dir]
     assistant = Assistant(settings)
-    columns = (TextColumn("{task.description:<24}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    columns = (
+        TextColumn("{task.description:<24}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
     with Progress(*columns, console=err, transient=True) as bar:
         tasks: dict[str, Any] = {}
 
@@ -83,7 +93,9 @@ def ingest_command(
 
         report = assistant.ingest(targets, rebuild=rebuild, progress=progress)
     for skipped in report.skipped:
-        err.print(f"[yellow]skipped[/] {skipped.path}: {skipped.reason}", markup=True, highlight=False)
+        err.print(
+            f"[yellow]skipped[/] {skipped.path}: {skipped.reason}", markup=True, highlight=False
+        )
     parts = [
         f"{report.documents} documents",
         f"{report.chunks} chunks",
@@ -104,7 +116,9 @@ def ingest_command(
 
 
 @app.command("docs")
-def docs_command(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+def docs_command(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
     """List the documents in the index with their metadata."""
     index = Assistant(_settings()).index
     counts: dict[str, int] = {}
@@ -119,8 +133,12 @@ def docs_command(as_json: Annotated[bool, typer.Option("--json", help="Print JSO
     table = Table("doc_id", "title", "author", "outlet", "date", "chunks", show_lines=False)
     for row in rows:
         table.add_row(
-            row["doc_id"], row["title"] or "–", row["author"] or "unknown",
-            row["outlet"] or "–", row["date"] or "–", str(row["chunks"]),
+            row["doc_id"],
+            row["title"] or "–",
+            row["author"] or "unknown",
+            row["outlet"] or "–",
+            row["date"] or "–",
+            str(row["chunks"]),
         )
     out.print(table)
 
@@ -142,7 +160,7 @@ def read_batch(path: Path) -> Iterator[str]:
                 raise RagError(f"{path}:{number}: not valid JSON ({exc.msg})") from exc
             question = record.get("question") if isinstance(record, dict) else None
             if not isinstance(question, str) or not question.strip():
-                raise RagError(f"{path}:{number}: a JSON line needs a non-empty \"question\" string")
+                raise RagError(f'{path}:{number}: a JSON line needs a non-empty "question" string')
             yield question
         else:
             yield line
@@ -155,10 +173,18 @@ def _filters(author: str | None, doc: list[str] | None) -> Filters:
 @app.command("search")
 def search_command(
     query: Annotated[str | None, typer.Argument(help="What to look for.")] = None,
-    k: Annotated[int | None, typer.Option("-k", "--k", min=1, max=100, help="Passages to return.")] = None,
-    author: Annotated[str | None, typer.Option("--author", help="Only this author (substring).")] = None,
-    doc: Annotated[list[str] | None, typer.Option("--doc", help="Only this document id (repeatable).")] = None,
-    batch: Annotated[Path | None, typer.Option("--batch", help="File of queries: text lines or JSON lines.")] = None,
+    k: Annotated[
+        int | None, typer.Option("-k", "--k", min=1, max=100, help="Passages to return.")
+    ] = None,
+    author: Annotated[
+        str | None, typer.Option("--author", help="Only this author (substring).")
+    ] = None,
+    doc: Annotated[
+        list[str] | None, typer.Option("--doc", help="Only this document id (repeatable).")
+    ] = None,
+    batch: Annotated[
+        Path | None, typer.Option("--batch", help="File of queries: text lines or JSON lines.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Find the passages that best match a query (hybrid dense + BM25)."""
@@ -187,9 +213,96 @@ def search_command(
             out.print(f"    {p.chunk.text}", highlight=False)
 
 
+def _print_answer(answer: Answer) -> None:
+    if answer.standalone_question != answer.question:
+        out.print(f"[dim](understood as: {answer.standalone_question})[/]", highlight=False)
+    if answer.notice:
+        err.print(f"[yellow]note:[/] {answer.notice}", highlight=False)
+    out.print(answer.text, highlight=False)
+    if answer.refused:
+        if answer.related:
+            out.print("\n[bold]Related passages[/] (not an answer):", highlight=False)
+            for p in answer.related:
+                out.print(
+                    f"  - {p.meta.author or 'unknown author'}, {p.meta.title or p.chunk.doc_id}: "
+                    f"{p.chunk.text[:160]}…",
+                    highlight=False,
+                )
+        return
+    out.print("\n[bold]Sources[/]", highlight=False)
+    for c in citation_dicts(answer):
+        out.print(
+            f"[bold cyan][{c['n']}][/] {c['author'] or 'unknown author'} — [italic]{c['title']}[/]",
+            highlight=False,
+        )
+        if c["url"]:
+            out.print(f"    {c['url']}", style="blue", highlight=False)
+        for quote in c["quotes"] or [c["text"]]:
+            out.print(f"    “{quote}”", highlight=False)
+
+
+Backend = typer.Option("--backend", help="extractive (offline) or openai (RAG_LLM_* settings).")
+
+
+@app.command("ask")
+def ask_command(
+    question: Annotated[str | None, typer.Argument(help="Your question.")] = None,
+    backend: Annotated[str | None, Backend] = None,
+    k: Annotated[
+        int | None, typer.Option("-k", "--k", min=1, max=50, help="Passages to use.")
+    ] = None,
+    author: Annotated[
+        str | None, typer.Option("--author", help="Only this author (substring).")
+    ] = None,
+    batch: Annotated[
+        Path | None, typer.Option("--batch", help="File of questions: text lines or JSON lines.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Answer a question with numbered citations to the passages used."""
+    if (question is None) == (batch is None):
+        raise RagError("give either a QUESTION or --batch FILE")
+    if backend not in (None, "extractive", "openai"):
+        raise RagError(f"--backend must be extractive or openai, not {backend!r}")
+    assistant = Assistant(_settings())
+    questions = list(read_batch(batch)) if batch else [question or ""]
+    for text in questions:
+        answer = assistant.ask(text, backend=backend, k=k, filters=_filters(author, None))
+        if as_json:
+            _print_json(answer_dict(answer))
+        else:
+            _print_answer(answer)
+
+
+@app.command("chat")
+def chat_command(
+    backend: Annotated[str | None, Backend] = None,
+    k: Annotated[
+        int | None, typer.Option("-k", "--k", min=1, max=50, help="Passages to use.")
+    ] = None,
+) -> None:
+    """An interactive conversation; follow-up questions are understood in context."""
+    assistant = Assistant(_settings())
+    conversation = Conversation()
+    err.print("Ask a question (empty line or Ctrl-D to quit).", highlight=False)
+    while True:
+        try:
+            question = input("\n> ").strip()
+        except EOFError:
+            break
+        if not question:
+            break
+        try:
+            _print_answer(assistant.ask(question, conversation=conversation, backend=backend, k=k))
+        except RagError as error:
+            err.print(f"error: {error}", highlight=False, markup=False)
+
+
 @app.command("eval")
 def eval_command(
-    eval_set: Annotated[Path, typer.Argument(help="Eval set (JSON lines).")] = Path("eval/questions.jsonl"),
+    eval_set: Annotated[Path, typer.Argument(help="Eval set (JSON lines).")] = Path(
+        "eval/questions.jsonl"
+    ),
     k: Annotated[int, typer.Option("-k", "--k", min=1, max=100, help="Passages per question.")] = 5,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:

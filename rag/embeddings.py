@@ -73,7 +73,10 @@ class SentenceTransformerEmbedder:
         if dimension is None:
             raise ConfigError(f"model {model!r} does not report an embedding dimension")
         self.dimension = int(dimension)
-        self.max_tokens = int(self._model.max_seq_length)
+        max_tokens = self._model.max_seq_length
+        if max_tokens is None:
+            raise ConfigError(f"model {model!r} does not report its input length limit")
+        self.max_tokens = int(max_tokens)
         self._batch_size = batch_size
 
     def embed(self, texts: Sequence[str]) -> Vectors:

@@ -20,9 +20,15 @@ from typing import Any
 
 import numpy as np
 
-from rag.chunking import ChunkerConfig, chunk_document
+from rag.chunking import (
+    ChunkerConfig,
+    chunk_document,
+    context_header,
+    indexed_text,
+    sentence_spans,
+)
 from rag.embeddings import Embedder, Vectors
-from rag.errors import IndexNotFoundError, IngestError
+from rag.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError, IngestError
 from rag.ingest import SUPPORTED_SUFFIXES, Catalog, load_catalog, load_document
 from rag.settings import Settings
 from rag.store import IndexConfig, LoadedIndex, load_index, write_generation, writer_lock
@@ -63,6 +69,8 @@ class _Entry:
     chunks: tuple[Chunk, ...]
     vectors: Vectors
     catalog: dict[str, Any] | None
+    sentences: tuple[tuple[int, int], ...]
+    sentence_vectors: Vectors
 
 
 def doc_id_for(path: Path) -> str:
@@ -128,6 +136,9 @@ def _existing_entries(index: LoadedIndex) -> dict[str, _Entry]:
     by_doc: dict[str, list[int]] = {}
     for row, chunk in enumerate(index.chunks):
         by_doc.setdefault(chunk.doc_id, []).append(row)
+    sentences_by_doc: dict[str, list[int]] = {}
+    for row, (doc_id, _, _) in enumerate(index.sentences):
+        sentences_by_doc.setdefault(doc_id, []).append(row)
     catalogs = index.manifest.get("catalog", {})
     return {
         doc_id: _Entry(
@@ -135,9 +146,17 @@ def _existing_entries(index: LoadedIndex) -> dict[str, _Entry]:
             tuple(index.chunks[r] for r in by_doc.get(doc_id, [])),
             index.embeddings[by_doc.get(doc_id, [])],
             catalogs.get(doc_id),
+            tuple(index.sentences[r][1:] for r in sentences_by_doc.get(doc_id, [])),
+            index.sentence_embeddings[sentences_by_doc.get(doc_id, [])],
         )
         for doc_id, document in index.documents.items()
     }
+
+
+def searchable_sentences(document: Document, min_words: int = 4) -> list[tuple[int, int]]:
+    """Sentences worth a vector of their own (not headings or fragments)."""
+    text = document.text
+    return [(a, b) for a, b in sentence_spans(text) if len(text[a:b].split()) >= min_words]
 
 
 def ingest(
@@ -153,9 +172,14 @@ def ingest(
     notify = progress or (lambda stage, done, total: None)
     collection_dir = settings.collection_dir
     with writer_lock(collection_dir):
+        existing_index: LoadedIndex | None
         try:
-            existing_index: LoadedIndex | None = load_index(collection_dir)
+            existing_index = load_index(collection_dir)
         except IndexNotFoundError:
+            existing_index = None
+        except (IndexCorruptError, IndexMismatchError):
+            if not rebuild:
+                raise  # the message says to rebuild; we never overwrite it unasked
             existing_index = None
         old = _existing_entries(existing_index) if existing_index else {}
 
@@ -182,7 +206,11 @@ def ingest(
         )
         if existing_index and not rebuilt_because:
             stored = existing_index.chunker
-            if (stored.get("chunk_tokens"), stored.get("overlap_tokens"), stored.get("version")) != (
+            if (
+                stored.get("chunk_tokens"),
+                stored.get("overlap_tokens"),
+                stored.get("version"),
+            ) != (
                 chunker.chunk_tokens,
                 chunker.overlap_tokens,
                 chunker.as_dict()["version"],
@@ -194,7 +222,9 @@ def ingest(
         catalogs: dict[Path, Catalog] = {}
         new: dict[str, _Entry] = {}
         sources: dict[str, str] = {}
-        added, updated, unchanged = [], [], []
+        added: list[str] = []
+        updated: list[str] = []
+        unchanged: list[str] = []
         to_embed: list[tuple[Document, dict[str, Any] | None]] = []
         for number, path in enumerate(files, 1):
             notify("reading files", number - 1, len(files))
@@ -203,19 +233,25 @@ def ingest(
             try:
                 if doc_id in sources:
                     raise IngestError(
-                        path, f"its document id {doc_id!r} is also that of {sources[doc_id]}; "
-                        "rename one of the files"
+                        path,
+                        f"its document id {doc_id!r} is also that of {sources[doc_id]}; "
+                        "rename one of the files",
                     )
                 if path.parent not in catalogs:
                     catalogs[path.parent] = load_catalog(path.parent / settings.catalog_name)
                 catalog_entry = _catalog_dict(catalogs[path.parent], path)
                 previous = reusable.get(doc_id)
-                if previous and Path(previous.document.meta.source).resolve() != path.resolve():
-                    if Path(previous.document.meta.source).exists():
-                        raise IngestError(
-                            path, f"its document id {doc_id!r} is taken by "
-                            f"{previous.document.meta.source}; rename one of the files"
-                        )
+                previous_source = Path(previous.document.meta.source) if previous else None
+                if (
+                    previous_source
+                    and previous_source.resolve() != path.resolve()
+                    and previous_source.exists()
+                ):
+                    raise IngestError(
+                        path,
+                        f"its document id {doc_id!r} is taken by {previous_source}; "
+                        "rename one of the files",
+                    )
                 content_hash = _sha256_bytes(path)
                 if (
                     previous
@@ -234,9 +270,13 @@ def ingest(
                         meta=dataclasses.replace(document.meta, doc_id=doc_id, source=source),
                     )
                     (updated if doc_id in old else added).append(doc_id)
-                    if previous and previous.document.text == document.text:
-                        new[doc_id] = _Entry(
-                            document, previous.chunks, previous.vectors, catalog_entry
+                    if (
+                        previous
+                        and previous.document.text == document.text
+                        and context_header(previous.document.meta) == context_header(document.meta)
+                    ):
+                        new[doc_id] = dataclasses.replace(
+                            previous, document=document, catalog=catalog_entry
                         )
                     else:
                         to_embed.append((document, catalog_entry))
@@ -256,9 +296,10 @@ def ingest(
         for doc_id, entry in old.items():
             if doc_id in new:
                 continue
-            if _is_under(entry.document.meta.source, roots) and not Path(
-                entry.document.meta.source
-            ).exists():
+            if (
+                _is_under(entry.document.meta.source, roots)
+                and not Path(entry.document.meta.source).exists()
+            ):
                 removed.append(doc_id)
             else:
                 new[doc_id] = entry  # outside what was ingested now: kept as is
@@ -270,16 +311,27 @@ def ingest(
             )
             if rebuilt_because:
                 to_embed = [(e.document, e.catalog) for e in new.values()] + to_embed
-            pending = [(d, c, chunk_document(d, model.count_tokens, chunker)) for d, c in to_embed]
+            pending = [
+                (d, c, chunk_document(d, model.count_tokens, chunker, context_header(d.meta)))
+                for d, c in to_embed
+            ]
             total = sum(len(chunks) for _, _, chunks in pending)
             done = 0
             for document, catalog_entry, chunks in pending:
-                vectors = np.zeros((0, model.dimension), dtype=np.float32)
-                if chunks:
-                    vectors = model.embed([c.text for c in chunks])
+                header = context_header(document.meta)
+                vectors = model.embed([indexed_text(c.text, header) for c in chunks])
+                sentences = searchable_sentences(document)
+                sentence_vectors = model.embed([document.text[a:b] for a, b in sentences])
                 done += len(chunks)
                 notify("embedding chunks", done, total)
-                new[document.doc_id] = _Entry(document, tuple(chunks), vectors, catalog_entry)
+                new[document.doc_id] = _Entry(
+                    document,
+                    tuple(chunks),
+                    vectors,
+                    catalog_entry,
+                    tuple(sentences),
+                    sentence_vectors,
+                )
             dimension, model_name = model.dimension, model.name
         elif existing_index:
             dimension, model_name = existing_index.dimension, existing_index.embedding_model
@@ -301,12 +353,20 @@ def ingest(
                 if chunks
                 else np.zeros((0, dimension), dtype=np.float32)
             )
+            sentence_rows = [(e.document.doc_id, a, b) for e in entries for a, b in e.sentences]
+            sentence_vectors = (
+                np.concatenate([e.sentence_vectors for e in entries])
+                if sentence_rows
+                else np.zeros((0, dimension), dtype=np.float32)
+            )
             generation = write_generation(
                 collection_dir,
                 [e.document for e in entries],
                 chunks,
                 vectors,
                 IndexConfig(model_name, dimension, chunker.as_dict(), settings.hnsw_min_chunks),
+                sentences=sentence_rows,
+                sentence_embeddings=sentence_vectors,
                 extra_manifest={"catalog": {e.document.doc_id: e.catalog for e in entries}},
             )
             notify("writing index", 1, 1)

@@ -28,7 +28,7 @@ def words(text: str) -> list[str]:
 def terms(text: str) -> list[str]:
     """Stemmed content terms of a text, in order, duplicates kept (BM25 counts them)."""
     kept = [w.removesuffix("'s") for w in words(text)]
-    kept = [w for w in kept if w not in _STOPWORDS and len(w) > 1 or w.isdigit()]
+    kept = [w for w in kept if (w not in _STOPWORDS and len(w) > 1) or w.isdigit()]
     return list(_stemmer().stemWords(kept))
 
 

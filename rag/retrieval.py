@@ -6,12 +6,14 @@ binds them to a loaded index and an embedder.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
+from rag.aliases import expand_query
 from rag.embeddings import Embedder
 from rag.errors import RagError
 from rag.lexical import terms
@@ -22,7 +24,9 @@ from rag.types import Chunk, Passage
 Ranking = Sequence[tuple[int, float]]  # (chunk row, score), best first
 
 
-def rrf_fuse(rankings: Sequence[Ranking], weights: Sequence[float], k: int = 60) -> list[tuple[int, float]]:
+def rrf_fuse(
+    rankings: Sequence[Ranking], weights: Sequence[float], k: int = 60
+) -> list[tuple[int, float]]:
     """Weighted reciprocal rank fusion: robust to the two scorers' incomparable scales."""
     fused: dict[int, float] = {}
     for ranking, weight in zip(rankings, weights, strict=True):
@@ -68,7 +72,10 @@ def diversify(
             continue
         duplicate = False
         for other, _ in chosen:
-            if chunks[other].doc_id == chunk.doc_id and _overlap_share(chunk, chunks[other]) > max_overlap:
+            if (
+                chunks[other].doc_id == chunk.doc_id
+                and _overlap_share(chunk, chunks[other]) > max_overlap
+            ):
                 duplicate = True
                 break
             if float(embeddings[row] @ embeddings[other]) > max_similarity:
@@ -81,6 +88,20 @@ def diversify(
         if len(chosen) == k:
             break
     return chosen
+
+
+_PERSPECTIVE_WORDS = re.compile(
+    r"\b(authors?|writers?|analysts?|perspectives?|viewpoints?|views?|compare|comparison|differ|"
+    r"disagree|agree|each (?:author|writer|document|article))\b",
+    re.IGNORECASE,
+)
+
+
+def asks_for_perspectives(question: str) -> bool:
+    """A question about what the authors (plural) think wants one passage per document."""
+    return bool(_PERSPECTIVE_WORDS.search(question)) and not re.search(
+        r"\b(according to|in \w+'s|says?|said)\b", question, re.IGNORECASE
+    )
 
 
 @dataclass(frozen=True)
@@ -103,6 +124,7 @@ class Retriever:
         self._vocabulary: Mapping[str, int] = (
             index.bm25.vocab_dict if index.chunks and index.bm25.vocab_dict else {}
         )
+        self._sentence_owners = index.sentence_chunks()
 
     # ------------------------------------------------------------ filters
 
@@ -136,7 +158,10 @@ class Retriever:
     # ------------------------------------------------------------ the two rankings
 
     def dense_ranking(
-        self, query_vector: npt.NDArray[np.float32], limit: int, allowed: npt.NDArray[np.bool_] | None
+        self,
+        query_vector: npt.NDArray[np.float32],
+        limit: int,
+        allowed: npt.NDArray[np.bool_] | None,
     ) -> list[tuple[int, float]]:
         if allowed is not None:
             rows = np.flatnonzero(allowed)
@@ -145,6 +170,25 @@ class Retriever:
             return [(int(rows[i]), float(scores[i])) for i in order]
         scores_2d, rows_2d = self.index.dense.search(query_vector[None, :], limit)
         return [(int(r), float(s)) for r, s in zip(rows_2d[0], scores_2d[0], strict=True) if r >= 0]
+
+    def sentence_ranking(
+        self,
+        query_vector: npt.NDArray[np.float32],
+        limit: int,
+        allowed: npt.NDArray[np.bool_] | None,
+    ) -> list[tuple[int, float]]:
+        """Chunks ranked by their best-matching sentence."""
+        if not len(self.index.sentences):
+            return []
+        scores = self.index.sentence_embeddings @ query_vector
+        best: dict[int, float] = {}
+        for sentence in np.argsort(-scores, kind="stable"):
+            for row in self._sentence_owners[sentence]:
+                if row not in best and (allowed is None or allowed[row]):
+                    best[row] = float(scores[sentence])
+            if len(best) >= limit:
+                break
+        return sorted(best.items(), key=lambda item: (-item[1], item[0]))[:limit]
 
     def lexical_ranking(
         self, query: str, limit: int, allowed: npt.NDArray[np.bool_] | None
@@ -177,12 +221,19 @@ class Retriever:
         limit = min(max(self.settings.candidates, top_k * 4), available)
         if limit == 0:
             return []
+        if self.settings.expand_place_names:
+            query = expand_query(query)
         query_vector = self.embedder.embed([query])[0]
         rankings = [
             self.dense_ranking(query_vector, limit, allowed),
+            self.sentence_ranking(query_vector, limit, allowed),
             self.lexical_ranking(query, limit, allowed),
         ]
-        weights = [self.settings.dense_weight, 1.0 - self.settings.dense_weight]
+        weights = [
+            self.settings.dense_weight,
+            self.settings.sentence_weight,
+            self.settings.lexical_weight,
+        ]
         if self.settings.fusion == "rrf":
             fused = rrf_fuse(rankings, weights, self.settings.rrf_k)
         else:
@@ -192,7 +243,8 @@ class Retriever:
             chunks,
             self.index.embeddings,
             k=top_k,
-            max_per_doc=max_per_doc or self.settings.max_per_doc,
+            max_per_doc=max_per_doc
+            or (1 if asks_for_perspectives(query) else self.settings.max_per_doc),
             max_overlap=self.settings.max_overlap,
         )
         documents = self.index.documents

@@ -61,11 +61,24 @@ class Settings(BaseSettings):
         default=40, description="Candidates taken from each of dense and BM25 before fusion."
     )
     fusion: Literal["rrf", "weighted"] = Field(
-        default="rrf", description="How dense and BM25 rankings are combined."
+        default="weighted",
+        description="How the rankings are combined: max-normalised weighted scores (measured "
+        "best on the eval set) or reciprocal rank fusion.",
     )
     rrf_k: int = Field(default=60, description="Reciprocal-rank-fusion damping constant.")
     dense_weight: float = Field(
-        default=0.5, description="Weight of the dense ranking in fusion (BM25 gets the rest)."
+        default=1.0, description="Fusion weight of the dense ranking of whole chunks."
+    )
+    sentence_weight: float = Field(
+        default=1.0,
+        description="Fusion weight of the dense ranking of single sentences (a chunk scores "
+        "as its best sentence): finds a one-sentence answer inside a long passage.",
+    )
+    lexical_weight: float = Field(default=0.5, description="Fusion weight of the BM25 ranking.")
+    expand_place_names: bool = Field(
+        default=True,
+        description="Append the country a capital or institution stands for to queries "
+        "(Yerevan -> Armenia, the Kremlin -> Russia).",
     )
     max_per_doc: int = Field(
         default=3, description="At most this many passages from one document in a result."
@@ -78,7 +91,8 @@ class Settings(BaseSettings):
 
     # Generation
     backend: Literal["extractive", "openai"] = Field(
-        default="extractive", description="Answerer: offline extractive or an OpenAI-compatible LLM."
+        default="extractive",
+        description="Answerer: offline extractive or an OpenAI-compatible LLM.",
     )
     llm_base_url: str | None = Field(
         default=None, description="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8080/v1."

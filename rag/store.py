@@ -10,6 +10,8 @@ Layout (`index/<collection>/`)::
         documents.jsonl     metadata and cleaned text per document
         chunks.jsonl        chunk text, span and heading
         embeddings.npy      float32 (chunks x dimension), L2-normalised
+        sentences.jsonl     [doc_id, start, end] of each indexed sentence
+        sentence_embeddings.npy  float32 (sentences x dimension), for sentence-level search
         dense.faiss         FAISS index over the embeddings
         bm25/               bm25s index over the chunk terms
 
@@ -37,15 +39,23 @@ import bm25s
 import faiss
 import numpy as np
 
+from rag.chunking import context_header, indexed_text
 from rag.embeddings import Vectors
 from rag.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError, RagError
 from rag.lexical import terms
 from rag.types import Chunk, Document, DocumentMeta
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
-_DATA_FILES = ("documents.jsonl", "chunks.jsonl", "embeddings.npy", "dense.faiss")
+_DATA_FILES = (
+    "documents.jsonl",
+    "chunks.jsonl",
+    "embeddings.npy",
+    "dense.faiss",
+    "sentences.jsonl",
+    "sentence_embeddings.npy",
+)
 _HNSW_M = 32
 _HNSW_EF_SEARCH = 128
 
@@ -71,6 +81,21 @@ class LoadedIndex:
     embeddings: Vectors
     dense: faiss.Index
     bm25: bm25s.BM25
+    sentences: list[tuple[str, int, int]]  # (doc_id, start, end) in the document's text
+    sentence_embeddings: Vectors
+
+    def sentence_chunks(self) -> list[list[int]]:
+        """For each sentence, the rows of the chunks that contain it (overlap: one or two)."""
+        by_doc: dict[str, list[int]] = {}
+        for row, chunk in enumerate(self.chunks):
+            by_doc.setdefault(chunk.doc_id, []).append(row)
+        owners = []
+        for doc_id, start, end in self.sentences:
+            rows = by_doc.get(doc_id, [])
+            owners.append(
+                [r for r in rows if self.chunks[r].start <= start and end <= self.chunks[r].end]
+            )
+        return owners
 
     @property
     def embedding_model(self) -> str:
@@ -115,7 +140,7 @@ def _chunk_from_row(row: dict[str, Any]) -> Chunk:
     return Chunk(**{k: row[k] for k in Chunk.__dataclass_fields__})
 
 
-def _write_jsonl(path: Path, rows: Sequence[dict[str, Any]]) -> None:
+def _write_jsonl(path: Path, rows: Sequence[object]) -> None:
     with path.open("w", encoding="utf-8") as handle:
         for row in rows:
             handle.write(json.dumps(row, ensure_ascii=False) + "\n")
@@ -176,9 +201,9 @@ def build_dense_index(embeddings: Vectors, hnsw_min_chunks: int) -> faiss.Index:
     return index
 
 
-def build_bm25(chunks: Sequence[Chunk]) -> bm25s.BM25:
+def build_bm25(texts: Sequence[str]) -> bm25s.BM25:
     retriever = bm25s.BM25()
-    corpus_terms = [terms(c.text) or [""] for c in chunks]
+    corpus_terms = [terms(text) or [""] for text in texts]
     retriever.index(corpus_terms, show_progress=False)
     return retriever
 
@@ -189,6 +214,8 @@ def write_generation(
     chunks: Sequence[Chunk],
     embeddings: Vectors,
     config: IndexConfig,
+    sentences: Sequence[tuple[str, int, int]] = (),
+    sentence_embeddings: Vectors | None = None,
     extra_manifest: dict[str, Any] | None = None,
 ) -> Path:
     """Write a complete new generation and make it current. Returns its folder."""
@@ -202,17 +229,35 @@ def write_generation(
         _write_jsonl(staging / "documents.jsonl", [_document_row(d) for d in documents])
         _write_jsonl(staging / "chunks.jsonl", [asdict(c) for c in chunks])
         np.save(staging / "embeddings.npy", embeddings.astype(np.float32), allow_pickle=False)
+        if sentence_embeddings is None:
+            sentence_embeddings = np.zeros((0, config.dimension), dtype=np.float32)
+        if len(sentences) != len(sentence_embeddings):
+            raise RagError(
+                f"internal: {len(sentences)} sentences, {len(sentence_embeddings)} vectors"
+            )
+        _write_jsonl(staging / "sentences.jsonl", [list(s) for s in sentences])
+        np.save(
+            staging / "sentence_embeddings.npy",
+            sentence_embeddings.astype(np.float32),
+            allow_pickle=False,
+        )
         dense = build_dense_index(embeddings, config.hnsw_min_chunks)
         faiss.write_index(dense, str(staging / "dense.faiss"))
         if chunks:
-            build_bm25(chunks).save(str(staging / "bm25"), allow_pickle=False)
+            headers = {d.doc_id: context_header(d.meta) for d in documents}
+            texts = [indexed_text(c.text, headers[c.doc_id]) for c in chunks]
+            build_bm25(texts).save(str(staging / "bm25"), allow_pickle=False)
         manifest = {
             "schema_version": SCHEMA_VERSION,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "embedding": {"model": config.embedding_model, "dimension": config.dimension},
             "chunker": config.chunker,
             "dense_index": "hnsw" if isinstance(dense, faiss.IndexHNSWFlat) else "flat",
-            "counts": {"documents": len(documents), "chunks": len(chunks)},
+            "counts": {
+                "documents": len(documents),
+                "chunks": len(chunks),
+                "sentences": len(sentences),
+            },
             "documents": {
                 d.doc_id: {
                     "content_hash": d.meta.content_hash,
@@ -347,13 +392,18 @@ def load_index(collection_dir: Path) -> LoadedIndex:
     dense = faiss.read_index(str(generation / "dense.faiss"))
     if isinstance(dense, faiss.IndexHNSWFlat):
         dense.hnsw.efSearch = _HNSW_EF_SEARCH
-    bm25 = (
-        bm25s.BM25.load(str(generation / "bm25"), allow_pickle=False)
-        if chunks
-        else bm25s.BM25()
-    )
+    bm25 = bm25s.BM25.load(str(generation / "bm25"), allow_pickle=False) if chunks else bm25s.BM25()
+    sentences = [
+        (str(d), int(a), int(b)) for d, a, b in _read_jsonl(generation / "sentences.jsonl")
+    ]
+    sentence_embeddings = np.load(generation / "sentence_embeddings.npy", allow_pickle=False)
     counts = manifest["counts"]
     problems = []
+    if sentence_embeddings.shape != (len(sentences), manifest["embedding"]["dimension"]):
+        problems.append(
+            f"sentence embeddings shape {sentence_embeddings.shape} does not fit "
+            f"{len(sentences)} sentences"
+        )
     if len(documents) != counts["documents"]:
         problems.append(f"{len(documents)} documents, manifest says {counts['documents']}")
     if len(chunks) != counts["chunks"]:
@@ -372,4 +422,14 @@ def load_index(collection_dir: Path) -> LoadedIndex:
             f"the index at {generation} is inconsistent: {'; '.join(problems)}; "
             "rebuild with `rag ingest --rebuild`"
         )
-    return LoadedIndex(generation, manifest, documents, chunks, embeddings, dense, bm25)
+    return LoadedIndex(
+        generation,
+        manifest,
+        documents,
+        chunks,
+        embeddings,
+        dense,
+        bm25,
+        sentences,
+        sentence_embeddings,
+    )

@@ -1,0 +1,22 @@
+"""The answerer extension point and what every answerer shares.
+
+An answerer turns a question and the passages retrieved for it into an `Answer` whose
+citations `[n]` number those passages from 1. It has one method to implement."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from rag.types import Answer, Passage
+
+
+class Answerer(Protocol):
+    name: str
+
+    def answer(self, question: str, passages: Sequence[Passage]) -> Answer: ...
+
+
+def related_passages(passages: Sequence[Passage], limit: int = 3) -> tuple[Passage, ...]:
+    """The closest passages, shown beside a refusal as 'related', never as the answer."""
+    return tuple(passages[:limit])

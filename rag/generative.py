@@ -1,0 +1,165 @@
+"""The LLM answerer: an OpenAI-compatible model writes the answer from numbered passages,
+and everything it says is checked before a user sees it.
+
+After generation: markdown images and links to hosts that are not among the sources are
+stripped; citations to passages that were not given are removed and reported; sentences
+that state something without a valid citation are flagged; a cannot-answer reply becomes
+an explicit refusal. A prompt too long for the model's context is retried once with the
+lowest-ranked half of the passages dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from urllib.parse import urlparse
+
+from rag.answer import related_passages
+from rag.citations import (
+    is_cannot_answer,
+    parse_citations,
+    strip_unsafe_markup,
+    validate_citations,
+)
+from rag.conversation import Conversation
+from rag.errors import ContextTooLongError, LLMError
+from rag.lexical import terms
+from rag.llm import LLM, Message
+from rag.prompts import CANNOT_ANSWER, format_passages, load_prompt
+from rag.sentences import split_sentences
+from rag.types import Answer, Citation, Passage
+
+
+def supporting_sentence(claim: str, passage: Passage) -> str | None:
+    """The sentence of a passage that shares most content terms with a claim, to highlight."""
+    claim_terms = set(terms(claim))
+    best, best_overlap = None, 0
+    text = passage.chunk.text
+    for start, end in split_sentences(text):
+        overlap = len(claim_terms & set(terms(text[start:end])))
+        if overlap > best_overlap:
+            best, best_overlap = text[start:end], overlap
+    return best
+
+
+def _claims_by_citation(text: str) -> dict[int, str]:
+    """For each cited number, the first sentence of the answer that cites it."""
+    claims: dict[int, str] = {}
+    for start, end in split_sentences(text):
+        sentence = text[start:end]
+        for n in parse_citations(sentence):
+            claims.setdefault(n, sentence)
+    return claims
+
+
+class LLMAnswerer:
+    name = "openai"
+
+    def __init__(self, llm: LLM, prompts_dir: Path) -> None:
+        self.llm = llm
+        self.prompt = load_prompt("answer", prompts_dir)
+
+    def messages(self, question: str, passages: Sequence[Passage]) -> list[Message]:
+        return self.prompt.render_messages(
+            question=question, passages=format_passages(passages), cannot_answer=CANNOT_ANSWER
+        )
+
+    def _with_context_retry(
+        self, question: str, passages: Sequence[Passage]
+    ) -> tuple[str, list[str], Sequence[Passage]]:
+        try:
+            return self.llm.complete(self.messages(question, passages)), [], passages
+        except ContextTooLongError:
+            if len(passages) <= 1:
+                raise
+            kept = passages[: max(1, len(passages) // 2)]
+            note = (
+                f"the prompt was too long for the model; retried with the top {len(kept)} passages"
+            )
+            return self.llm.complete(self.messages(question, kept)), [note], kept
+
+    def answer(self, question: str, passages: Sequence[Passage]) -> Answer:
+        if not passages:
+            return self.finish(question, passages, CANNOT_ANSWER, [])
+        reply, notes, used = self._with_context_retry(question, passages)
+        return self.finish(question, used, reply, notes)
+
+    def stream(self, question: str, passages: Sequence[Passage]) -> Iterator[str | Answer]:
+        """Yield text deltas as they arrive, then the checked `Answer` last."""
+        if not passages:
+            yield self.finish(question, passages, CANNOT_ANSWER, [])
+            return
+        parts: list[str] = []
+        for delta in self.llm.stream(self.messages(question, passages)):
+            parts.append(delta)
+            yield delta
+        yield self.finish(question, passages, "".join(parts), [])
+
+    def finish(
+        self, question: str, passages: Sequence[Passage], reply: str, notes: list[str]
+    ) -> Answer:
+        """Check a raw reply and turn it into an Answer."""
+        diagnostics = list(notes)
+        if not reply.strip():
+            raise LLMError("the model returned an empty reply")
+        if is_cannot_answer(reply) or not passages:
+            return Answer(
+                question=question,
+                standalone_question=question,
+                text=CANNOT_ANSWER,
+                citations=(),
+                passages=tuple(passages),
+                refused=True,
+                backend=self.name,
+                related=related_passages(passages),
+                diagnostics=tuple(diagnostics),
+            )
+        hosts = {h for p in passages if p.meta.url and (h := urlparse(p.meta.url).hostname)}
+        text, removed_markup = strip_unsafe_markup(reply.strip(), hosts)
+        diagnostics += removed_markup
+        check = validate_citations(text, len(passages))
+        if check.removed:
+            diagnostics.append(
+                "removed citations to passages that were not given: "
+                + ", ".join(f"[{n}]" for n in check.removed)
+            )
+        notice = None
+        if check.uncited_sentences:
+            diagnostics += [f"no valid citation: {s}" for s in check.uncited_sentences]
+            notice = (
+                f"{len(check.uncited_sentences)} statement(s) in this answer carry no valid "
+                "citation; check them against the sources."
+            )
+        claims = _claims_by_citation(check.text)
+        citations = tuple(
+            Citation(
+                n=n,
+                passage=passages[n - 1],
+                quote=supporting_sentence(claims.get(n, ""), passages[n - 1]),
+            )
+            for n in check.cited
+        )
+        return Answer(
+            question=question,
+            standalone_question=question,
+            text=check.text,
+            citations=citations,
+            passages=tuple(passages),
+            refused=False,
+            backend=self.name,
+            notice=notice,
+            diagnostics=tuple(diagnostics),
+        )
+
+
+def condense_with_llm(
+    llm: LLM, prompts_dir: Path, conversation: Conversation, question: str
+) -> str:
+    """Ask the model to rewrite a follow-up as a standalone question (condense prompt)."""
+    messages = load_prompt("condense", prompts_dir).render_messages(
+        history=conversation.history_text(), question=question
+    )
+    rewritten = llm.complete(messages).strip().strip('"').strip()
+    if not rewritten or len(rewritten) > 4 * len(question) + 200:
+        raise LLMError("the model's rewritten question was empty or implausibly long")
+    return rewritten.splitlines()[0]

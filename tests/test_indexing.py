@@ -1,0 +1,199 @@
+"""Ingest and the on-disk index: incremental work, bad input, atomic generations, checks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import rag.store as store
+from rag.assistant import Assistant
+from rag.embeddings import Embedder
+from rag.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError
+from rag.retrieval import Retriever
+from rag.settings import Settings
+from rag.store import current_generation, load_index
+
+
+class CountingFactory:
+    """Hands out the real session embedder and counts how often ingest asked for it."""
+
+    def __init__(self, embedder: Embedder) -> None:
+        self.embedder = embedder
+        self.calls = 0
+
+    def __call__(self) -> Embedder:
+        self.calls += 1
+        return self.embedder
+
+
+def _write(folder: Path, name: str, text: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+ARTICLE_A = (
+    "Georgia applied for membership of the European Union in March 2022. "
+    "The application was a response to the war in Ukraine.\n\n"
+    "Tbilisi received candidate status in December 2023."
+)
+ARTICLE_B = (
+    "Armenia froze its participation in the CSTO in 2024. "
+    "Yerevan said the alliance had failed to defend it in 2022."
+)
+
+
+@pytest.fixture
+def small_corpus(tmp_path: Path) -> Path:
+    folder = tmp_path / "docs"
+    _write(folder, "georgia.txt", ARTICLE_A)
+    _write(
+        folder,
+        "armenia.md",
+        "---\ntitle: Armenia and the CSTO\nauthor: A. Writer\n---\n" + ARTICLE_B,
+    )
+    return folder
+
+
+def test_demo_corpus_index_is_consistent(demo_assistant: Assistant, embedder: Embedder) -> None:
+    index = demo_assistant.index
+    assert len(index.documents) == 5
+    for chunk in index.chunks:
+        assert index.documents[chunk.doc_id].text[chunk.start : chunk.end] == chunk.text
+        assert embedder.count_tokens(chunk.text) <= embedder.max_tokens
+    assert index.manifest["embedding"] == {"model": "all-MiniLM-L6-v2", "dimension": 384}
+    assert index.manifest["counts"]["chunks"] == len(index.chunks)
+
+
+def test_reingest_of_unchanged_files_does_no_work(
+    small_corpus: Path, isolated_settings: Settings, embedder: Embedder
+) -> None:
+    factory = CountingFactory(embedder)
+    first = Assistant(isolated_settings, embedder_factory=factory).ingest([small_corpus])
+    assert sorted(first.added) == ["armenia", "georgia"] and first.wrote
+    generation = current_generation(isolated_settings.collection_dir)
+
+    factory.calls = 0
+    second = Assistant(isolated_settings, embedder_factory=factory).ingest([small_corpus])
+    assert sorted(second.unchanged) == ["armenia", "georgia"]
+    assert not second.wrote and factory.calls == 0
+    assert current_generation(isolated_settings.collection_dir) == generation
+
+
+def test_changed_file_replaces_its_chunks_and_removed_file_leaves(
+    small_corpus: Path, isolated_settings: Settings, embedder: Embedder
+) -> None:
+    assistant = Assistant(isolated_settings, embedder_factory=lambda: embedder)
+    assistant.ingest([small_corpus])
+    before = load_index(isolated_settings.collection_dir)
+    armenia_vectors = before.embeddings[
+        [i for i, c in enumerate(before.chunks) if c.doc_id == "armenia"]
+    ]
+
+    _write(small_corpus, "georgia.txt", "Georgia held parliamentary elections in October 2024.")
+    report = assistant.ingest([small_corpus])
+    assert report.updated == ("georgia",) and report.unchanged == ("armenia",)
+    after = load_index(isolated_settings.collection_dir)
+    assert [c.text for c in after.chunks_of("georgia")] == [
+        "Georgia held parliamentary elections in October 2024."
+    ]
+    rows = [i for i, c in enumerate(after.chunks) if c.doc_id == "armenia"]
+    assert np.array_equal(after.embeddings[rows], armenia_vectors)
+
+    (small_corpus / "armenia.md").unlink()
+    report = assistant.ingest([small_corpus])
+    assert report.removed == ("armenia",)
+    assert set(load_index(isolated_settings.collection_dir).documents) == {"georgia"}
+
+
+def test_bad_files_are_reported_and_skipped_and_old_content_is_kept(
+    small_corpus: Path, isolated_settings: Settings, embedder: Embedder
+) -> None:
+    assistant = Assistant(isolated_settings, embedder_factory=lambda: embedder)
+    assistant.ingest([small_corpus])
+    (small_corpus / "empty.txt").write_bytes(b"")
+    (small_corpus / "binary.txt").write_bytes(b"\x00\x01\x02\x03" * 100)
+    (small_corpus / "notes.docx").write_bytes(b"PK\x03\x04")
+    (small_corpus / "georgia.txt").write_bytes(b"\x00\xff\x00\xfe garbage")  # now unreadable
+    _write(
+        small_corpus, "new.txt", "Azerbaijan hosted the COP29 climate conference in Baku in 2024."
+    )
+
+    report = assistant.ingest([small_corpus])
+    skipped = {Path(s.path).name: s.reason for s in report.skipped}
+    assert set(skipped) == {"empty.txt", "binary.txt", "notes.docx", "georgia.txt"}
+    assert ".docx" in skipped["notes.docx"]
+    assert not report.ok and report.added == ("new",)
+    index = load_index(isolated_settings.collection_dir)
+    assert set(index.documents) == {"armenia", "georgia", "new"}
+    assert index.documents["georgia"].text == ARTICLE_A  # the last good version stays
+
+
+def test_no_index_yet_is_a_clear_error(isolated_settings: Settings) -> None:
+    with pytest.raises(IndexNotFoundError, match="rag ingest"):
+        load_index(isolated_settings.collection_dir)
+
+
+@pytest.mark.parametrize(
+    "victim", ["chunks.jsonl", "embeddings.npy", "dense.faiss", "documents.jsonl"]
+)
+def test_truncated_or_edited_files_are_refused(
+    victim: str, small_corpus: Path, isolated_settings: Settings, embedder: Embedder
+) -> None:
+    Assistant(isolated_settings, embedder_factory=lambda: embedder).ingest([small_corpus])
+    path = current_generation(isolated_settings.collection_dir) / victim
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(IndexCorruptError, match=victim):
+        load_index(isolated_settings.collection_dir)
+    path.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))  # same size, one bit flipped
+    with pytest.raises(IndexCorruptError, match="checksum"):
+        load_index(isolated_settings.collection_dir)
+
+
+def test_index_from_another_model_is_refused(
+    small_corpus: Path, isolated_settings: Settings, embedder: Embedder
+) -> None:
+    Assistant(isolated_settings, embedder_factory=lambda: embedder).ingest([small_corpus])
+    generation = current_generation(isolated_settings.collection_dir)
+    manifest = json.loads((generation / "manifest.json").read_text())
+    manifest["embedding"] = {"model": "other-model", "dimension": 384}
+    (generation / "manifest.json").write_text(json.dumps(manifest))
+    index = load_index(isolated_settings.collection_dir)
+    with pytest.raises(IndexMismatchError, match="other-model"):
+        Retriever(index, embedder, isolated_settings)
+
+
+@pytest.mark.parametrize(
+    "step", ["_write_jsonl", "np.save", "faiss.write_index", "_fsync_tree", "_set_current"]
+)
+def test_a_failure_at_any_write_step_leaves_the_previous_index_intact(
+    step: str,
+    small_corpus: Path,
+    isolated_settings: Settings,
+    embedder: Embedder,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assistant = Assistant(isolated_settings, embedder_factory=lambda: embedder)
+    assistant.ingest([small_corpus])
+    before = load_index(isolated_settings.collection_dir)
+
+    def crash(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt("killed mid-write")
+
+    owner, _, name = step.rpartition(".")
+    target = {"": store, "np": store.np, "faiss": store.faiss}[owner]
+    monkeypatch.setattr(target, name, crash)
+    _write(small_corpus, "georgia.txt", "A different text about Georgia and the EU in 2025.")
+    with pytest.raises(KeyboardInterrupt):
+        assistant.ingest([small_corpus])
+    monkeypatch.undo()
+
+    after = load_index(isolated_settings.collection_dir)
+    assert after.path == before.path
+    assert [c.text for c in after.chunks] == [c.text for c in before.chunks]
+    assert not list(isolated_settings.collection_dir.glob(".tmp-*"))
