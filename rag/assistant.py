@@ -7,8 +7,9 @@ import dataclasses
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
+from rag.chunking import context_header, indexed_text
 from rag.conversation import Conversation, condense_heuristic
-from rag.embeddings import Embedder, load_embedder
+from rag.embeddings import Embedder, Vectors, load_embedder
 from rag.errors import ConfigError, LLMError
 from rag.extractive import ExtractiveAnswerer, idf_table
 from rag.generative import LLMAnswerer, condense_with_llm
@@ -20,7 +21,27 @@ from rag.settings import Settings
 from rag.store import LoadedIndex, load_index
 from rag.types import Answer, Passage
 
-Backend = str  # "extractive" | "openai"
+Backend = str
+
+
+def index_sentence_source(
+    index: LoadedIndex,
+) -> Callable[[Passage], tuple[list[str], Vectors] | None]:
+    """Sentences of an indexed chunk with the vectors computed at ingest time."""
+    rows_of_chunk: dict[str, list[int]] = {}
+    for sentence_row, owners in enumerate(index.sentence_chunks()):
+        for chunk_row in owners:
+            rows_of_chunk.setdefault(index.chunks[chunk_row].chunk_id, []).append(sentence_row)
+
+    def lookup(passage: Passage) -> tuple[list[str], Vectors] | None:
+        rows = rows_of_chunk.get(passage.chunk.chunk_id)
+        document = index.documents.get(passage.chunk.doc_id)
+        if not rows or document is None:
+            return None
+        texts = [document.text[index.sentences[r][1] : index.sentences[r][2]] for r in rows]
+        return texts, index.sentence_embeddings[rows]
+
+    return lookup  # "extractive" | "openai"
 
 
 class Assistant:
@@ -83,8 +104,12 @@ class Assistant:
     @property
     def extractive(self) -> ExtractiveAnswerer:
         if self._extractive is None:
-            idf = idf_table([terms(c.text) for c in self.index.chunks])
-            self._extractive = ExtractiveAnswerer(self.embedder, idf)
+            index = self.index
+            headers = {d: context_header(doc.meta) for d, doc in index.documents.items()}
+            idf = idf_table([terms(indexed_text(c.text, headers[c.doc_id])) for c in index.chunks])
+            self._extractive = ExtractiveAnswerer(
+                self.embedder, idf, sentence_source=index_sentence_source(index)
+            )
         return self._extractive
 
     def _llm_answerer(self) -> LLMAnswerer:
@@ -141,31 +166,50 @@ class Assistant:
         standalone = self.condense(question, conversation, chosen)
         passages = self.search(standalone, k=k, filters=filters)
         answer: Answer | None = None
+        for item in self.answer_stream(standalone, passages, backend=chosen, stream=stream):
+            if isinstance(item, Answer):
+                answer = item
+            else:
+                yield item
+        assert answer is not None
+        answer = dataclasses.replace(answer, question=question, standalone_question=standalone)
+        if conversation is not None:
+            conversation.add(standalone, answer.text)
+        yield answer
+
+    def answer(
+        self, question: str, passages: Sequence[Passage], *, backend: Backend | None = None
+    ) -> Answer:
+        """Answer from given passages (the evaluation calls this after its own retrieval)."""
+        *_, last = self.answer_stream(question, passages, backend=backend, stream=False)
+        assert isinstance(last, Answer)
+        return last
+
+    def answer_stream(
+        self,
+        question: str,
+        passages: Sequence[Passage],
+        *,
+        backend: Backend | None = None,
+        stream: bool = True,
+    ) -> Iterator[str | Answer]:
+        """The chosen answerer over the passages; the extractive one if the model fails."""
         notice = None
-        if chosen == "openai":
+        if (backend or self.settings.backend) == "openai":
             try:
                 answerer = self._llm_answerer()
                 if stream:
-                    for item in answerer.stream(standalone, passages):
-                        if isinstance(item, Answer):
-                            answer = item
-                        else:
-                            yield item
+                    yield from answerer.stream(question, passages)
                 else:
-                    answer = answerer.answer(standalone, passages)
+                    yield answerer.answer(question, passages)
+                return
             except (LLMError, ConfigError) as error:
                 reason = error.reason if isinstance(error, LLMError) else str(error)
                 notice = (
                     f"The language model was not used ({reason}); this is the extractive answer."
                 )
-        if answer is None:
-            answer = self.extractive.answer(standalone, passages)
-            if notice:
-                answer = dataclasses.replace(answer, notice=notice)
-        answer = dataclasses.replace(answer, question=question, standalone_question=standalone)
-        if conversation is not None:
-            conversation.add(standalone, answer.text)
-        yield answer
+        answer = self.extractive.answer(question, passages)
+        yield dataclasses.replace(answer, notice=notice) if notice else answer
 
     def ingest(
         self, paths: Sequence[Path], *, rebuild: bool = False, progress: Progress | None = None

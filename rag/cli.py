@@ -11,7 +11,14 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from rag.assistant import Assistant
 from rag.conversation import Conversation
@@ -28,7 +35,7 @@ app = typer.Typer(
     help="Ask questions of a document collection and get answers you can check.",
 )
 out = Console(soft_wrap=True)
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # one message, one line: never wrap at 80
 
 
 class _State:
@@ -64,6 +71,15 @@ def _configure(
     _State.settings = Settings(**overrides)
 
 
+def _progress_columns() -> tuple[ProgressColumn, ...]:
+    return (
+        TextColumn("{task.description:<24}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+
+
 @app.command("ingest")
 def ingest_command(
     paths: Annotated[
@@ -77,13 +93,7 @@ def ingest_command(
     settings = _settings()
     targets = paths or [settings.corpus_dir]
     assistant = Assistant(settings)
-    columns = (
-        TextColumn("{task.description:<24}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-    )
-    with Progress(*columns, console=err, transient=True) as bar:
+    with Progress(*_progress_columns(), console=err, transient=True) as bar:
         tasks: dict[str, Any] = {}
 
         def progress(stage: str, done: int, total: int) -> None:
@@ -304,13 +314,26 @@ def eval_command(
         "eval/questions.jsonl"
     ),
     k: Annotated[int, typer.Option("-k", "--k", min=1, max=100, help="Passages per question.")] = 5,
+    backend: Annotated[str | None, Backend] = None,
+    answers: Annotated[
+        bool, typer.Option("--answers/--retrieval-only", help="Also score the answers.")
+    ] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
-    """Score retrieval on an evaluation set: evidence recall@k, MRR, nDCG@10, by type."""
-    from rag.evaluation.runner import run_retrieval_eval, summary_table
+    """Score an evaluation set: retrieval (recall@k, MRR, nDCG@10) and answers, by type."""
+    from rag.evaluation.runner import run_eval, summary_table
 
     assistant = Assistant(_settings())
-    summary = run_retrieval_eval(assistant, eval_set, k=k)
+    with Progress(*_progress_columns(), console=err, transient=True) as bar:
+        task = bar.add_task("evaluating", total=None)
+        summary = run_eval(
+            assistant,
+            eval_set,
+            k=k,
+            backend=backend,
+            answers=answers,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
     if as_json:
         _print_json(summary)
     else:

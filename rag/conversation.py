@@ -23,7 +23,12 @@ from rag.lexical import words
 _WHAT_ABOUT = re.compile(
     r"^\s*(?:and|but|so)?\s*,?\s*(?:what|how)\s+about\s+(?P<topic>.+?)\s*[?.!]*\s*$", re.IGNORECASE
 )
-_AND_TOPIC = re.compile(r"^\s*(?:and|or|but)\s+(?P<topic>[A-Z][^?]{0,40}?)\s*\?\s*$")
+_AND_TOPIC = re.compile(
+    r"^\s*(?i:and|or|but)\s+"
+    r"(?!(?i:what|why|how|when|where|who|whom|whose|which|is|are|was|were|do|does|did|can|"
+    r"could|would|should|will|has|have|had)\b)"
+    r"(?P<topic>[A-Z][^?]{0,40}?)\s*\?\s*$"
+)
 _LEANS_BACK = re.compile(r"^\s*(?:and|also|so|then|but)\b", re.IGNORECASE)
 _PRONOUN = re.compile(
     r"\b(it|its|they|them|their|this|that|these|those|he|she|his|her|there)\b", re.IGNORECASE

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import re
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,18 +30,34 @@ from rag.prompts import CANNOT_ANSWER
 from rag.sentences import split_sentences
 from rag.types import Answer, Citation, Passage
 
-_YEAR = re.compile(r"\b(1[6-9]\d\d|20\d\d)s?\b")
+_YEAR = re.compile(r"(?<!\d)(1[6-9]\d\d|20\d\d)(?!\d)")
 _MONTH = re.compile(
     r"\b(January|February|March|April|May|June|July|August|September|October|November|"
     r"December|spring|summer|autumn|fall|winter)\b"
 )
-_NUMBER = re.compile(
-    r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|dozen|hundred|thousand|million|"
-    r"billion|half|third|quarter|percent)\b",
+_DIGITS = re.compile(r"\d+(?:[.,]\d+)*")
+_NUMBER_WORD = re.compile(
+    r"%|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|dozens?|"
+    r"hundreds?|thousands?|millions?|billions?|half|third|quarter|percent|per cent)\b",
     re.IGNORECASE,
 )
 _NAME = re.compile(r"(?<!^)(?<![.!?] )\b[A-Z][a-z]+(?:[ -][A-Z][a-z]+)+")
 _CAPITALISED = re.compile(r"(?<!^)\b[A-Z][a-z]{2,}")
+
+
+# Words a question uses to ask, or to point at a document, that no answer sentence needs.
+_FILLER_WORDS = (
+    "what which who whom whose when where why how many much does did do doe according give "
+    "gave say says said author authors article articles paper piece view views opinion "
+    "think thinks describe describes mention mentions name named figure call called kind "
+    "type way happen happened year date tell explain"
+)
+FILLER = frozenset(terms(_FILLER_WORDS))
+
+
+def question_terms(question: str) -> list[str]:
+    """The content terms of a question, without the words it uses to ask."""
+    return [t for t in terms(question) if t not in FILLER]
 
 
 def question_kind(question: str) -> str | None:
@@ -66,13 +82,33 @@ def question_kind(question: str) -> str | None:
     return None
 
 
-def cue_score(kind: str | None, sentence: str) -> float:
+# Question kinds whose answer must contain something recognisable; when no good sentence
+# has it, the passages talk about the topic without answering (asked "how many troops",
+# they give a year): refuse rather than answer beside the point.
+TYPED_KINDS = {"number": "figure", "date": "date", "name": "name"}
+
+
+def has_quantity(sentence: str) -> bool:
+    """A count, amount or share: a number that is not merely a year, or a number word."""
+    for match in _DIGITS.finditer(sentence):
+        if not _YEAR.fullmatch(match.group(0)):
+            return True
+    return bool(_NUMBER_WORD.search(sentence))
+
+
+def new_names(sentence: str, question: str) -> list[str]:
+    """Proper names in a sentence that the question does not already contain."""
+    return [n for n in _NAME.findall(sentence) if n.lower() not in question.lower()]
+
+
+def cue_score(kind: str | None, sentence: str, question: str = "") -> float:
+    """How well a sentence offers the kind of answer asked for (1 = it does)."""
     if kind == "date":
         return 1.0 if _YEAR.search(sentence) else 0.5 if _MONTH.search(sentence) else 0.0
     if kind == "number":
-        return 1.0 if _NUMBER.search(sentence) else 0.0
+        return 1.0 if has_quantity(sentence) else 0.0
     if kind == "name":
-        return 1.0 if _NAME.search(sentence) else 0.0
+        return 1.0 if new_names(sentence, question) else 0.0
     if kind == "place":
         return 1.0 if _CAPITALISED.search(sentence) else 0.0
     return 0.0
@@ -102,13 +138,17 @@ class Candidate:
 class ExtractiveConfig:
     max_sentences: int = 3
     min_words: int = 6
-    refusal_threshold: float = 0.42  # calibrated on eval/questions.jsonl, see README
+    refusal_threshold: float = 0.30  # calibrated on eval/questions.jsonl, see README
     weight_similarity: float = 0.55
     weight_coverage: float = 0.35
     weight_cue: float = 0.10
     rank_prior: float = 0.02  # subtracted per rank below the first passage
+    cue_margin: float = 0.12  # sentences this close to the best may supply the asked-for kind
     keep_ratio: float = 0.8  # a further sentence must score this share of the best
     redundancy: float = 0.85  # cosine above which a sentence repeats one already chosen
+
+
+SentenceSource = Callable[[Passage], tuple[list[str], Vectors] | None]
 
 
 class ExtractiveAnswerer:
@@ -120,15 +160,30 @@ class ExtractiveAnswerer:
         idf: Mapping[str, float],
         config: ExtractiveConfig = ExtractiveConfig(),
         cache_size: int = 4096,
+        sentence_source: SentenceSource | None = None,
     ) -> None:
+        """`sentence_source` gives a passage's sentences with vectors computed at index
+        time (fast); without it, or when it has none, sentences are embedded here."""
         self.embedder = embedder
         self.idf = idf
         self.config = config
+        self._sentence_source = sentence_source
         self._cache: OrderedDict[str, tuple[list[str], Vectors]] = OrderedDict()
         self._cache_size = cache_size
 
     def _sentences(self, passage: Passage) -> tuple[list[str], Vectors]:
         """Sentences of a passage and their vectors, cached per chunk (answers repeat them)."""
+        if self._sentence_source is not None:
+            known = self._sentence_source(passage)
+            if known is not None:
+                texts, vectors = known
+                keep = [
+                    i
+                    for i, text in enumerate(texts)
+                    if len(text.split()) >= self.config.min_words
+                    and not text.rstrip().endswith("?")
+                ]
+                return [texts[i] for i in keep], vectors[keep]
         key = passage.chunk.chunk_id + ":" + str(hash(passage.chunk.text))
         cached = self._cache.get(key)
         if cached is not None:
@@ -156,7 +211,7 @@ class ExtractiveAnswerer:
     ) -> tuple[list[Candidate], Vectors]:
         config = self.config
         question_vector = self.embedder.embed([question])[0]
-        question_terms = terms(question)
+        wanted = question_terms(question)
         kind = question_kind(question)
         found: list[Candidate] = []
         vectors: list[Vectors] = []
@@ -168,11 +223,11 @@ class ExtractiveAnswerer:
             for sentence, similarity, vector in zip(
                 sentences, similarities, sentence_vectors, strict=True
             ):
-                coverage = term_coverage(question_terms, set(terms(sentence)), self.idf)
+                coverage = term_coverage(wanted, set(terms(sentence)), self.idf)
                 score = (
                     config.weight_similarity * float(similarity)
                     + config.weight_coverage * coverage
-                    + config.weight_cue * cue_score(kind, sentence)
+                    + config.weight_cue * cue_score(kind, sentence, question)
                     - config.rank_prior * (number - 1)
                 )
                 found.append(Candidate(number, sentence, score, float(similarity), coverage))
@@ -186,7 +241,16 @@ class ExtractiveAnswerer:
         candidates, vectors = self.candidates(question, passages)
         order = sorted(range(len(candidates)), key=lambda i: -candidates[i].score)
         best = candidates[order[0]].score if order else -math.inf
-        if best < self.config.refusal_threshold:
+        support, notes = best, []
+        kind = question_kind(question)
+        if kind in TYPED_KINDS and order:
+            near_best = [
+                candidates[i] for i in order if candidates[i].score >= best - self.config.cue_margin
+            ]
+            if not any(cue_score(kind, c.text, question) >= 0.5 for c in near_best):
+                notes.append(f"no passage gives the {TYPED_KINDS[kind]} asked for")
+                support = -math.inf
+        if support < self.config.refusal_threshold:
             return Answer(
                 question=question,
                 standalone_question=question,
@@ -197,7 +261,8 @@ class ExtractiveAnswerer:
                 backend=self.name,
                 related=related_passages(passages),
                 diagnostics=(
-                    f"best evidence {best:.3f} < threshold {self.config.refusal_threshold}",
+                    f"evidence {support:.3f} < threshold {self.config.refusal_threshold}",
+                    *notes,
                 ),
             )
         chosen: list[int] = []

@@ -25,7 +25,15 @@ from rag.conversation import Conversation
 from rag.errors import ContextTooLongError, LLMError
 from rag.lexical import terms
 from rag.llm import LLM, Message
-from rag.prompts import CANNOT_ANSWER, format_passages, load_prompt
+from rag.llm import assistant as assistant_message
+from rag.llm import user as user_message
+from rag.prompts import (
+    CANNOT_ANSWER,
+    condense_messages,
+    format_passages,
+    load_prompt,
+    parse_condensed,
+)
 from rag.sentences import split_sentences
 from rag.types import Answer, Citation, Passage
 
@@ -90,10 +98,24 @@ class LLMAnswerer:
             yield self.finish(question, passages, CANNOT_ANSWER, [])
             return
         parts: list[str] = []
-        for delta in self.llm.stream(self.messages(question, passages)):
-            parts.append(delta)
-            yield delta
-        yield self.finish(question, passages, "".join(parts), [])
+        used: Sequence[Passage] = passages
+        notes: list[str] = []
+        try:
+            for delta in self.llm.stream(self.messages(question, used)):
+                parts.append(delta)
+                yield delta
+        except ContextTooLongError:
+            # Raised before any text arrives, so the retry streams from the start.
+            if parts or len(passages) <= 1:
+                raise
+            used = passages[: max(1, len(passages) // 2)]
+            notes.append(
+                f"the prompt was too long for the model; retried with the top {len(used)} passages"
+            )
+            for delta in self.llm.stream(self.messages(question, used)):
+                parts.append(delta)
+                yield delta
+        yield self.finish(question, used, "".join(parts), notes)
 
     def finish(
         self, question: str, passages: Sequence[Passage], reply: str, notes: list[str]
@@ -155,11 +177,16 @@ class LLMAnswerer:
 def condense_with_llm(
     llm: LLM, prompts_dir: Path, conversation: Conversation, question: str
 ) -> str:
-    """Ask the model to rewrite a follow-up as a standalone question (condense prompt)."""
-    messages = load_prompt("condense", prompts_dir).render_messages(
-        history=conversation.history_text(), question=question
-    )
-    rewritten = llm.complete(messages).strip().strip('"').strip()
+    """Ask the model to rewrite a follow-up as a standalone question (condense prompt).
+
+    The history goes through `condense_messages` (escaped, so a turn cannot close the
+    `<conversation>` block) and the reply through `parse_condensed` (drops a label such as
+    `Standalone question:`, quotes and extra lines)."""
+    history: list[Message] = []
+    for asked, answered in conversation.turns[-4:]:
+        history += [user_message(asked), assistant_message(answered)]
+    reply = llm.complete(condense_messages(history, question, prompts_dir))
+    rewritten = parse_condensed(reply, fallback="")
     if not rewritten or len(rewritten) > 4 * len(question) + 200:
         raise LLMError("the model's rewritten question was empty or implausibly long")
-    return rewritten.splitlines()[0]
+    return rewritten

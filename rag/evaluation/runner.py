@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from statistics import mean
 from typing import TYPE_CHECKING, Any
@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from rich.table import Table
 
 from rag.errors import EvalSetError
+from rag.evaluation.answers import citation_validity, keys_hit
 from rag.evaluation.metrics import (
     Retrieved,
     locate,
@@ -83,42 +84,115 @@ def _aggregate(rows: Sequence[dict[str, Any]]) -> dict[str, float]:
     return {"n": len(rows), **{m: round(mean(r["metrics"][m] for r in rows), 4) for m in metrics}}
 
 
-def run_retrieval_eval(assistant: Assistant, eval_set: Path, *, k: int) -> dict[str, Any]:
+def _percentile(values: Sequence[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def _answer_summary(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Answer figures over all questions: hit rate on keyed answerable questions, refusals."""
+    keyed = [r for r in rows if r["answer"] and r["answer"]["keys_hit"] is not None]
+    answerable = [r for r in rows if r["answer"] and r["type"] != "unanswerable"]
+    unanswerable = [r for r in rows if r["answer"] and r["type"] == "unanswerable"]
+    answered = [r for r in rows if r["answer"]]
+
+    def share(items: Sequence[dict[str, Any]], key: str) -> float | None:
+        return round(mean(1.0 if r["answer"][key] else 0.0 for r in items), 4) if items else None
+
+    return {
+        "answer_key_hit_rate": share(keyed, "keys_hit"),
+        "refusal_rate_unanswerable": share(unanswerable, "refused"),
+        "false_refusal_rate": share(answerable, "refused"),
+        "citation_validity": round(mean(r["answer"]["citation_validity"] for r in answered), 4)
+        if answered
+        else None,
+        "n_keyed": len(keyed),
+        "n_answerable": len(answerable),
+        "n_unanswerable": len(unanswerable),
+    }
+
+
+def run_eval(
+    assistant: Assistant,
+    eval_set: Path,
+    *,
+    k: int,
+    backend: str | None = None,
+    answers: bool = True,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
+    """Retrieval metrics for answerable questions; answer metrics for all of them."""
     questions = load_eval_set(eval_set)
     index = assistant.index
     documents = {doc_id: doc.text for doc_id, doc in index.documents.items()}
     rows: list[dict[str, Any]] = []
-    latencies = []
-    for question in questions:
-        if not question.answerable:
-            continue
+    search_times: list[float] = []
+    answer_times: list[float] = []
+    for number, question in enumerate(questions, 1):
         started = time.perf_counter()
         passages = assistant.search(question.question, k=max(k, NDCG_AT))
-        latencies.append(time.perf_counter() - started)
-        retrieved = [
-            Retrieved(p.chunk.doc_id, p.chunk.index, p.chunk.text, p.chunk.start, p.chunk.end)
-            for p in passages
-        ]
-        rows.append(
-            {
-                "id": question.id,
-                "type": question.type,
-                "question": question.question,
-                "metrics": score_retrieval(question, retrieved, documents, k),
-                "retrieved": [p.chunk.chunk_id for p in passages[:k]],
+        search_times.append(time.perf_counter() - started)
+        row: dict[str, Any] = {
+            "id": question.id,
+            "type": question.type,
+            "question": question.question,
+            "metrics": None,
+            "retrieved": [p.chunk.chunk_id for p in passages[:k]],
+            "answer": None,
+        }
+        if question.answerable:
+            retrieved = [
+                Retrieved(p.chunk.doc_id, p.chunk.index, p.chunk.text, p.chunk.start, p.chunk.end)
+                for p in passages
+            ]
+            row["metrics"] = score_retrieval(question, retrieved, documents, k)
+        if answers:
+            started = time.perf_counter()
+            answer = assistant.answer(question.question, passages[:k], backend=backend)
+            answer_times.append(time.perf_counter() - started)
+            row["answer"] = {
+                "text": answer.text,
+                "refused": answer.refused,
+                "backend": answer.backend,
+                "notice": answer.notice,
+                "keys_hit": keys_hit(answer, question)
+                if question.answerable and question.answer_keys
+                else None,
+                "citation_validity": citation_validity(answer),
+                "citations": [c.n for c in answer.citations],
             }
-        )
+        rows.append(row)
+        if progress:
+            progress(number, len(questions))
+    scored = [r for r in rows if r["metrics"] is not None]
     by_type: dict[str, list[dict[str, Any]]] = {}
-    for row in rows:
+    for row in scored:
         by_type.setdefault(row["type"], []).append(row)
     return {
         "set": str(eval_set),
         "k": k,
-        "overall": _aggregate([r for r in rows if r["type"] in OVERALL_TYPES]),
+        "backend": backend or assistant.settings.backend,
+        "overall": _aggregate([r for r in scored if r["type"] in OVERALL_TYPES]),
         "by_type": {t: _aggregate(r) for t, r in sorted(by_type.items())},
-        "search_ms_mean": round(1000 * mean(latencies), 2) if latencies else None,
+        "answers": _answer_summary(rows) if answers else None,
+        "latency_ms": {
+            "search_p50": _ms(_percentile(search_times, 0.5)),
+            "search_p95": _ms(_percentile(search_times, 0.95)),
+            "answer_p50": _ms(_percentile(answer_times, 0.5)),
+            "answer_p95": _ms(_percentile(answer_times, 0.95)),
+        },
         "questions": rows,
     }
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else round(1000 * seconds, 2)
+
+
+def run_retrieval_eval(assistant: Assistant, eval_set: Path, *, k: int) -> dict[str, Any]:
+    return run_eval(assistant, eval_set, k=k, answers=False)
 
 
 def summary_table(summary: dict[str, Any]) -> Table:
@@ -142,4 +216,22 @@ def summary_table(summary: dict[str, Any]) -> Table:
             f"{figures['doc_coverage']:.3f}",
             style="bold" if name == "overall" else None,
         )
+    answers = summary.get("answers")
+    if answers:
+        table.caption = (table.caption or "") + "\n" + answers_line(summary)
     return table
+
+
+def answers_line(summary: dict[str, Any]) -> str:
+    a, lat = summary["answers"], summary["latency_ms"]
+
+    def fmt(value: float | None) -> str:
+        return "–" if value is None else f"{value:.3f}"
+
+    return (
+        f"answers ({summary['backend']}): key hit {fmt(a['answer_key_hit_rate'])} "
+        f"(n={a['n_keyed']}), refusal on unanswerable {fmt(a['refusal_rate_unanswerable'])} "
+        f"(n={a['n_unanswerable']}), false refusals {fmt(a['false_refusal_rate'])}, "
+        f"citation validity {fmt(a['citation_validity'])}; search p50 {lat['search_p50']} ms, "
+        f"answer p50 {lat['answer_p50']} ms"
+    )
