@@ -82,3 +82,47 @@ class Answer:
     notice: str | None = None  # e.g. why the LLM was not used
     related: tuple[Passage, ...] = ()  # closest passages shown beside a refusal
     diagnostics: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class Quote:
+    """A verbatim quote: `text == document.text[start:end]` of the document `doc_id`."""
+
+    text: str
+    chunk_id: str
+    doc_id: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Perspective:
+    """What one author (or one document, where the author is unknown) says on a question."""
+
+    doc_id: str
+    author: str | None
+    meta: DocumentMeta
+    addressed: bool  # False: "does not address this question", with no quotes
+    summary: str
+    quotes: tuple[Quote, ...]
+    stance: str | None = None  # only with an LLM: supports / opposes / mixed / describes
+    relevance: float = 0.0
+
+
+@dataclass(frozen=True)
+class Point:
+    """A point of agreement or divergence, with the authors on each side and their quotes."""
+
+    point: str
+    authors: tuple[str, ...]
+    quotes: tuple[Quote, ...]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    question: str
+    perspectives: tuple[Perspective, ...]
+    agreements: tuple[Point, ...]
+    divergences: tuple[Point, ...]
+    backend: str = "extractive"
+    notice: str | None = None
