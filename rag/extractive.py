@@ -68,11 +68,16 @@ def question_kind(question: str) -> str | None:
     ):
         return "date"
     if re.search(
-        r"\bhow (many|much|long|large|big)\b|\bwhat (share|percentage|proportion|number|size)\b", q
+        r"\bhow (many|much|long|large|big|far)\b|\bwhat (share|percentage|proportion|number|size)\b"
+        r"|\bwhat (is|was|were|are) (the )?(\w+'s )?(population|gdp|budget|size|number|share|"
+        r"percentage|cost|price|length|area|amount|total|figure)\b|\b\w+'s (population|gdp)\b",
+        q,
     ):
         return "number"
     if re.search(
-        r"\bwho\b|\bwhich (person|leader|president|minister|official|author)\b|\bwhose\b", q
+        r"\bwho\b|\bwhich (person|leader|president|minister|official|author)\b|\bwhose\b"
+        r"|\bwhat (is|was|were|are) the names?\b",
+        q,
     ):
         return "name"
     if re.search(
@@ -143,7 +148,7 @@ class ExtractiveConfig:
     weight_coverage: float = 0.35
     weight_cue: float = 0.10
     rank_prior: float = 0.02  # subtracted per rank below the first passage
-    cue_margin: float = 0.12  # sentences this close to the best may supply the asked-for kind
+    cue_margin: float = 0.03  # sentences this close to the best may supply the asked-for kind
     keep_ratio: float = 0.8  # a further sentence must score this share of the best
     redundancy: float = 0.85  # cosine above which a sentence repeats one already chosen
 
