@@ -16,7 +16,7 @@ from rag.generative import LLMAnswerer, condense_with_llm
 from rag.indexing import IngestReport, Progress, ingest
 from rag.lexical import terms
 from rag.llm import LLM
-from rag.retrieval import Filters, Retriever
+from rag.retrieval import Filters, Retriever, filter_rows
 from rag.settings import Settings
 from rag.store import LoadedIndex, load_index
 from rag.types import Answer, Passage
@@ -223,4 +223,5 @@ class Assistant:
     def search(
         self, query: str, *, k: int | None = None, filters: Filters = Filters()
     ) -> list[Passage]:
+        filter_rows(self.index, filters)  # bad filters fail fast, before the model loads
         return self.retriever.search(query, k=k, filters=filters)

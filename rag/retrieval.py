@@ -113,6 +113,34 @@ class Filters:
         return bool(self.authors or self.doc_ids)
 
 
+def filter_rows(index: LoadedIndex, filters: Filters) -> npt.NDArray[np.bool_] | None:
+    """Which chunks the filters allow (None: all); an unknown id or author is an error
+    that lists what exists, raised before any model is loaded."""
+    if not filters:
+        return None
+    documents = index.documents
+    known_ids = set(documents)
+    unknown = [d for d in filters.doc_ids if d not in known_ids]
+    if unknown:
+        raise RagError(f"unknown document id(s): {', '.join(unknown)}; see `rag docs` for the ids")
+    wanted_docs = set(filters.doc_ids) or known_ids
+    if filters.authors:
+        needles = [a.casefold() for a in filters.authors]
+        by_author = {
+            doc_id
+            for doc_id, doc in documents.items()
+            if doc.meta.author and any(n in doc.meta.author.casefold() for n in needles)
+        }
+        if not by_author:
+            authors = sorted({d.meta.author for d in documents.values() if d.meta.author})
+            raise RagError(
+                f"no document by an author matching {', '.join(filters.authors)!r}; "
+                f"authors in this collection: {', '.join(authors) or 'none recorded'}"
+            )
+        wanted_docs &= by_author
+    return np.array([c.doc_id in wanted_docs for c in index.chunks], dtype=bool)
+
+
 class Retriever:
     """Hybrid search over one loaded index."""
 
@@ -129,31 +157,7 @@ class Retriever:
     # ------------------------------------------------------------ filters
 
     def allowed_rows(self, filters: Filters) -> npt.NDArray[np.bool_] | None:
-        if not filters:
-            return None
-        documents = self.index.documents
-        known_ids = set(documents)
-        unknown = [d for d in filters.doc_ids if d not in known_ids]
-        if unknown:
-            raise RagError(
-                f"unknown document id(s): {', '.join(unknown)}; see `rag docs` for the ids"
-            )
-        wanted_docs = set(filters.doc_ids) or known_ids
-        if filters.authors:
-            needles = [a.casefold() for a in filters.authors]
-            by_author = {
-                doc_id
-                for doc_id, doc in documents.items()
-                if doc.meta.author and any(n in doc.meta.author.casefold() for n in needles)
-            }
-            if not by_author:
-                authors = sorted({d.meta.author for d in documents.values() if d.meta.author})
-                raise RagError(
-                    f"no document by an author matching {', '.join(filters.authors)!r}; "
-                    f"authors in this collection: {', '.join(authors) or 'none recorded'}"
-                )
-            wanted_docs &= by_author
-        return np.array([c.doc_id in wanted_docs for c in self.index.chunks], dtype=bool)
+        return filter_rows(self.index, filters)
 
     # ------------------------------------------------------------ the two rankings
 

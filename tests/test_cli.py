@@ -1,0 +1,340 @@
+"""The `rag` command line, driven in-process (typer's CliRunner against `rag.cli.app`, or
+`rag.cli.main` where the error handling of the console script is under test) over the
+session's demo index, plus one real subprocess. The embedding model is the session's: the
+CLI's own `load_embedder` is pointed at it so no command loads the model again."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+import rag.assistant
+from rag.assistant import Assistant
+from rag.cli import app, main
+from rag.embeddings import Embedder
+from rag.prompts import CANNOT_ANSWER
+
+ROOT = Path(__file__).resolve().parent.parent
+EVAL_SET = ROOT / "eval" / "questions.jsonl"
+RAG_SCRIPT = Path(sys.executable).parent / "rag"
+
+PASSAGE_KEYS = {"rank", "score", "chunk_id", "doc_id", "title", "author", "url", "text"}
+PASSAGE_KEYS |= {"start", "end"}
+DOCUMENT_KEYS = {"doc_id", "title", "author", "outlet", "date", "url", "chunks"}
+ANSWER_KEYS = {"question", "standalone_question", "answer", "refused", "backend", "notice"}
+ANSWER_KEYS |= {"citations", "passages"}
+CITATION_KEYS = {"n", "chunk_id", "doc_id", "title", "author", "url", "text"}
+
+ANSWERABLE = "Where did Ilham Aliyev and Nikol Pashinyan hold a five-hour meeting in July 2025?"
+UNANSWERABLE = "In which year did the Baku–Tbilisi–Ceyhan oil pipeline start operating?"  # u08
+UNRESOLVED_DOC = "004-013e50525773c18e"  # the capture with no byline
+
+
+@dataclass(frozen=True)
+class Run:
+    exit_code: int
+    stdout: str
+    stderr: str
+    exception: BaseException | None = None
+
+    def json_lines(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.stdout.splitlines() if line.strip()]
+
+
+Cli = Callable[..., Run]
+
+
+@pytest.fixture
+def cli(
+    demo_assistant: Assistant,
+    embedder: Embedder,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> Cli:
+    """`cli("search", "x", "--json")` runs `rag --index <demo> --collection demo search ...`.
+
+    `entry="main"` goes through `rag.cli.main` (the console script: domain errors become
+    one line on stderr); the default goes through `CliRunner().invoke(app, ...)`."""
+    monkeypatch.setattr(rag.assistant, "load_embedder", lambda *args, **kwargs: embedder)
+    for name in [n for n in os.environ if n.startswith("RAG_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)  # no developer .env is read
+    settings = demo_assistant.settings
+
+    def run(
+        *args: str,
+        index: Path = settings.index_dir,
+        collection: str = settings.collection,
+        entry: str = "app",
+    ) -> Run:
+        argv = ["--index", str(index), "--collection", collection, *args]
+        runner = CliRunner()
+        if entry == "app":
+            result = runner.invoke(app, argv)
+            return Run(result.exit_code, result.stdout, result.stderr, result.exception)
+        code: int = 0
+        with runner.isolation() as (stdout, stderr, _):
+            monkeypatch.setattr(sys, "argv", ["rag", *argv])
+            try:
+                main()
+            except SystemExit as exit_:
+                code = exit_.code if isinstance(exit_.code, int) else int(exit_.code is not None)
+            out, err = stdout.getvalue().decode(), stderr.getvalue().decode()
+        return Run(code, out, err)
+
+    return run
+
+
+def assert_one_line_error(run: Run, *fragments: str) -> None:
+    assert run.exit_code != 0
+    assert run.stdout == ""
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1, run.stderr
+    assert lines[0].startswith("error: ")
+    for fragment in fragments:
+        assert fragment in lines[0]
+    assert "Traceback" not in run.stderr
+
+
+# --- search ---------------------------------------------------------------------------
+
+
+def test_search_json_shape_and_spans(cli: Cli, demo_assistant: Assistant) -> None:
+    run = cli("search", "Russia and Armenia in the CSTO", "--json", "-k", "4")
+    assert run.exit_code == 0, run.exception
+    [payload] = run.json_lines()
+    assert set(payload) == {"query", "passages"}
+    assert payload["query"] == "Russia and Armenia in the CSTO"
+    passages = payload["passages"]
+    assert len(passages) == 4
+    assert [p["rank"] for p in passages] == [1, 2, 3, 4]
+    scores = [p["score"] for p in passages]
+    assert scores == sorted(scores, reverse=True)
+    documents = demo_assistant.index.documents
+    for p in passages:
+        assert set(p) == PASSAGE_KEYS
+        assert p["text"] == documents[p["doc_id"]].text[p["start"] : p["end"]]
+        assert p["title"] == documents[p["doc_id"]].meta.title
+    assert len({p["chunk_id"] for p in passages}) == 4
+
+
+def test_search_author_filter_only_returns_that_author(cli: Cli) -> None:
+    run = cli("search", "Russia's influence in the region", "--author", "melvin", "--json")
+    assert run.exit_code == 0, run.exception
+    passages = run.json_lines()[0]["passages"]
+    assert passages
+    assert {p["author"] for p in passages} == {"Neil Melvin"}
+
+
+def test_search_doc_filter(cli: Cli) -> None:
+    run = cli("search", "Russia", "--doc", UNRESOLVED_DOC, "--json", "-k", "3")
+    assert run.exit_code == 0, run.exception
+    passages = run.json_lines()[0]["passages"]
+    assert len(passages) == 3
+    assert {p["doc_id"] for p in passages} == {UNRESOLVED_DOC}
+    assert all(p["author"] is None for p in passages)
+
+
+def test_unknown_author_is_one_line_error(cli: Cli) -> None:
+    run = cli("search", "Russia", "--author", "nobody-such", entry="main")
+    assert_one_line_error(run, "'nobody-such'", "Neil Melvin")
+
+
+def test_unknown_doc_id_is_one_line_error(cli: Cli) -> None:
+    run = cli("search", "Russia", "--doc", "no-such-doc", entry="main")
+    assert_one_line_error(run, "no-such-doc", "rag docs")
+
+
+def test_search_batch_text_file(cli: Cli, tmp_path: Path) -> None:
+    batch = tmp_path / "queries.txt"
+    batch.write_text("Abu Dhabi meeting\n\n  Georgian wine exports  \nCSTO\n", encoding="utf-8")
+    run = cli("search", "--batch", str(batch), "--json", "-k", "2")
+    assert run.exit_code == 0, run.exception
+    lines = run.json_lines()
+    assert [line["query"] for line in lines] == [
+        "Abu Dhabi meeting",
+        "Georgian wine exports",
+        "CSTO",
+    ]
+    assert all(len(line["passages"]) == 2 for line in lines)
+    assert "Abu Dhabi" in lines[0]["passages"][0]["text"]
+
+
+def test_search_batch_jsonl_file(cli: Cli, tmp_path: Path) -> None:
+    batch = tmp_path / "queries.jsonl"
+    rows = [{"question": "Rose Revolution", "id": "a"}, {"question": "Abu Dhabi meeting"}]
+    batch.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    run = cli("search", "--batch", str(batch), "--json", "-k", "1")
+    assert run.exit_code == 0, run.exception
+    lines = run.json_lines()
+    assert [line["query"] for line in lines] == ["Rose Revolution", "Abu Dhabi meeting"]
+    assert "Rose Revolution" in lines[0]["passages"][0]["text"]
+
+
+@pytest.mark.parametrize(
+    ("bad_line", "says"),
+    [('{"question": "unterminated', "not valid JSON"), ('{"query": "x"}', '"question"')],
+)
+def test_search_batch_bad_jsonl_line_names_file_and_line(
+    cli: Cli, tmp_path: Path, bad_line: str, says: str
+) -> None:
+    batch = tmp_path / "bad.jsonl"
+    batch.write_text('{"question": "CSTO"}\n' + bad_line + "\n", encoding="utf-8")
+    run = cli("search", "--batch", str(batch), "--json", entry="main")
+    assert_one_line_error(run, f"{batch}:2", says)
+
+
+@pytest.mark.parametrize("args", [(), ("CSTO", "--batch", "queries.txt")])
+def test_search_needs_exactly_one_of_query_or_batch(cli: Cli, args: tuple[str, ...]) -> None:
+    run = cli("search", *args, "--json", entry="main")
+    assert_one_line_error(run, "QUERY or --batch")
+
+
+def test_search_without_index_says_run_ingest(tmp_path: Path) -> None:
+    """A real process: the console script, its exit code and everything it prints."""
+    empty = tmp_path / "empty-index"
+    empty.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
+    env["HF_HUB_OFFLINE"] = "1"
+    proc = subprocess.run(
+        [str(RAG_SCRIPT), "--index", str(empty), "--collection", "demo", "search", "Russia"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert proc.returncode == 1
+    assert "rag ingest" in proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
+    assert proc.stdout == ""
+
+
+# --- docs -----------------------------------------------------------------------------
+
+
+def test_docs_json(cli: Cli, demo_assistant: Assistant) -> None:
+    run = cli("docs", "--json")
+    assert run.exit_code == 0, run.exception
+    payload = json.loads(run.stdout)
+    assert set(payload) == {"documents"}
+    documents = {d["doc_id"]: d for d in payload["documents"]}
+    assert len(documents) == 5
+    for row in documents.values():
+        assert set(row) == DOCUMENT_KEYS
+        assert row["chunks"] > 0
+    assert sum(d["chunks"] for d in documents.values()) == len(demo_assistant.index.chunks)
+    assert documents[UNRESOLVED_DOC]["author"] is None
+    assert documents["003-d0be66f4cb85011a"]["author"] == "Neil Melvin"
+    assert documents["001-dc618f474d60921a"]["date"] == "2025-08-10"
+
+
+# --- ask ------------------------------------------------------------------------------
+
+
+def check_answer_payload(payload: dict[str, Any]) -> None:
+    assert set(payload) >= ANSWER_KEYS
+    for c in payload["citations"]:
+        assert set(c) >= CITATION_KEYS
+        passage = payload["passages"][c["n"] - 1]
+        assert (c["chunk_id"], c["text"]) == (passage["chunk_id"], passage["text"])
+        for quote in c.get("quotes", []):
+            assert quote in c["text"]
+    for p in payload["passages"]:
+        assert set(p) == PASSAGE_KEYS
+
+
+def test_ask_json_answerable(cli: Cli) -> None:
+    run = cli("ask", ANSWERABLE, "--json")
+    assert run.exit_code == 0, run.exception
+    [payload] = run.json_lines()
+    check_answer_payload(payload)
+    assert payload["question"] == payload["standalone_question"] == ANSWERABLE
+    assert payload["refused"] is False
+    assert payload["backend"] == "extractive"
+    assert "Abu Dhabi" in payload["answer"]
+    assert payload["citations"]
+    cited = {int(n) for n in re.findall(r"\[(\d+)\]", payload["answer"])}
+    assert cited
+    assert cited <= {c["n"] for c in payload["citations"]}
+
+
+def test_ask_batch_json_in_order_with_a_refusal(cli: Cli, tmp_path: Path) -> None:
+    batch = tmp_path / "questions.jsonl"
+    batch.write_text(
+        json.dumps({"question": UNANSWERABLE}) + "\n" + json.dumps({"question": ANSWERABLE}),
+        encoding="utf-8",
+    )
+    run = cli("ask", "--batch", str(batch), "--json")
+    assert run.exit_code == 0, run.exception
+    refused, answered = run.json_lines()
+    for payload in (refused, answered):
+        check_answer_payload(payload)
+    assert refused["question"] == UNANSWERABLE
+    assert refused["refused"] is True
+    assert refused["citations"] == []
+    assert refused["answer"] == CANNOT_ANSWER
+    assert refused["passages"], "the passages looked at are still reported"
+    assert answered["question"] == ANSWERABLE
+    assert answered["refused"] is False
+    assert answered["citations"]
+
+
+# --- ingest and eval ------------------------------------------------------------------
+
+
+def test_ingest_with_a_bad_file_reports_it_and_exits_1(cli: Cli, tmp_path: Path) -> None:
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    shutil.copy(ROOT / "corpus" / "000_0c4da8ee7c2bcb9d.txt", folder / "good.txt")
+    (folder / "broken.pdf").write_bytes(b"%PDF-1.7\n\x00\x01 this is not a PDF body \xff\xfe")
+    index = tmp_path / "index"
+    run = cli("ingest", str(folder), index=index, collection="mixed")
+    assert run.exit_code == 1
+    summary = [line for line in run.stderr.splitlines() if line.startswith("ingest:")]
+    assert len(summary) == 1, run.stderr
+    assert "skipped 1" in summary[0]
+    assert "added 1" in summary[0]
+    assert "1 documents" in summary[0]
+    assert any("broken.pdf" in line and "skipped" in line for line in run.stderr.splitlines())
+    assert "Traceback" not in run.stderr
+    # The good file was indexed despite the bad one.
+    docs = cli("docs", "--json", index=index, collection="mixed")
+    assert [d["doc_id"] for d in json.loads(docs.stdout)["documents"]] == ["good"]
+
+
+def test_eval_json_summary(cli: Cli, tmp_path: Path) -> None:
+    wanted = {"f03", "f04", "u08"}
+    lines = [
+        line
+        for line in EVAL_SET.read_text(encoding="utf-8").splitlines()
+        if line.strip() and json.loads(line)["id"] in wanted
+    ]
+    small = tmp_path / "small.jsonl"
+    small.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    run = cli("eval", str(small), "--json", "-k", "5")
+    assert run.exit_code == 0, run.exception
+    summary = json.loads(run.stdout)
+    assert {"set", "k", "backend", "overall", "by_type", "answers", "latency_ms"} <= set(summary)
+    assert summary["k"] == 5
+    overall = summary["overall"]
+    assert set(overall) == {"n", "recall", "mrr", "ndcg@10", "doc_coverage"}
+    assert overall["n"] == 2  # the unanswerable question has no retrieval figures
+    assert overall["recall"] == 1.0
+    assert 0.0 < overall["mrr"] <= 1.0
+    assert set(summary["by_type"]) == {"factual"}
+    answers = summary["answers"]
+    assert (answers["n_keyed"], answers["n_unanswerable"]) == (2, 1)
+    assert 0.0 <= answers["answer_key_hit_rate"] <= 1.0
+    assert [q["id"] for q in summary["questions"]] == ["f03", "f04", "u08"]
