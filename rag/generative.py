@@ -152,6 +152,8 @@ class LLMAnswerer:
                 f"{len(check.uncited_sentences)} statement(s) in this answer carry no valid "
                 "citation; check them against the sources."
             )
+        if not check.cited and notice is None:
+            notice = "This answer cites no passage; check it against the sources."
         claims = _claims_by_citation(check.text)
         citations = tuple(
             Citation(
