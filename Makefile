@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup demo test lint bench eval index clean
+.PHONY: setup demo test lint bench eval index clean serve screenshots
 
 setup: $(STAMP)
 
@@ -20,8 +20,14 @@ $(STAMP): pyproject.toml
 index: setup  ## build (or incrementally update) the demo index from corpus/
 	$(BIN)/rag ingest corpus
 
-demo: index  ## install, build the demo index, run an example search
-	$(BIN)/rag search "Why has Russia lost influence in the South Caucasus?" -k 3
+demo: index  ## install, build the demo index, open the app on http://127.0.0.1:7860
+	$(BIN)/rag serve --host 127.0.0.1 --port 7860
+
+serve: setup  ## the app over the current index (HOST/PORT/AUTH_FILE to change; non-loopback needs auth)
+	$(BIN)/rag serve --host $(or $(HOST),127.0.0.1) --port $(or $(PORT),7860) $(if $(AUTH_FILE),--auth-file $(AUTH_FILE))
+
+screenshots: index  ## screenshots of each tab (1280 and 420 px wide) into docs/screenshots/
+	$(BIN)/python scripts/screenshots.py --out docs/screenshots
 
 test: setup  ## the whole test suite, offline
 	$(BIN)/pytest -q

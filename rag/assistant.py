@@ -19,7 +19,7 @@ from rag.llm import LLM
 from rag.retrieval import Filters, Retriever, filter_rows
 from rag.settings import Settings
 from rag.store import LoadedIndex, load_index
-from rag.types import Answer, Passage
+from rag.types import Answer, Comparison, Passage
 
 Backend = str
 
@@ -225,3 +225,15 @@ class Assistant:
     ) -> list[Passage]:
         filter_rows(self.index, filters)  # bad filters fail fast, before the model loads
         return self.retriever.search(query, k=k, filters=filters)
+
+    def compare(
+        self,
+        question: str,
+        authors: Sequence[str] | None = None,
+        backend: Backend | None = None,
+    ) -> Comparison:
+        """How each author answers a question, with agreements and divergences
+        (see rag.perspectives; imported here so plain answering never loads it)."""
+        from rag.perspectives import compare
+
+        return compare(self, question, authors=authors, backend=backend)

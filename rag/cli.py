@@ -239,8 +239,10 @@ def _print_answer(answer: Answer) -> None:
                     highlight=False,
                 )
         return
-    out.print("\n[bold]Sources[/]", highlight=False)
-    for c in citation_dicts(answer):
+    citations = citation_dicts(answer)
+    if citations:
+        out.print("\n[bold]Sources[/]", highlight=False)
+    for c in citations:
         out.print(
             f"[bold cyan][{c['n']}][/] {c['author'] or 'unknown author'} — [italic]{c['title']}[/]",
             highlight=False,
@@ -308,6 +310,85 @@ def chat_command(
             err.print(f"error: {error}", highlight=False, markup=False)
 
 
+def _print_comparison(comparison: Any) -> None:
+    """One table row per author, then the points of agreement and divergence with quotes."""
+    from rich.table import Table
+
+    from rag.perspectives import perspective_label
+
+    if comparison.notice:
+        err.print(f"[yellow]note:[/] {comparison.notice}", highlight=False)
+    table = Table(title=comparison.question, caption=f"backend: {comparison.backend}")
+    table.show_lines = True
+    table.add_column("author", ratio=2)
+    table.add_column("source", ratio=2, overflow="fold")  # URLs whole, not cut off
+    table.add_column("position", ratio=4)
+    table.add_column("quotes", ratio=5)
+    for p in comparison.perspectives:
+        meta = p.meta
+        source = "\n".join(
+            v for v in (meta.title or p.doc_id, meta.outlet, meta.date, meta.url) if v
+        )
+        if p.addressed:
+            position = (f"[{p.stance}] " if p.stance else "") + p.summary
+            quotes = "\n".join(f"“{q.text}”" for q in p.quotes)
+        else:
+            position, quotes = "does not address this question", "–"
+        table.add_row(perspective_label(p), source, position, quotes)
+    out.print(table, markup=False, highlight=False)
+    for heading, points in (
+        ("Points of agreement", comparison.agreements),
+        ("Points of divergence", comparison.divergences),
+    ):
+        out.print(f"\n[bold]{heading}[/]", highlight=False)
+        if not points:
+            out.print("  none found", highlight=False)
+        for point in points:
+            out.print(f"  - {point.point}", highlight=False, markup=False)
+            for q in point.quotes:
+                out.print(f"      “{q.text}”", highlight=False, markup=False)
+
+
+@app.command("compare")
+def compare_command(
+    question: Annotated[str | None, typer.Argument(help="Your question.")] = None,
+    authors: Annotated[
+        str | None,
+        typer.Option("--authors", help="Only these authors, comma-separated (substrings)."),
+    ] = None,
+    backend: Annotated[str | None, Backend] = None,
+    batch: Annotated[
+        Path | None, typer.Option("--batch", help="File of questions: text lines or JSON lines.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (one line each).")] = False,
+    as_markdown: Annotated[
+        bool, typer.Option("--markdown", help="Print Markdown for a report.")
+    ] = False,
+) -> None:
+    """How does each author answer the question? Positions, quotes, agreement, divergence."""
+    from rag.serialize import comparison_dict, comparison_markdown
+
+    if (question is None) == (batch is None):
+        raise RagError("give either a QUESTION or --batch FILE")
+    if as_json and as_markdown:
+        raise RagError("give at most one of --json and --markdown")
+    if backend not in (None, "extractive", "openai"):
+        raise RagError(f"--backend must be extractive or openai, not {backend!r}")
+    wanted = [a.strip() for a in authors.split(",") if a.strip()] if authors else None
+    assistant = Assistant(_settings())
+    questions = list(read_batch(batch)) if batch else [question or ""]
+    for text in questions:
+        comparison = assistant.compare(text, authors=wanted, backend=backend)
+        if as_json:
+            _print_json(comparison_dict(comparison))
+        elif as_markdown:
+            if comparison.notice:
+                err.print(f"[yellow]note:[/] {comparison.notice}", highlight=False)
+            sys.stdout.write(comparison_markdown(comparison) + "\n")
+        else:
+            _print_comparison(comparison)
+
+
 @app.command("eval")
 def eval_command(
     eval_set: Annotated[Path, typer.Argument(help="Eval set (JSON lines).")] = Path(
@@ -338,6 +419,39 @@ def eval_command(
         _print_json(summary)
     else:
         out.print(summary_table(summary))
+
+
+@app.command("serve")
+def serve_command(
+    host: Annotated[
+        str,
+        typer.Option("--host", help="Address to listen on; any but loopback needs --auth."),
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port.")] = 7860,
+    index: Annotated[
+        Path | None, typer.Option("--index", help="Index folder (default: RAG_INDEX_DIR, index/).")
+    ] = None,
+    auth: Annotated[
+        str | None, typer.Option("--auth", help="user:password to sign in (see also --auth-file).")
+    ] = None,
+    auth_file: Annotated[
+        Path | None,
+        typer.Option("--auth-file", help="File of user:password lines (keeps it out of ps)."),
+    ] = None,
+) -> None:
+    """Serve the web app (Ask, Compare, Evaluate, Library) at http://HOST:PORT."""
+    try:
+        from ui import app as web
+    except ModuleNotFoundError:  # `ui` sits beside `rag` in the checkout but is not packaged
+        sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+        from ui import app as web
+
+    settings = _settings()
+    if index is not None:
+        settings = settings.model_copy(update={"index_dir": index})
+    credentials = web.parse_auth(auth, auth_file)
+    web.check_exposure(host, credentials)  # refuses a public host without a password
+    web.launch(Assistant(settings), host=host, port=port, auth=credentials)
 
 
 def main() -> None:

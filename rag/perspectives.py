@@ -24,6 +24,8 @@ import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from difflib import SequenceMatcher
+from functools import lru_cache
 from itertools import combinations
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -51,11 +53,16 @@ from rag.types import Comparison, Document, DocumentMeta, Passage, Perspective, 
 __all__ = [
     "STANCES",
     "CompareConfig",
+    "Numbered",
     "Parts",
+    "ReplyError",
     "author_groups",
     "author_label",
     "compare",
     "condense",
+    "finder",
+    "gather_evidence",
+    "offline_points",
     "parse_reply",
     "parts_of",
     "perspective_label",
@@ -67,11 +74,18 @@ STANCES = ("supports", "opposes", "mixed", "describes")
 
 @dataclass(frozen=True)
 class CompareConfig:
+    """The knobs of `compare`; the thresholds are calibrated on eval/questions.jsonl."""
+
     # Best sentence score (the extractive answerer's scale) an author needs to count as
-    # addressing the question. Calibrated on eval/questions.jsonl: the lowest gold author of
-    # a comparative question scores 0.30, off-topic questions ("What is the recipe for
-    # khachapuri?") at most 0.23 for any author; see README.
+    # addressing the question. Calibrated on eval/questions.jsonl: the lowest of the 42 gold
+    # authors of the comparative questions scores 0.30; six off-topic questions ("What is the
+    # recipe for khachapuri?") reach at most 0.23 with any author.
     threshold: float = 0.27
+    # The same for a question asking for a figure, a date or a name (and not for views):
+    # such sentences get the answerer's cue bonus (0.10), so the bar is higher. At 0.40 the
+    # gold authors of 96% of the factual eval questions address theirs, and authors address
+    # 18% of (author, unanswerable question) pairs (46% at 0.27).
+    typed_threshold: float = 0.40
     passages_per_author: int = 3
     max_quotes: int = 3
     keep_ratio: float = 0.8  # a further quote must score this share of the author's best
@@ -79,7 +93,10 @@ class CompareConfig:
     pool_size: int = 5  # sentences per author compared across authors and shown to the model
     agree_similarity: float = 0.6  # cosine at which two authors' sentences make the same point
     max_points: int = 3  # of agreement, and again of divergence
-    summary_words: int = 40
+    summary_words: int = 35
+    # Asked for a figure, a date or a name, an author addresses the question only if a
+    # sentence this close to their best gives one (unless the question asks for views).
+    cue_margin: float = 0.12
 
 
 # --- where the pieces come from -----------------------------------------------------------
@@ -266,6 +283,17 @@ def _quote_of(
     return Quote(candidate.text, chunk.chunk_id, chunk.doc_id, start, end)
 
 
+# A sentence of prose ends with terminal punctuation (then closing quotes, brackets or
+# citation marks); a title repeated in the text, a heading or a photo caption does not.
+_PROSE_END = re.compile(r"[.!?…][\"'”’)\]»]*(?:\s*\[\d{1,4}\])*$")
+
+
+def _is_prose(quote: Quote, documents: Mapping[str, Document]) -> bool:
+    """Worth quoting as the author's words: a sentence, not the title, a heading or a caption."""
+    title = documents[quote.doc_id].meta.title or ""
+    return bool(_PROSE_END.search(quote.text)) and quote.text.strip() != title.strip()
+
+
 def gather_evidence(
     question: str,
     group: AuthorGroup,
@@ -286,26 +314,35 @@ def gather_evidence(
     scored: list[Scored] = []
     for i in sorted(range(len(candidates)), key=lambda i: -candidates[i].score):
         quote = _quote_of(candidates[i], passages, documents)
-        if quote is None or (quote.doc_id, quote.start) in seen:
+        if quote is None or (quote.doc_id, quote.start) in seen or not _is_prose(quote, documents):
             continue
         seen.add((quote.doc_id, quote.start))
         scored.append(Scored(quote, candidates[i].score, candidates[i].similarity, vectors[i]))
-    addressed, reason = _addresses(question, scored, config, extractive.config.cue_margin)
+    addressed, reason = _addresses(question, scored, config)
     return Evidence(group, tuple(scored), addressed, reason)
 
 
-def _addresses(
-    question: str, scored: Sequence[Scored], config: CompareConfig, cue_margin: float
-) -> tuple[bool, str]:
+# A question about what the authors think ("How far has Armenia turned away from Russia,
+# according to the authors?") asks for views, not for the figure its wording suggests.
+_ASKS_FOR_VIEWS = re.compile(
+    r"\b(authors?|writers?|analysts?|experts?|commentators?|perspectives?|views?|viewpoints?|"
+    r"opinions?|assess|portray|characteri[sz]e|argue|think)\b",
+    re.IGNORECASE,
+)
+
+
+def _addresses(question: str, scored: Sequence[Scored], config: CompareConfig) -> tuple[bool, str]:
     """The extractive answerer's test: good enough evidence, and of the kind asked for."""
     if not scored:
         return False, "no sentence found"
     best = scored[0].score
-    if best < config.threshold:
-        return False, f"best sentence {best:.3f} < threshold {config.threshold}"
     kind = question_kind(question)
-    if kind in TYPED_KINDS:
-        near_best = [s for s in scored if s.score >= best - cue_margin]
+    typed = kind in TYPED_KINDS and not _ASKS_FOR_VIEWS.search(question)
+    threshold = config.typed_threshold if typed else config.threshold
+    if best < threshold:
+        return False, f"best sentence {best:.3f} < threshold {threshold}"
+    if typed and kind is not None:
+        near_best = [s for s in scored if s.score >= best - config.cue_margin]
         if not any(cue_score(kind, s.quote.text, question) >= 0.5 for s in near_best):
             return False, f"no sentence gives the {TYPED_KINDS[kind]} asked for"
     return True, f"best sentence {best:.3f}"
@@ -385,44 +422,55 @@ def offline_summary(quotes: Sequence[Scored], config: CompareConfig) -> str:
 
 # --- offline agreement and divergence -----------------------------------------------------
 
+# Words too general to name what a point is about.
+_GENERIC = frozenset(
+    terms(
+        "from cannot also would could should may might must shall will one two three four five "
+        "first second third new many much more most other another well even however though "
+        "since yet still already within without among across towards upon whether while same "
+        "often thus like including make made become became remain remains way ways part time "
+        "times today now current currently year years place set seem seems clear certain given "
+        "take taken use used fact case number kind sort thing things something order level "
+        "levels open opened embrace located increasingly"
+    )
+)
+# Words of direction: a subject that one author says grows and another says declines.
 _UP = frozenset(
     terms(
-        "strengthen strengthening stronger increase increasing grow growing growth gain gaining "
-        "rise rising expand expanding consolidate improve improving boost dominant dominate "
-        "deepen deepening advance"
+        "strengthen strengthening strengthened stronger increase increasing increased grow "
+        "growing grown growth gain gained gaining rise rising expand expanding expansion "
+        "consolidate consolidated consolidating deepen deepening"
     )
 )
 _DOWN = frozenset(
     terms(
-        "weaken weakening weaker decline declining diminish diminishing decrease shrink "
-        "shrinking lose losing loss fall falling erode erosion reduce reducing retreat fail "
-        "failing failure collapse waning"
+        "weaken weakening weakened weaker decline declining diminish diminishing diminished "
+        "decrease decreasing shrink shrinking lose losing loss fall falling erode eroding "
+        "erosion retreat retreating wane waning"
     )
 )
+_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
+_ENTITY = re.compile(r"(?:[A-Z][a-z]*[A-Z][A-Za-z]*|[A-Z]{2,}|[A-Z][a-z’'-]+)")
 
 
-def _surface(text: str) -> dict[str, str]:
-    """Each term of a text with the first word that produced it, for readable points."""
-    found: dict[str, str] = {}
-    for match in re.finditer(r"[^\W_]+(?:['’][^\W_]+)*", text):
+@dataclass(frozen=True)
+class _Token:
+    word: str  # as written, without a possessive 's
+    term: str | None  # None for a stop word
+    start: int
+    end: int
+    name: bool  # a capitalised word or acronym that does not merely open the sentence
+
+
+def _tokens(text: str) -> list[_Token]:
+    found = []
+    for number, match in enumerate(_WORD.finditer(text)):
         word = match.group(0)
-        for term in terms(word):
-            found.setdefault(term, word.removesuffix("’s").removesuffix("'s"))
+        stems = terms(word)
+        bare = re.sub(r"['’]s$", "", word)
+        name = bool(_ENTITY.fullmatch(bare)) and (number > 0 or bare.isupper())
+        found.append(_Token(bare, stems[0] if stems else None, match.start(), match.end(), name))
     return found
-
-
-# Words too general to name what a point is about.
-_GENERIC = frozenset(
-    terms(
-        "from cannot also would could may might must shall will one two three four five first "
-        "second third new many much more most other another well even however though since yet "
-        "still already within without among across towards upon whether while same often thus "
-        "like including make made become became remain remains way ways part time times today "
-        "now current currently year years place set seem seems clear certain given take taken "
-        "use used fact case number kind sort thing things something order level levels"
-    )
-)
-_ENTITY = re.compile(r"\b(?:[A-Z][a-z]*[A-Z][A-Za-z]*|[A-Z]{2,}|[A-Z][a-z’'-]+)\b")
 
 
 def _key_terms(text: str) -> set[str]:
@@ -430,31 +478,80 @@ def _key_terms(text: str) -> set[str]:
     return {t for t in terms(text) if len(t) > 2 and not t.isdigit()} - _GENERIC - FILLER
 
 
-def _entities(text: str) -> dict[str, str]:
-    """Names and acronyms of a sentence (capitalised, not merely opening it), by term."""
-    found: dict[str, str] = {}
-    for match in _ENTITY.finditer(text):
-        word = match.group(0)
-        if match.start() == 0 and not word.isupper():
-            continue  # any word is capitalised at the start
-        for term in terms(word):
-            if term not in _GENERIC and term not in FILLER and len(term) > 1:
-                found.setdefault(term, word.removesuffix("’s").removesuffix("'s"))
-    return found
+def _names(text: str) -> dict[str, str]:
+    """Names and acronyms of a sentence, by term, as written."""
+    return {
+        t.term: t.word
+        for t in reversed(_tokens(text))
+        if t.name and t.term and t.term not in _GENERIC and t.term not in FILLER
+    }
+
+
+def _phrases(text: str, wanted: set[str]) -> list[tuple[str, frozenset[str], bool]]:
+    """Runs of adjacent words whose terms are all wanted, as written ("South Caucasus"),
+    each with its terms and whether it is a name."""
+    runs: list[list[_Token]] = []
+    for token in _tokens(text):
+        if token.term not in wanted:
+            runs.append([])
+            continue
+        if runs and runs[-1] and text[runs[-1][-1].end : token.start] in (" ", "-"):
+            runs[-1].append(token)
+        else:
+            runs.append([token])
+    found: dict[frozenset[str], tuple[str, frozenset[str], bool]] = {}
+    for run in runs:
+        if run:
+            key = frozenset(t.term for t in run if t.term)
+            phrase = re.sub(r"['’]s$", "", text[run[0].start : run[-1].end])
+            found.setdefault(key, (phrase, key, any(t.name for t in run)))
+    return list(found.values())
+
+
+def _topic(
+    shared: set[str], asked: set[str], idf: Mapping[str, float], text: str, limit: int = 3
+) -> list[str]:
+    """Up to `limit` phrases of `text` made of shared terms: those beyond the question's
+    own words first, then names, then the rarest."""
+    ranked = sorted(
+        _phrases(text, shared),
+        key=lambda p: (p[1] <= asked, not p[2], -max(idf.get(t, 0.0) for t in p[1]), p[0]),
+    )
+    chosen: list[str] = []
+    covered: set[str] = set()
+    for phrase, key, _ in ranked:
+        if len(chosen) == limit:
+            break
+        if key & covered:
+            continue
+        chosen.append(phrase)
+        covered |= key
+    return chosen
+
+
+def _directions(text: str, subjects: set[str], window: int = 3) -> dict[str, tuple[str, str]]:
+    """For each subject term, the direction a nearby word gives it ("up"/"down") and that
+    word; a subject given both directions in one sentence is left out."""
+    tokens = _tokens(text)
+    found: dict[str, set[tuple[str, str]]] = {}
+    for i, token in enumerate(tokens):
+        direction = "up" if token.term in _UP else "down" if token.term in _DOWN else None
+        if direction is None:
+            continue
+        for other in tokens[max(0, i - window) : i + window + 1]:
+            if other.term in subjects:
+                found.setdefault(other.term, set()).add((direction, token.word))
+    return {
+        subject: sorted(marks)[0]
+        for subject, marks in found.items()
+        if len({d for d, _ in marks}) == 1
+    }
 
 
 def _name_list(items: Sequence[str]) -> str:
     if len(items) <= 1:
         return "".join(items)
     return ", ".join(items[:-1]) + " and " + items[-1]
-
-
-def _topic(shared: set[str], question: set[str], idf: Mapping[str, float], text: str) -> list[str]:
-    """Up to three shared terms as words: terms beyond the question's first, then names,
-    then the rarest."""
-    names, surface = _entities(text), _surface(text)
-    ranked = sorted(shared, key=lambda t: (t in question, t not in names, -idf.get(t, 0.0), t))
-    return [names.get(t) or surface.get(t, t) for t in ranked[:3]]
 
 
 @dataclass(frozen=True)
@@ -471,33 +568,36 @@ def offline_points(
     document_terms: Mapping[str, set[str]],
     config: CompareConfig,
 ) -> tuple[tuple[Point, ...], tuple[Point, ...]]:
-    """Agreement: two authors' sentences close in meaning and sharing key terms.
-    Divergence: sentences on a shared term where one speaks of growth and the other of
-    decline, or terms that only one author's document mentions at all."""
+    """Agreement: two authors' sentences close in meaning that share key terms ("Both X and
+    Y discuss …"). Divergence: a subject one author's sentence says grows where the other's
+    says declines, or names that only one author's documents contain ("Only X mentions …").
+    Word choice is compared, not judged: no stance is claimed."""
     asked = set(terms(question))
     agreements: list[tuple[float, Point]] = []
     opposed: list[tuple[float, Point]] = []
     for a, b in combinations(sides, 2):
-        best: tuple[float, Scored, Scored, set[str]] | None = None
+        best: tuple[float, Point] | None = None
         polar: tuple[float, Point] | None = None
         for sa in a.pool:
             ta = _key_terms(sa.quote.text)
             for sb in b.pool:
-                tb = _key_terms(sb.quote.text)
-                shared = ta & tb
+                shared = ta & _key_terms(sb.quote.text)
                 if not shared:
                     continue
                 similarity = float(sa.vector @ sb.vector)
-                if similarity >= config.agree_similarity and (best is None or similarity > best[0]):
-                    best = (similarity, sa, sb, shared)
-                point = _polar_point(a.label, sa, ta, b.label, sb, tb, shared, asked, idf)
+                if (
+                    similarity >= config.agree_similarity
+                    and shared - asked  # sharing only the question's own words says nothing
+                    and (best is None or similarity > best[0])
+                ):
+                    topic = _topic(shared, asked, idf, sa.quote.text)
+                    text = f"Both {a.label} and {b.label} discuss {_name_list(topic)}."
+                    best = (similarity, Point(text, (a.label, b.label), (sa.quote, sb.quote)))
+                point = _polar_point(a.label, sa, b.label, sb, shared - _UP - _DOWN, asked, idf)
                 if point is not None and (polar is None or similarity > polar[0]):
                     polar = (similarity, point)
         if best is not None:
-            similarity, sa, sb, shared = best
-            topic = _topic(shared, asked, idf, sa.quote.text)
-            text = f"Both {a.label} and {b.label} discuss {_name_list(topic)}."
-            agreements.append((similarity, Point(text, (a.label, b.label), (sa.quote, sb.quote))))
+            agreements.append(best)
         if polar is not None:
             opposed.append(polar)
     agreements.sort(key=lambda item: -item[0])
@@ -512,33 +612,46 @@ def offline_points(
 def _polar_point(
     label_a: str,
     sa: Scored,
-    ta: set[str],
     label_b: str,
     sb: Scored,
-    tb: set[str],
-    shared: set[str],
+    subjects: set[str],
     asked: set[str],
     idf: Mapping[str, float],
 ) -> Point | None:
-    """A divergence when, on a shared term, one sentence speaks of growth, the other of decline."""
-    up_a, down_a, up_b, down_b = ta & _UP, ta & _DOWN, tb & _UP, tb & _DOWN
-    if up_a and down_b and not down_a and not up_b:
-        rising, falling = (label_a, sa, up_a), (label_b, sb, down_b)
-    elif down_a and up_b and not up_a and not down_b:
-        rising, falling = (label_b, sb, up_b), (label_a, sa, down_a)
-    else:
+    """A divergence when a shared subject grows in one sentence and declines in the other."""
+    if not subjects:
         return None
-    subject = shared - _UP - _DOWN
+    dir_a, dir_b = _directions(sa.quote.text, subjects), _directions(sb.quote.text, subjects)
+    opposite = {s for s in set(dir_a) & set(dir_b) if dir_a[s][0] != dir_b[s][0]}
+    if not opposite:
+        return None
+    subject = _topic(opposite, asked, idf, sa.quote.text, limit=1)
     if not subject:
         return None
-    topic = _topic(subject, asked, idf, sa.quote.text)[:1]
-    word_up = _surface(rising[1].quote.text)[min(rising[2])]
-    word_down = _surface(falling[1].quote.text)[min(falling[2])]
-    text = (
-        f"On {topic[0]}, {rising[0]} writes of “{word_up}” where {falling[0]} writes of "
-        f"“{word_down}”."
-    )
+    term = next(iter(_phrases(subject[0], opposite)))[1]
+    key = next(iter(term))
+    (_, word_a), (_, word_b) = dir_a[key], dir_b[key]
+    text = f"On {subject[0]}, {label_a} writes of “{word_a}” where {label_b} writes of “{word_b}”."
     return Point(text, (label_a, label_b), (sa.quote, sb.quote))
+
+
+@lru_cache(maxsize=256)
+def _document_terms(document: Document) -> frozenset[str]:
+    """Every term of a document (cached: the same documents are compared question after
+    question)."""
+    return frozenset(terms(document.text))
+
+
+def _found_elsewhere(term: str, others: set[str]) -> bool:
+    """The term, or a spelling of it (Nakhchivan / Nakhichevan), occurs among `others`."""
+    if term in others:
+        return True
+    return any(
+        other[:1] == term[:1]
+        and abs(len(other) - len(term)) <= 2
+        and SequenceMatcher(None, term, other).ratio() >= 0.8
+        for other in others
+    )
 
 
 def _only_points(
@@ -556,8 +669,11 @@ def _only_points(
     for side in sides:
         others = set().union(*(t for label, t in document_terms.items() if label != side.label))
         for s in side.quotes:
-            names = _entities(s.quote.text)
-            own = sorted(set(names) - others, key=lambda t: (-idf.get(t, 0.0), t))[:2]
+            names = _names(s.quote.text)
+            own = sorted(
+                (t for t in names if not _found_elsewhere(t, others)),
+                key=lambda t: (-idf.get(t, 0.0), t),
+            )[:2]
             if own:
                 distinct[side.label] = ([names[t] for t in own], s)
                 break
@@ -573,11 +689,12 @@ def _only_points(
     )
     points: list[Point] = []
     used: set[str] = set()
-    for round_ in (0, 1):  # each author once, then any remaining pair
+    for round_ in (0, 1):  # pairs of authors not yet named, then one for each left over
         for _, a, b in pairs:
             if len(points) == limit:
                 return points
-            if frozenset((a, b)) in used_pairs or (round_ == 0 and (a in used or b in used)):
+            fresh = (a not in used) + (b not in used)
+            if frozenset((a, b)) in used_pairs or fresh < (2 if round_ == 0 else 1):
                 continue
             (words_a, sa), (words_b, sb) = distinct[a], distinct[b]
             text = (
@@ -597,10 +714,12 @@ class ReplyError(RagError):
 
 
 @dataclass(frozen=True)
-class _Numbered:
+class Numbered:
+    """A quote shown to the model as `qid`, from the author `label`."""
+
     qid: str
     label: str
-    scored: Scored
+    quote: Quote
 
 
 def _escape(text: str) -> str:
@@ -612,7 +731,7 @@ def _attribute(value: str) -> str:
 
 
 def format_authors(
-    numbered: Sequence[_Numbered], ids: Mapping[str, str], metas: Mapping[str, DocumentMeta]
+    numbered: Sequence[Numbered], ids: Mapping[str, str], metas: Mapping[str, DocumentMeta]
 ) -> str:
     """The <authors> block: each author with its numbered quotes, as data not instructions."""
     lines = ["<authors>"]
@@ -627,7 +746,7 @@ def format_authors(
         lines.append("<author " + " ".join(f'{k}="{_attribute(v)}"' for k, v in attributes) + ">")
         for item in numbered:
             if item.label == label:
-                lines.append(f'<quote id="{item.qid}">{_escape(item.scored.quote.text)}</quote>')
+                lines.append(f'<quote id="{item.qid}">{_escape(item.quote.text)}</quote>')
         lines.append("</author>")
     lines.append("</authors>")
     return "\n".join(lines)
@@ -635,11 +754,12 @@ def format_authors(
 
 def compare_messages(
     question: str,
-    numbered: Sequence[_Numbered],
+    numbered: Sequence[Numbered],
     ids: Mapping[str, str],
     metas: Mapping[str, DocumentMeta],
     prompts_dir: Path,
 ) -> list[Message]:
+    """The messages asking the model to compare the authors from their numbered quotes."""
     return load_prompt("compare", prompts_dir).render_messages(
         question=question.strip(),
         authors=format_authors(numbered, ids, metas),
@@ -649,7 +769,7 @@ def compare_messages(
 
 @dataclass(frozen=True)
 class ModelView:
-    """What the model wrote, every claim already checked against the quotes."""
+    """What the model wrote, every claim already checked against the documents."""
 
     summaries: Mapping[
         str, tuple[str, str | None, tuple[Quote, ...]]
@@ -657,6 +777,17 @@ class ModelView:
     agreements: tuple[Point, ...]
     divergences: tuple[Point, ...]
     dropped: int  # claims dropped because a citation failed
+
+
+# Locates verbatim text in the documents of one author (by label): the quote, or None.
+Finder = Callable[[str, str], Quote | None]
+
+
+@dataclass(frozen=True)
+class _Ref:
+    qid: str | None
+    text: str | None
+    own_view: bool
 
 
 def _json_object(reply: str) -> dict[str, Any]:
@@ -677,6 +808,7 @@ def _json_object(reply: str) -> dict[str, Any]:
 
 
 _QUOTE_ID = re.compile(r"\bq(\d{1,4})\b", re.IGNORECASE)
+_ID_MARKS = re.compile(r"\s*\[(?:q\d+[,;\s]*)+\]", re.IGNORECASE)
 _EDGE = " \t\n\"'“”‘’«».…"
 
 
@@ -687,55 +819,69 @@ def _stance(value: object) -> str | None:
     return next((s for s in STANCES if word == s or word.startswith(s + " ")), None)
 
 
-def _refs(value: object) -> list[tuple[str, str | None, bool]] | None:
-    """Quote references as (id, excerpt or None, own view); None when malformed."""
+def _refs(value: object) -> list[_Ref] | None:
+    """The citations of a claim: "q3", {"id": "q3", "text": ..., "own_view": ...} or
+    {"text": ...}; None when malformed."""
     if not isinstance(value, list):
         return None
-    refs: list[tuple[str, str | None, bool]] = []
+    refs: list[_Ref] = []
     for item in value:
         if isinstance(item, str):
-            refs.append((item.strip().lower(), None, True))
-        elif isinstance(item, dict) and isinstance(item.get("id"), str):
-            excerpt = item.get("text")
-            refs.append(
-                (
-                    item["id"].strip().lower(),
-                    excerpt if isinstance(excerpt, str) else None,
-                    item.get("own_view") is not False,
-                )
-            )
-        else:
+            refs.append(_Ref(item.strip().lower(), None, True))
+            continue
+        if not isinstance(item, dict):
             return None
+        qid, text = item.get("id"), item.get("text")
+        if not isinstance(qid, str) and not isinstance(text, str):
+            return None
+        refs.append(
+            _Ref(
+                qid.strip().lower() if isinstance(qid, str) else None,
+                text if isinstance(text, str) else None,
+                item.get("own_view") is not False,
+            )
+        )
     return refs
 
 
 def _verify(
-    ref: tuple[str, str | None, bool], quotes: Mapping[str, _Numbered], allowed: set[str]
-) -> Quote | None:
-    """The cited quote (or the excerpt of it the model copied), if it exists, belongs to one
-    of `allowed` and the excerpt is verbatim in it; None otherwise."""
-    qid, excerpt, _ = ref
-    item = quotes.get(qid)
-    if item is None or item.label not in allowed:
+    ref: _Ref, quotes: Mapping[str, Numbered], allowed: Sequence[str], find: Finder
+) -> tuple[str, Quote] | None:
+    """The author and the quote a citation stands for, if it is verbatim in a document of
+    one of the `allowed` authors; None for a missing id, a quote of another author, or
+    words that are not in the cited quote (or, without an id, in the author's documents)."""
+    excerpt = ref.text.strip(_EDGE) if ref.text is not None else None
+    if ref.qid is not None:
+        item = quotes.get(ref.qid)
+        if item is None or item.label not in allowed:
+            return None
+        quote = item.quote
+        if not excerpt or len(excerpt.split()) < 3:  # a word or two proves nothing
+            return (item.label, quote) if not excerpt or excerpt in quote.text else None
+        offset = quote.text.find(excerpt)
+        if offset < 0:
+            return None
+        start = quote.start + offset
+        return item.label, Quote(excerpt, quote.chunk_id, quote.doc_id, start, start + len(excerpt))
+    if not excerpt or len(excerpt.split()) < 4:
         return None
-    quote = item.scored.quote
-    if excerpt is None:
-        return quote
-    cleaned = excerpt.strip(_EDGE)
-    if len(cleaned.split()) < 3:  # a word or two proves nothing; the whole quote stands
-        return quote if cleaned and cleaned in quote.text else None
-    offset = quote.text.find(cleaned)
-    if offset < 0:
-        return None
-    start = quote.start + offset
-    return Quote(cleaned, quote.chunk_id, quote.doc_id, start, start + len(cleaned))
+    for label in allowed:
+        found = find(excerpt, label)
+        if found is not None:
+            return label, found
+    return None
 
 
 def parse_reply(
-    reply: str, quotes: Mapping[str, _Numbered], ids: Mapping[str, str], max_quotes: int = 3
+    reply: str,
+    quotes: Mapping[str, Numbered],
+    ids: Mapping[str, str],
+    find: Finder,
+    max_quotes: int = 3,
 ) -> ModelView:
-    """Read and check the model's JSON; a claim citing a missing, misattributed or
-    non-verbatim quote is dropped (and counted), never shown."""
+    """Read and check the model's JSON. A claim is kept only if every quote it cites exists,
+    is verbatim in a document of the author it is about, and each author a point names is
+    quoted in it; other claims are dropped (and counted), never shown."""
     data = _json_object(reply)
     by_id = {author_id: label for label, author_id in ids.items()}
     by_name = {label.casefold(): label for label in ids}
@@ -745,75 +891,86 @@ def parse_reply(
             return None
         return by_id.get(value.strip().lower()) or by_name.get(value.strip().casefold())
 
-    def cited(entry: dict[str, Any], text: str, allowed: set[str]) -> list[Quote] | None:
+    def cited(entry: dict[str, Any], text: str, allowed: Sequence[str]) -> list[Quote] | None:
         refs = _refs(entry.get("quotes", []))
         if refs is None:
             return None
-        refs += [(f"q{n}", None, True) for n in _QUOTE_ID.findall(text)]
-        refs.sort(key=lambda ref: not ref[2])  # the author's own views first, reported ones after
-        checked = [_verify(ref, quotes, allowed) for ref in refs]
-        if not checked or any(q is None for q in checked):
+        refs += [_Ref(f"q{n}", None, True) for n in _QUOTE_ID.findall(text)]
+        refs.sort(key=lambda ref: not ref.own_view)  # the author's own views first
+        checked = [_verify(ref, quotes, allowed, find) for ref in refs]
+        if not checked or any(c is None for c in checked):
             return None
-        unique = {(q.doc_id, q.start, q.end): q for q in checked if q is not None}
+        if {label for label, _ in filter(None, checked)} != set(allowed):
+            return None  # every author the claim is about must be quoted in it
+        unique = {(q.doc_id, q.start, q.end): q for _, q in filter(None, checked)}
         return list(unique.values())
 
-    dropped = 0
-    summaries: dict[str, tuple[str, str | None, tuple[Quote, ...]]] = {}
     entries = data.get("perspectives", [])
     if not isinstance(entries, list):
         raise ReplyError('the model\'s reply has no "perspectives" list')
+    dropped = 0
+    summaries: dict[str, tuple[str, str | None, tuple[Quote, ...]]] = {}
     for entry in entries:
-        label = label_of(entry.get("author")) if isinstance(entry, dict) else None
-        summary = entry.get("summary") if isinstance(entry, dict) else None
-        if label is None or not isinstance(summary, str) or not summary.strip():
+        if not isinstance(entry, dict):
             dropped += 1
             continue
-        assert isinstance(entry, dict)
-        checked = cited(entry, summary, {label})
-        if checked is None:
+        label, summary = label_of(entry.get("author")), entry.get("summary")
+        checked = (
+            cited(entry, summary, [label])
+            if label is not None and isinstance(summary, str) and summary.strip()
+            else None
+        )
+        if checked is None or label is None or not isinstance(summary, str):
             dropped += 1
             continue
-        clean = " ".join(re.sub(r"\s*\[(?:q\d+[,;\s]*)+\]", "", summary).split())
-        summaries[label] = (clean, _stance(entry.get("stance")), tuple(checked[:max_quotes]))
+        text = " ".join(_ID_MARKS.sub("", summary).split())
+        summaries[label] = (text, _stance(entry.get("stance")), tuple(checked[:max_quotes]))
     points: dict[str, list[Point]] = {"agreements": [], "divergences": []}
     for key, found in points.items():
         items = data.get(key, [])
         for entry in items if isinstance(items, list) else []:
-            point_text = entry.get("point") if isinstance(entry, dict) else None
-            names = entry.get("authors") if isinstance(entry, dict) else None
+            if not isinstance(entry, dict):
+                dropped += 1
+                continue
+            claim, names = entry.get("point"), entry.get("authors")
             labels = [label_of(n) for n in names] if isinstance(names, list) else []
-            if (
-                not isinstance(point_text, str)
-                or not point_text.strip()
-                or len(labels) < 2
-                or any(label is None for label in labels)
-            ):
+            named = list(dict.fromkeys(label for label in labels if label is not None))
+            checked = (
+                cited(entry, claim, named)
+                if isinstance(claim, str)
+                and claim.strip()
+                and len(named) >= 2
+                and len(named) == len(labels)
+                else None
+            )
+            if checked is None or not isinstance(claim, str):
                 dropped += 1
                 continue
-            assert isinstance(entry, dict)
-            named = [label for label in dict.fromkeys(labels) if label is not None]
-            checked = cited(entry, point_text, set(named))
-            if checked is None or len(named) < 2:
-                dropped += 1
-                continue
-            quoted = {quotes_label(q, quotes) for q in checked}
-            if not set(named) <= quoted:  # each side needs a quote of its own
-                dropped += 1
-                continue
-            text = " ".join(re.sub(r"\s*\[(?:q\d+[,;\s]*)+\]", "", point_text).split())
-            found.append(Point(text, tuple(named), tuple(checked)))
+            found.append(
+                Point(" ".join(_ID_MARKS.sub("", claim).split()), tuple(named), tuple(checked))
+            )
     if not summaries and not points["agreements"] and not points["divergences"]:
         raise ReplyError("no claim in the model's reply cites its quotes correctly")
     return ModelView(summaries, tuple(points["agreements"]), tuple(points["divergences"]), dropped)
 
 
-def quotes_label(quote: Quote, quotes: Mapping[str, _Numbered]) -> str:
-    """The author of a checked quote (an excerpt belongs to the quote it was cut from)."""
-    for item in quotes.values():
-        q = item.scored.quote
-        if q.doc_id == quote.doc_id and q.start <= quote.start and quote.end <= q.end:
-            return item.label
-    return ""
+def finder(
+    groups: Sequence[AuthorGroup], documents: Mapping[str, Document], index: LoadedIndex
+) -> Finder:
+    """Find verbatim text in an author's documents, with the chunk it starts in."""
+    doc_ids = {g.label: g.doc_ids for g in groups}
+
+    def find(text: str, label: str) -> Quote | None:
+        for doc_id in doc_ids.get(label, ()):
+            start = documents[doc_id].text.find(text)
+            if start < 0:
+                continue
+            chunk = next((c for c in index.chunks_of(doc_id) if c.start <= start < c.end), None)
+            if chunk is not None:
+                return Quote(text, chunk.chunk_id, doc_id, start, start + len(text))
+        return None
+
+    return find
 
 
 # --- compare ------------------------------------------------------------------------------
@@ -829,12 +986,12 @@ def compare(
 ) -> Comparison:
     """How each author answers `question`: a perspective per author (or per document where
     the author is unknown), and points of agreement and divergence between them."""
+    documents = source.index.documents
+    groups = author_groups(documents, authors)  # a bad name fails before the model loads
     parts = source if isinstance(source, Parts) else parts_of(source)
     chosen = backend or parts.backend
     if chosen not in ("extractive", "openai"):
         raise RagError(f"backend must be extractive or openai, not {chosen!r}")
-    documents = parts.index.documents
-    groups = author_groups(documents, authors)
     memo = _MemoEmbedder(parts.retriever.embedder)
     retriever = _with_embedder(parts.retriever, memo)
     extractive = _with_embedder(parts.extractive, memo)
@@ -856,7 +1013,7 @@ def compare(
         for e in addressing
     ]
     document_terms = {
-        g.label: set().union(*(set(terms(documents[d].text)) for d in g.doc_ids)) for g in groups
+        g.label: set().union(*(_document_terms(documents[d]) for d in g.doc_ids)) for g in groups
     }
     agreements, divergences = offline_points(
         sides, question, parts.extractive.idf, document_terms, config
@@ -871,7 +1028,9 @@ def compare(
     )
     if chosen == "openai" and addressing:
         try:
-            comparison, model_notice = _with_model(comparison, parts, sides, documents, config)
+            comparison, model_notice = _with_model(
+                comparison, parts, sides, groups, documents, config
+            )
             if model_notice:
                 notices.append(model_notice)
         except (LLMError, ConfigError, ReplyError) as error:
@@ -922,6 +1081,7 @@ def _with_model(
     comparison: Comparison,
     parts: Parts,
     sides: Sequence[_Side],
+    groups: Sequence[AuthorGroup],
     documents: Mapping[str, Document],
     config: CompareConfig,
 ) -> tuple[Comparison, str | None]:
@@ -930,14 +1090,19 @@ def _with_model(
         raise ConfigError("no language model is configured")
     llm = parts.llm()
     ids = {side.label: f"a{n}" for n, side in enumerate(sides, 1)}
-    numbered: list[_Numbered] = []
+    numbered: list[Numbered] = []
     for side in sides:
         for s in side.pool:
-            numbered.append(_Numbered(f"q{len(numbered) + 1}", side.label, s))
-    by_qid = {item.qid: item for item in numbered}
+            numbered.append(Numbered(f"q{len(numbered) + 1}", side.label, s.quote))
     metas = {perspective_label(p): p.meta for p in comparison.perspectives}
     messages = compare_messages(comparison.question, numbered, ids, metas, parts.prompts_dir)
-    view = parse_reply(llm.complete(messages), by_qid, ids, config.max_quotes)
+    view = parse_reply(
+        llm.complete(messages),
+        {item.qid: item for item in numbered},
+        ids,
+        finder(groups, documents, parts.index),
+        config.max_quotes,
+    )
     perspectives = []
     for p in comparison.perspectives:
         found = view.summaries.get(perspective_label(p))

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from rag.types import Answer, Document, Passage
+from rag.perspectives import perspective_label
+from rag.types import Answer, Comparison, Document, Passage, Perspective, Point, Quote
 
 
 def passage_dict(passage: Passage) -> dict[str, Any]:
@@ -72,3 +73,107 @@ def answer_dict(answer: Answer) -> dict[str, Any]:
         "related": [passage_dict(p) for p in answer.related],
         "diagnostics": list(answer.diagnostics),
     }
+
+
+# --- author perspectives (rag compare) ------------------------------------------------------
+
+
+def quote_dict(quote: Quote) -> dict[str, Any]:
+    return {
+        "text": quote.text,
+        "chunk_id": quote.chunk_id,
+        "doc_id": quote.doc_id,
+        "start": quote.start,
+        "end": quote.end,
+    }
+
+
+def perspective_dict(perspective: Perspective) -> dict[str, Any]:
+    meta = perspective.meta
+    return {
+        "doc_id": perspective.doc_id,
+        "author": perspective.author,
+        "label": perspective_label(perspective),
+        "title": meta.title,
+        "outlet": meta.outlet,
+        "date": meta.date,
+        "url": meta.url,
+        "addressed": perspective.addressed,
+        "stance": perspective.stance,
+        "summary": perspective.summary,
+        "relevance": perspective.relevance,
+        "quotes": [quote_dict(q) for q in perspective.quotes],
+    }
+
+
+def point_dict(point: Point) -> dict[str, Any]:
+    return {
+        "point": point.point,
+        "authors": list(point.authors),
+        "quotes": [quote_dict(q) for q in point.quotes],
+    }
+
+
+def comparison_dict(comparison: Comparison) -> dict[str, Any]:
+    """The JSON contract of `rag compare --json`."""
+    return {
+        "question": comparison.question,
+        "backend": comparison.backend,
+        "notice": comparison.notice,
+        "perspectives": [perspective_dict(p) for p in comparison.perspectives],
+        "agreements": [point_dict(p) for p in comparison.agreements],
+        "divergences": [point_dict(p) for p in comparison.divergences],
+    }
+
+
+_MARKDOWN_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_[]<>"})
+
+
+def _md(text: str) -> str:
+    """Text as literal Markdown (one line; markup characters escaped)."""
+    return " ".join(text.split()).translate(_MARKDOWN_SPECIAL)
+
+
+def _source_line(perspective: Perspective) -> str:
+    meta = perspective.meta
+    title = _md(meta.title or perspective.doc_id)
+    linked = f"[{title}]({meta.url})" if meta.url else f"*{title}*"
+    details = [_md(v) for v in (meta.outlet, meta.date) if v]
+    return linked + (f" — {', '.join(details)}" if details else "")
+
+
+def comparison_markdown(comparison: Comparison) -> str:
+    """The comparison as Markdown for a report: each author's position with verbatim quotes
+    and a link to the source, then the points of agreement and divergence."""
+    lines = [f"## How the authors answer: {_md(comparison.question)}", ""]
+    if comparison.notice:
+        lines += [f"*Note: {_md(comparison.notice)}*", ""]
+    for p in comparison.perspectives:
+        lines += [f"### {_md(perspective_label(p))}", "", _source_line(p), ""]
+        if not p.addressed:
+            lines += ["*Does not address this question.*", ""]
+            continue
+        stance = f"**Stance:** {p.stance}. " if p.stance else ""
+        lines += [f"{stance}**Position:** {_md(p.summary)}", ""]
+        for q in p.quotes:
+            lines += [f"> “{_md(q.text)}”", ""]
+    authors_of_documents = {
+        doc_id: perspective_label(p)
+        for p in comparison.perspectives
+        for doc_id in (p.doc_id, *(q.doc_id for q in p.quotes))
+    }
+    for heading, points in (
+        ("Points of agreement", comparison.agreements),
+        ("Points of divergence", comparison.divergences),
+    ):
+        lines += [f"### {heading}", ""]
+        if not points:
+            lines += ["*None found.*", ""]
+        for point in points:
+            lines.append(f"- {_md(point.point)}")
+            for q in point.quotes:
+                who = authors_of_documents.get(q.doc_id)
+                lines.append(f"  - {_md(who) + ': ' if who else ''}“{_md(q.text)}”")
+        lines.append("")
+    lines.append(f"*Compared with the {comparison.backend} backend; quotes are verbatim.*")
+    return "\n".join(lines) + "\n"

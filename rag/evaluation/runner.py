@@ -20,6 +20,11 @@ from rag.evaluation.metrics import (
     quote_found,
     reciprocal_rank,
 )
+from rag.evaluation.perspectives import (
+    evaluate_comparison,
+    perspectives_line,
+    summarise_perspectives,
+)
 from rag.evaluation.schema import EvalQuestion, load_eval_set
 
 if TYPE_CHECKING:
@@ -77,6 +82,9 @@ def score_retrieval(
 # each author's document is among the passages (doc_coverage). They are reported by type but
 # kept out of the overall evidence figures.
 OVERALL_TYPES = ("factual", "paraphrase", "multi_doc")
+# Questions on which `rag eval` also compares the authors (rag.evaluation.perspectives):
+# comparative ones for coverage and attribution, unanswerable ones for false addresses.
+PERSPECTIVE_TYPES = ("comparative", "unanswerable")
 
 
 def _aggregate(rows: Sequence[dict[str, Any]]) -> dict[str, float]:
@@ -163,6 +171,9 @@ def run_eval(
                 "citation_validity": citation_validity(answer),
                 "citations": [c.n for c in answer.citations],
             }
+        if answers and question.type in PERSPECTIVE_TYPES:
+            gold = {d for d, _, _ in evidence_spans(question, documents)}
+            row["perspectives"] = evaluate_comparison(assistant, question, gold, backend)
         rows.append(row)
         if progress:
             progress(number, len(questions))
@@ -177,6 +188,7 @@ def run_eval(
         "overall": _aggregate([r for r in scored if r["type"] in OVERALL_TYPES]),
         "by_type": {t: _aggregate(r) for t, r in sorted(by_type.items())},
         "answers": _answer_summary(rows) if answers else None,
+        "perspectives": summarise_perspectives(rows) if answers else None,
         "latency_ms": {
             "search_p50": _ms(_percentile(search_times, 0.5)),
             "search_p95": _ms(_percentile(search_times, 0.95)),
@@ -219,6 +231,8 @@ def summary_table(summary: dict[str, Any]) -> Table:
     answers = summary.get("answers")
     if answers:
         table.caption = (table.caption or "") + "\n" + answers_line(summary)
+    if summary.get("perspectives"):
+        table.caption = (table.caption or "") + "\n" + perspectives_line(summary)
     return table
 
 
