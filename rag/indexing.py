@@ -310,7 +310,12 @@ def ingest(
                 settings.chunk_tokens, settings.chunk_overlap_tokens, model.max_tokens
             )
             if rebuilt_because:
-                to_embed = [(e.document, e.catalog) for e in new.values()] + to_embed
+                pending_ids = {d.doc_id for d, _ in to_embed}
+                to_embed = [
+                    (e.document, e.catalog)
+                    for e in new.values()
+                    if e.document.doc_id not in pending_ids
+                ] + to_embed
             pending = [
                 (d, c, chunk_document(d, model.count_tokens, chunker, context_header(d.meta)))
                 for d, c in to_embed

@@ -197,3 +197,31 @@ def test_a_failure_at_any_write_step_leaves_the_previous_index_intact(
     assert after.path == before.path
     assert [c.text for c in after.chunks] == [c.text for c in before.chunks]
     assert not list(isolated_settings.collection_dir.glob(".tmp-*"))
+
+
+class CountingEmbedder:
+    """The real embedder, counting the texts it is asked to embed."""
+
+    def __init__(self, inner: Embedder) -> None:
+        self.inner = inner
+        self.name, self.dimension, self.max_tokens = inner.name, inner.dimension, inner.max_tokens
+        self.texts = 0
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        self.texts += len(texts)
+        return self.inner.embed(texts)
+
+    def count_tokens(self, text: str) -> int:
+        return self.inner.count_tokens(text)
+
+
+def test_rebuild_embeds_every_text_once(
+    small_corpus: Path, isolated_settings: Settings, embedder: Embedder
+) -> None:
+    counting = CountingEmbedder(embedder)
+    assistant = Assistant(isolated_settings, embedder_factory=lambda: counting)
+    assistant.ingest([small_corpus])
+    first = counting.texts
+    counting.texts = 0
+    report = assistant.ingest([small_corpus], rebuild=True)
+    assert report.rebuilt_because and counting.texts == first
