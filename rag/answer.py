@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+from rag.prompts import CANNOT_ANSWER
 from rag.types import Answer, Passage
 
 
@@ -20,3 +21,20 @@ class Answerer(Protocol):
 def related_passages(passages: Sequence[Passage], limit: int = 3) -> tuple[Passage, ...]:
     """The closest passages, shown beside a refusal as 'related', never as the answer."""
     return tuple(passages[:limit])
+
+
+def refusal(
+    question: str, passages: Sequence[Passage], backend: str, diagnostics: Sequence[str] = ()
+) -> Answer:
+    """The explicit cannot-answer outcome, with the closest passages as related reading."""
+    return Answer(
+        question=question,
+        standalone_question=question,
+        text=CANNOT_ANSWER,
+        citations=(),
+        passages=tuple(passages),
+        refused=True,
+        backend=backend,
+        related=related_passages(passages),
+        diagnostics=tuple(diagnostics),
+    )

@@ -23,10 +23,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rag.answer import related_passages
+from rag.answer import refusal
 from rag.embeddings import Embedder, Vectors
 from rag.lexical import terms
-from rag.prompts import CANNOT_ANSWER
 from rag.sentences import split_sentences
 from rag.types import Answer, Citation, Passage
 
@@ -256,19 +255,11 @@ class ExtractiveAnswerer:
                 notes.append(f"no passage gives the {TYPED_KINDS[kind]} asked for")
                 support = -math.inf
         if support < self.config.refusal_threshold:
-            return Answer(
-                question=question,
-                standalone_question=question,
-                text=CANNOT_ANSWER,
-                citations=(),
-                passages=tuple(passages),
-                refused=True,
-                backend=self.name,
-                related=related_passages(passages),
-                diagnostics=(
-                    f"evidence {support:.3f} < threshold {self.config.refusal_threshold}",
-                    *notes,
-                ),
+            return refusal(
+                question,
+                passages,
+                self.name,
+                [f"evidence {support:.3f} < threshold {self.config.refusal_threshold}", *notes],
             )
         chosen: list[int] = []
         for i in order:

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from urllib.parse import urlparse
 
-from rag.answer import related_passages
+from rag.answer import refusal
 from rag.citations import (
     is_cannot_answer,
     parse_citations,
@@ -125,17 +125,7 @@ class LLMAnswerer:
         if not reply.strip():
             raise LLMError("the model returned an empty reply")
         if is_cannot_answer(reply) or not passages:
-            return Answer(
-                question=question,
-                standalone_question=question,
-                text=CANNOT_ANSWER,
-                citations=(),
-                passages=tuple(passages),
-                refused=True,
-                backend=self.name,
-                related=related_passages(passages),
-                diagnostics=tuple(diagnostics),
-            )
+            return refusal(question, passages, self.name, diagnostics)
         hosts = {h for p in passages if p.meta.url and (h := urlparse(p.meta.url).hostname)}
         text, removed_markup = strip_unsafe_markup(reply.strip(), hosts)
         diagnostics += removed_markup

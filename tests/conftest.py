@@ -69,3 +69,26 @@ def fake_openai(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeOpenAIServer]:
     monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
     with FakeOpenAIServer() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def demo_app_url(
+    demo_assistant: Assistant, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """The real Gradio app over the demo index, launched once on a free loopback port."""
+    import socket
+
+    from ui.app import launch
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    demo = launch(
+        demo_assistant,
+        port=port,
+        prevent_thread_lock=True,
+        quiet=True,
+        runs_dir=tmp_path_factory.mktemp("runs"),
+    )
+    yield f"http://127.0.0.1:{port}"
+    demo.close()

@@ -7,7 +7,6 @@ Needs the system `chromium` (Debian: apt-get install -y chromium); skipped witho
 from __future__ import annotations
 
 import shutil
-import socket
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +20,6 @@ if str(ROOT) not in sys.path:  # `ui` is not an installed package: import it fro
     sys.path.insert(0, str(ROOT))
 
 from rag.assistant import Assistant  # noqa: E402
-from ui.app import launch  # noqa: E402
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARTIFACTS = ROOT / "test-artifacts"
@@ -39,24 +37,9 @@ pytestmark = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
-def app_url(demo_assistant: Assistant, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
-    demo = launch(
-        demo_assistant,
-        port=port,
-        prevent_thread_lock=True,
-        quiet=True,
-        runs_dir=tmp_path_factory.mktemp("runs"),
-    )
-    yield f"http://127.0.0.1:{port}/"
-    demo.close()
+def app_url(demo_app_url: str) -> str:
+    return demo_app_url + "/"
 
 
 @pytest.fixture(scope="module")

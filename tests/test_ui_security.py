@@ -4,9 +4,7 @@ or listen beyond this machine without a password."""
 
 from __future__ import annotations
 
-import socket
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -23,30 +21,15 @@ from typer.testing import CliRunner  # noqa: E402
 from rag.assistant import Assistant  # noqa: E402
 from rag.cli import app as cli_app  # noqa: E402
 from rag.types import Answer, Chunk, Citation, DocumentMeta, Passage  # noqa: E402
-from ui.app import ExposureError, check_exposure, is_loopback, launch, parse_auth  # noqa: E402
+from ui.app import ExposureError, check_exposure, is_loopback, parse_auth  # noqa: E402
 from ui.render import answer_markdown, md_text, safe_url, source_card  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
-def base_url(demo_assistant: Assistant, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
-    demo = launch(
-        demo_assistant,
-        port=port,
-        prevent_thread_lock=True,
-        quiet=True,
-        runs_dir=tmp_path_factory.mktemp("runs"),
-    )
-    yield f"http://127.0.0.1:{port}"
-    demo.close()
+def base_url(demo_app_url: str) -> str:
+    return demo_app_url + ""
 
 
 def _targets(demo_assistant: Assistant) -> list[str]:
