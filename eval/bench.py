@@ -38,7 +38,7 @@ from rich.table import Table
 from rag.aliases import expand_query
 from rag.assistant import Assistant
 from rag.chunking import context_header, indexed_text
-from rag.embeddings import Embedder, Vectors, load_embedder
+from rag.embeddings import CachedEmbedder, Embedder, load_embedder
 from rag.evaluation.metrics import Retrieved, normalise, quote_found
 from rag.evaluation.runner import OVERALL_TYPES, evidence_spans, run_retrieval_eval
 from rag.evaluation.schema import EvalQuestion, load_eval_set
@@ -80,29 +80,6 @@ def bench_settings(index_dir: Path, **overrides: Any) -> Settings:
     """Defaults everywhere but the index location and what the caller overrides."""
     values: dict[str, Any] = {"index_dir": index_dir, "collection": COLLECTION, **overrides}
     return Settings(**values, _env_file=None)  # type: ignore[call-arg]
-
-
-class CachedEmbedder:
-    """An embedder that remembers vectors by text. The sweep embeds the same sentences and
-    questions for every configuration; the model is deterministic, so only time is saved."""
-
-    def __init__(self, inner: Embedder) -> None:
-        self.inner = inner
-        self.name = inner.name
-        self.dimension = inner.dimension
-        self.max_tokens = inner.max_tokens
-        self._cache: dict[str, Vectors] = {}
-
-    def embed(self, texts: Sequence[str]) -> Vectors:
-        missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
-        if missing:
-            self._cache.update(zip(missing, self.inner.embed(missing), strict=True))
-        if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        return np.stack([self._cache[t] for t in texts])
-
-    def count_tokens(self, text: str) -> int:
-        return self.inner.count_tokens(text)
 
 
 def percentile_ms(seconds: Sequence[float], q: float) -> float:
@@ -295,9 +272,11 @@ def measure_quality(
         "ours": {
             "overall": ours["overall"]["recall"],
             "mrr": ours["overall"]["mrr"],
-            "n": ours["overall"]["n"],
-            "by_type": {t: f["recall"] for t, f in ours["by_type"].items()},
-            "doc_coverage": {t: f["doc_coverage"] for t, f in ours["by_type"].items()},
+            "n": ours["overall"]["n_recall"],
+            "by_type": {t: f["recall"] for t, f in ours["by_type"].items() if "recall" in f},
+            "doc_coverage": {
+                t: f["doc_coverage"] for t, f in ours["by_type"].items() if "doc_coverage" in f
+            },
         },
         "recipe": score_system(
             questions,
@@ -351,7 +330,7 @@ def sweep(embedder: Embedder, workdir: Path, console: Console) -> list[dict[str,
                     "chunks": report.chunks,
                     "recall": summary["overall"]["recall"],
                     "mrr": summary["overall"]["mrr"],
-                    "n": summary["overall"]["n"],
+                    "n": summary["overall"]["n_recall"],
                     "paraphrase_recall": paraphrase["recall"],
                     "paraphrase_mrr": paraphrase["mrr"],
                     "paraphrase_n": paraphrase["n"],

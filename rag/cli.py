@@ -19,10 +19,11 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
+from typer.core import TyperGroup
 
 from rag.assistant import Assistant
 from rag.conversation import Conversation
-from rag.errors import RagError
+from rag.errors import ConfigError, RagError, RunError
 from rag.retrieval import Filters
 from rag.serialize import answer_dict, citation_dicts, document_dict, passage_dict
 from rag.settings import Settings
@@ -389,22 +390,70 @@ def compare_command(
             _print_comparison(comparison)
 
 
-@app.command("eval")
+class _RunByDefault(TyperGroup):
+    """`rag eval SET ...` runs a set; `rag eval compare|sweep ...` are the other commands."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:  # typer vendors click
+        if not args or (args[0] not in self.commands and args[0] not in ("--help", "-h")):
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+eval_app = typer.Typer(
+    cls=_RunByDefault,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    help="Evaluate: `rag eval [SET]` runs an eval set; `compare` and `sweep` below.",
+)
+app.add_typer(eval_app, name="eval")
+
+EvalSet = typer.Argument(help="Eval set (JSON lines; schema in the README).")
+DEFAULT_EVAL_SET = Path("eval/questions.jsonl")
+
+
+@eval_app.command("run")
 def eval_command(
-    eval_set: Annotated[Path, typer.Argument(help="Eval set (JSON lines).")] = Path(
-        "eval/questions.jsonl"
-    ),
+    eval_set: Annotated[Path, EvalSet] = DEFAULT_EVAL_SET,
     k: Annotated[int, typer.Option("-k", "--k", min=1, max=100, help="Passages per question.")] = 5,
     backend: Annotated[str | None, Backend] = None,
     answers: Annotated[
         bool, typer.Option("--answers/--retrieval-only", help="Also score the answers.")
     ] = True,
+    judge: Annotated[
+        bool,
+        typer.Option("--judge", help="Also ask an LLM judge (RAG_JUDGE_* or RAG_LLM_* settings)."),
+    ] = False,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out", help="Run folder to write (default: RAG_RUNS_DIR/<timestamp>)."),
+    ] = None,
+    save: Annotated[bool, typer.Option("--save/--no-save", help="Write the run folder.")] = True,
+    require: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--require",
+            help="METRIC=VALUE the overall figure must reach (exit 1 if not); repeatable.",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
-    """Score an evaluation set: retrieval (recall@k, MRR, nDCG@10) and answers, by type."""
+    """Score an eval set: retrieval, answers, citations, perspectives, cost; by question type."""
+    from rag.evaluation.gate import failures, parse_requirements
     from rag.evaluation.runner import run_eval, summary_table
+    from rag.evaluation.runs import new_run_dir, save_run
 
-    assistant = Assistant(_settings())
+    settings = _settings()
+    required = parse_requirements(require or [])
+    target = out_dir or new_run_dir(settings.runs_dir)
+    if save and target.exists() and any(target.iterdir()):
+        raise RunError(f"{target} already exists and is not empty; choose another --out folder")
+    assistant = Assistant(settings)
+    answer_judge, judge_model = None, None
+    if judge:
+        from rag.evaluation.judge import build_judge
+
+        answer_judge = build_judge(settings, assistant.embedder)
+        judge_model = answer_judge.model
     with Progress(*_progress_columns(), console=err, transient=True) as bar:
         task = bar.add_task("evaluating", total=None)
         summary = run_eval(
@@ -413,12 +462,144 @@ def eval_command(
             k=k,
             backend=backend,
             answers=answers,
+            judge=answer_judge,
+            judge_model=judge_model,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
+    if save:
+        summary["run_dir"] = str(save_run(summary, target))
     if as_json:
         _print_json(summary)
     else:
         out.print(summary_table(summary))
+    if save:
+        err.print(f"saved {target} (open {target / 'report.html'})", highlight=False)
+    missed = failures(summary, required)
+    for line in missed:
+        err.print(f"FAIL {line}", highlight=False, markup=False)
+    if missed:
+        raise typer.Exit(1)
+    if required:
+        err.print(f"PASS {len(required)} requirement(s)", highlight=False)
+
+
+def _run_path(name: str) -> Path:
+    """A run folder given as a path, or as a run name under RAG_RUNS_DIR."""
+    path = Path(name)
+    return path if path.exists() or path.is_absolute() else _settings().runs_dir / name
+
+
+@eval_app.command("compare")
+def eval_compare_command(
+    run_a: Annotated[str, typer.Argument(help="The baseline run (folder, or name in runs dir).")],
+    run_b: Annotated[str, typer.Argument(help="The run compared with it.")],
+    metrics: Annotated[
+        list[str] | None, typer.Option("--metric", help="Only these metrics; repeatable.")
+    ] = None,
+    by_type: Annotated[bool, typer.Option("--by-type", help="Also per question type.")] = False,
+    resamples: Annotated[
+        int, typer.Option("--resamples", min=100, help="Bootstrap resamples.")
+    ] = 2000,
+    seed: Annotated[int, typer.Option("--seed", help="Bootstrap seed.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the comparison as JSON.")] = False,
+) -> None:
+    """Per-metric deltas B − A with paired bootstrap 95% intervals; questions that got worse."""
+    from rag.evaluation.compare import (
+        compare_runs,
+        comparison_dict,
+        comparison_table,
+        regressions,
+        regressions_table,
+    )
+    from rag.evaluation.runs import load_run
+
+    a, b = load_run(_run_path(run_a)), load_run(_run_path(run_b))
+    comparison = compare_runs(
+        a, b, metrics=metrics, by_type=by_type, n_resamples=resamples, seed=seed
+    )
+    worse = regressions(comparison)
+    if as_json:
+        _print_json(comparison_dict(comparison, worse))
+        return
+    for notice in comparison.notices:
+        err.print(f"[yellow]note:[/] {notice}", highlight=False)
+    out.print(comparison_table(comparison))
+    if worse:
+        out.print(regressions_table(worse))
+    else:
+        out.print("No question got worse.")
+
+
+@eval_app.command("sweep")
+def eval_sweep_command(
+    eval_set: Annotated[Path, EvalSet] = DEFAULT_EVAL_SET,
+    grid: Annotated[
+        str,
+        typer.Option(
+            "--grid", help="Settings to try, e.g. chunk_size=120,160,k=3,5,fusion=rrf,weighted."
+        ),
+    ] = "k=3,5,fusion=rrf,weighted",
+    metric: Annotated[
+        str, typer.Option("--metric", help="Rank by this overall metric.")
+    ] = "recall",
+    k: Annotated[int, typer.Option("-k", "--k", min=1, max=100, help="k when not swept.")] = 5,
+    answers: Annotated[
+        bool | None,
+        typer.Option(
+            "--answers/--retrieval-only",
+            help="Score answers too (default: only when the metric is an answer metric).",
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Run an eval set over a grid of settings and rank them (the real index is only read)."""
+    from rag.evaluation.scores import metric as metric_info
+    from rag.evaluation.sweep import (
+        configurations,
+        env_assignments,
+        parse_grid,
+        run_sweep,
+        sweep_dict,
+        sweep_table,
+    )
+
+    settings = _settings()
+    parsed = parse_grid(grid)
+    info = metric_info(metric) if metric in _metric_names() else None
+    if info is None:
+        raise ConfigError(f"--metric {metric!r}: unknown; known: {', '.join(_metric_names())}")
+    score_answers = answers if answers is not None else info.group in ("answers", "perspectives")
+    base = Assistant(settings)
+    with Progress(*_progress_columns(), console=err, transient=True) as bar:
+        task = bar.add_task("sweeping", total=len(configurations(parsed)))
+
+        def progress(done: int, total: int, config: dict[str, Any]) -> None:
+            shown = " ".join(f"{n}={v}" for n, v in config.items())
+            bar.update(task, completed=done, total=total, description=shown or "done")
+
+        result = run_sweep(
+            settings,
+            eval_set,
+            parsed,
+            metric_name=metric,
+            embedder=base.embedder,
+            k=k,
+            answers=score_answers,
+            make_assistant=lambda s, e: Assistant(s, embedder_factory=lambda: e),
+            progress=progress,
+        )
+    if as_json:
+        _print_json(sweep_dict(result))
+        return
+    out.print(sweep_table(result))
+    if result.best:
+        out.print(f"best by {metric}: {env_assignments(result.best.config)}", highlight=False)
+
+
+def _metric_names() -> list[str]:
+    from rag.evaluation.scores import BY_NAME
+
+    return list(BY_NAME)
 
 
 @app.command("serve")

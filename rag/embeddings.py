@@ -104,3 +104,26 @@ class SentenceTransformerEmbedder:
 
 def load_embedder(model: str, batch_size: int = 32) -> Embedder:
     return SentenceTransformerEmbedder(model, batch_size=batch_size)
+
+
+class CachedEmbedder:
+    """An embedder that remembers vectors by text. A settings sweep embeds the same sentences
+    and questions for every configuration; the model is deterministic, so only time is saved."""
+
+    def __init__(self, inner: Embedder) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.dimension = inner.dimension
+        self.max_tokens = inner.max_tokens
+        self._cache: dict[str, Vectors] = {}
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        if missing:
+            self._cache.update(zip(missing, self.inner.embed(missing), strict=True))
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return np.stack([self._cache[t] for t in texts])
+
+    def count_tokens(self, text: str) -> int:
+        return self.inner.count_tokens(text)

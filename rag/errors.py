@@ -43,6 +43,10 @@ class EvalSetError(RagError):
     """An evaluation set line is invalid (named with line number and field)."""
 
 
+class RunError(RagError):
+    """A saved eval run folder is missing or malformed (named with file and line)."""
+
+
 class LLMError(RagError):
     """The language-model endpoint failed; `reason` is one short line for a notice."""
 

@@ -4,17 +4,29 @@ This is the only module that imports `openai`. Everything else talks to an `LLM`
 tests replace with a fake. Every failure of the endpoint is raised as `LLMError` with a
 one-line reason (`ContextTooLongError` when the prompt does not fit the model), chained to
 the client's exception.
+
+Token usage: `OpenAICompatibleLLM.usage` is the running `TokenUsage` the server reported
+(None until it reported any). Non-streamed completions add `response.usage`. Streams ask
+for it with `stream_options={"include_usage": true}`: OpenAI then sends a last chunk with
+empty `choices` that carries the usage, vLLM and Ollama (>= 0.5.2) accept the option,
+llama.cpp's llama-server sends such a chunk anyway, and llama-cpp-python's server ignores
+the option and sends none. Whichever chunk carries usage is counted. A server that
+rejects the option (HTTP 400/422 naming `stream_options`) is asked again without it, and
+no more with it. Nothing is ever estimated: a reply without usage adds nothing.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Literal, Protocol, TypedDict
 
 import openai
 from openai.types.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionMessageParam
+from openai.types.completion_usage import CompletionUsage
 
 from rag.errors import ConfigError, ContextTooLongError, LLMError
 from rag.settings import Settings
@@ -24,6 +36,7 @@ __all__ = [
     "NO_API_KEY",
     "Message",
     "OpenAICompatibleLLM",
+    "TokenUsage",
     "assistant",
     "system",
     "user",
@@ -53,6 +66,61 @@ def user(content: str) -> Message:
 
 def assistant(content: str) -> Message:
     return {"role": "assistant", "content": content}
+
+
+@dataclass(frozen=True)
+class TokenUsage:
+    """Tokens a server reported. `responses` counts the replies that carried usage, so a
+    difference with `responses == 0` means "nothing reported", not "zero tokens"."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    responses: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def __add__(self, other: TokenUsage) -> TokenUsage:
+        return TokenUsage(
+            self.prompt_tokens + other.prompt_tokens,
+            self.completion_tokens + other.completion_tokens,
+            self.responses + other.responses,
+        )
+
+    def __sub__(self, other: TokenUsage) -> TokenUsage:
+        return TokenUsage(
+            self.prompt_tokens - other.prompt_tokens,
+            self.completion_tokens - other.completion_tokens,
+            self.responses - other.responses,
+        )
+
+    @staticmethod
+    def between(before: TokenUsage | None, after: TokenUsage | None) -> TokenUsage | None:
+        """What was reported between two readings of `usage`; None when nothing was."""
+        if after is None:
+            return None
+        spent = after - before if before is not None else after
+        return spent if spent.responses > 0 else None
+
+    @staticmethod
+    def from_openai(usage: CompletionUsage | None) -> TokenUsage | None:
+        """The usage of one reply; None where the server sent none or not as numbers."""
+        if usage is None:
+            return None
+        prompt = _count(getattr(usage, "prompt_tokens", None))
+        # some servers leave completion_tokens out when nothing was generated
+        completion = _count(getattr(usage, "completion_tokens", None) or 0)
+        if prompt is None or completion is None:
+            return None
+        return TokenUsage(prompt, completion, 1)
+
+
+def _count(value: object) -> int | None:
+    """A token count as the server sent it, or None if it is not a count."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    return None
 
 
 class LLM(Protocol):
@@ -117,6 +185,9 @@ class OpenAICompatibleLLM:
     errors, timeouts, 408/409/429 and 5xx answers with backoff (done by the `openai`
     client; streams are retried only until the first chunk), `llm_temperature` and
     `llm_max_tokens` go with every request.
+
+    `usage` is the running total of the tokens the server reported (see the module
+    docstring); read it before and after some calls and take `TokenUsage.between`.
     """
 
     def __init__(self, settings: Settings, *, client: openai.OpenAI | None = None) -> None:
@@ -153,6 +224,9 @@ class OpenAICompatibleLLM:
         self.max_retries = settings.llm_max_retries
         self.temperature = settings.llm_temperature
         self.max_tokens = settings.llm_max_tokens
+        self._usage: TokenUsage | None = None
+        self._usage_lock = threading.Lock()
+        self._stream_usage = True  # send stream_options.include_usage (until refused)
         api_key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else ""
         self._client = client or openai.OpenAI(
             base_url=base_url,
@@ -164,6 +238,18 @@ class OpenAICompatibleLLM:
     @property
     def name(self) -> str:
         return self.model
+
+    @property
+    def usage(self) -> TokenUsage | None:
+        """Tokens the server reported over this client's life; None until it reported any."""
+        with self._usage_lock:
+            return self._usage
+
+    def _add_usage(self, usage: TokenUsage | None) -> None:
+        if usage is None:
+            return
+        with self._usage_lock:
+            self._usage = usage if self._usage is None else self._usage + usage
 
     def close(self) -> None:
         """Release the HTTP connections."""
@@ -191,6 +277,8 @@ class OpenAICompatibleLLM:
             )
         except openai.OpenAIError as e:
             raise self._translate(e) from e
+        if isinstance(response, ChatCompletion):
+            self._add_usage(TokenUsage.from_openai(response.usage))
         if not isinstance(response, ChatCompletion) or not response.choices:
             raise LLMError(
                 f"the model server at {self.base_url} sent something that is not a chat completion"
@@ -204,17 +292,12 @@ class OpenAICompatibleLLM:
 
     def stream(self, messages: Sequence[Message]) -> Iterator[str]:
         try:
-            chunks = self._client.chat.completions.create(
-                model=self.model,
-                messages=_to_openai(messages),
-                temperature=self.temperature,
-                max_tokens=self.max_tokens,
-                stream=True,
-            )
+            chunks = self._open_stream(messages)
         except openai.OpenAIError as e:
             raise self._translate(e) from e
         n_chars = 0
         finish_reason: str | None = None
+        usage: TokenUsage | None = None
 
         def cut_off() -> str:
             unit = "character" if n_chars == 1 else "characters"
@@ -228,6 +311,9 @@ class OpenAICompatibleLLM:
                             f"the model server at {self.base_url} sent a stream that is not "
                             "made of chat completion chunks"
                         )
+                    # The whole request's usage: OpenAI puts it on a last chunk without
+                    # choices, llama.cpp on the finishing one; the last one seen counts.
+                    usage = TokenUsage.from_openai(chunk.usage) or usage
                     for choice in chunk.choices or ():
                         if choice.index != 0:
                             continue
@@ -250,11 +336,36 @@ class OpenAICompatibleLLM:
             ) from e
         except openai.OpenAIError as e:
             raise self._translate(e) from e
+        finally:
+            self._add_usage(usage)  # also when cut off after the server reported it
         if finish_reason is None:
             raise LLMError(cut_off())
         self._check_finish(finish_reason, n_chars)
         if n_chars == 0:
             raise LLMError("empty reply")
+
+    def _open_stream(self, messages: Sequence[Message]) -> openai.Stream[ChatCompletionChunk]:
+        """Start a streamed completion, asking for usage unless this server refused that."""
+
+        def create(include_usage: bool) -> openai.Stream[ChatCompletionChunk]:
+            return self._client.chat.completions.create(
+                model=self.model,
+                messages=_to_openai(messages),
+                temperature=self.temperature,
+                max_tokens=self.max_tokens,
+                stream=True,
+                stream_options={"include_usage": True} if include_usage else openai.omit,
+            )
+
+        if self._stream_usage:
+            try:
+                return create(include_usage=True)
+            except (openai.BadRequestError, openai.UnprocessableEntityError) as e:
+                if "stream_options" not in _error_message(e):
+                    raise
+                log.info("%s refused stream_options: streams go uncounted", self.base_url)
+                self._stream_usage = False
+        return create(include_usage=False)
 
     def list_models(self) -> list[str]:
         """The model ids the endpoint offers (`GET /models`): a cheap health check."""

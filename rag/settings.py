@@ -112,6 +112,41 @@ class Settings(BaseSettings):
         description="Folder of prompt templates.",
     )
 
+    # Judge (`rag eval --judge`: RAGAS faithfulness and answer relevance, temperature 0)
+    judge_base_url: str | None = Field(
+        default=None,
+        description="OpenAI-compatible endpoint of the judge model; falls back to "
+        "RAG_LLM_BASE_URL.",
+    )
+    judge_model: str | None = Field(
+        default=None, description="Judge model name; falls back to RAG_LLM_MODEL."
+    )
+    judge_api_key: SecretStr | None = Field(
+        default=None,
+        description="Judge API key; falls back to RAG_LLM_API_KEY (then OPENAI_API_KEY), "
+        "so set it when the judge runs on another provider than the answerer.",
+    )
+    judge_cache: Path = Field(
+        default=Path("eval/.judge-cache.sqlite"),
+        description="SQLite file caching the judge's replies by model and prompt, so a "
+        "rerun with the same prompts and model sends no requests.",
+    )
+    judge_questions: int = Field(
+        default=3,
+        description="Questions the judge generates from each answer for answer relevance "
+        "(RAGAS: 3).",
+    )
+    judge_max_tokens: int = Field(
+        default=1024,
+        description="Upper bound on tokens in one judge reply (a verdict per claim with "
+        "its reason needs more than an answer).",
+    )
+    runs_dir: Path = Field(
+        default=Path("eval/runs"),
+        description="Where `rag eval` and the Evaluate tab save run folders "
+        "(summary.json, results.jsonl, report.html).",
+    )
+
     @property
     def collection_dir(self) -> Path:
         return self.index_dir / self.collection

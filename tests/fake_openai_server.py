@@ -4,6 +4,7 @@ Implements `POST /v1/chat/completions` (JSON, or SSE chunks when `"stream": true
 `GET /v1/models`. Each chat request takes the next scripted response from a queue:
 
     server.reply("text")                 # a normal completion (streamed if asked to stream)
+    server.reply("text", usage=(12, 5))  # ... reporting 12 prompt and 5 completion tokens
     server.stream(["a", "b"])            # these deltas as SSE chunks, then finish + [DONE]
     server.status(503)                   # HTTP error with an OpenAI-style error body
     server.delay(2.0)                    # answer only after 2 s (to trigger timeouts)
@@ -13,6 +14,13 @@ Implements `POST /v1/chat/completions` (JSON, or SSE chunks when `"stream": true
 
 With nothing left in the queue the server answers HTTP 400 "no scripted response left"
 (400 so the client does not retry). Every request is recorded in `server.requests`.
+
+Usage (`Reply.usage`, `Stream.usage`): `"auto"` (the default) reports 10 prompt tokens and
+one completion token per word (per chunk for `Stream`); `(prompt, completion)` reports
+those; `None` sends no usage at all. A JSON completion carries it in `usage`; a stream
+sends it, as OpenAI does, only when the request asks with
+`stream_options: {"include_usage": true}`: one last chunk with empty `choices` before
+`[DONE]`, every earlier chunk with `"usage": null`.
 """
 
 from __future__ import annotations
@@ -37,7 +45,11 @@ __all__ = [
     "Status",
     "Stream",
     "StreamError",
+    "Usage",
 ]
+
+# (prompt_tokens, completion_tokens); "auto": counted from the text; None: not reported
+Usage = tuple[int, int] | Literal["auto"] | None
 
 
 @dataclass(frozen=True)
@@ -46,6 +58,7 @@ class Reply:
 
     text: str
     finish_reason: str | None = "stop"
+    usage: Usage = "auto"
 
 
 @dataclass(frozen=True)
@@ -56,6 +69,7 @@ class Stream:
     finish_reason: str | None = "stop"  # None: end with [DONE] but no finish_reason
     pause_s: float = 0.0  # between content chunks (none before the first)
     done: bool = True  # send `data: [DONE]` at the end
+    usage: Usage = "auto"
 
 
 @dataclass(frozen=True)
@@ -158,6 +172,15 @@ class RecordedRequest:
     def stream(self) -> bool:
         return bool(self._field("stream"))
 
+    @property
+    def stream_options(self) -> Any:
+        return self._field("stream_options")
+
+    @property
+    def include_usage(self) -> bool:
+        options = self.stream_options
+        return isinstance(options, dict) and bool(options.get("include_usage"))
+
 
 @dataclass
 class FakeOpenAIServer:
@@ -213,8 +236,10 @@ class FakeOpenAIServer:
             self._queue.extend(actions)
         return self
 
-    def reply(self, text: str, finish_reason: str | None = "stop") -> FakeOpenAIServer:
-        return self.enqueue(Reply(text, finish_reason))
+    def reply(
+        self, text: str, finish_reason: str | None = "stop", usage: Usage = "auto"
+    ) -> FakeOpenAIServer:
+        return self.enqueue(Reply(text, finish_reason, usage))
 
     def stream(
         self,
@@ -222,8 +247,9 @@ class FakeOpenAIServer:
         finish_reason: str | None = "stop",
         pause_s: float = 0.0,
         done: bool = True,
+        usage: Usage = "auto",
     ) -> FakeOpenAIServer:
-        return self.enqueue(Stream(tuple(chunks), finish_reason, pause_s, done))
+        return self.enqueue(Stream(tuple(chunks), finish_reason, pause_s, done, usage))
 
     def status(
         self,
@@ -289,38 +315,63 @@ def _error_body(message: str, type_: str, code: str | None) -> bytes:
     ).encode()
 
 
-def _completion(text: str, model: str, finish_reason: str | None) -> bytes:
-    return json.dumps(
-        {
-            "id": "chatcmpl-fake",
-            "object": "chat.completion",
-            "created": int(time.time()),
-            "model": model,
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": text},
-                    "finish_reason": finish_reason,
-                    "logprobs": None,
-                }
-            ],
-            "usage": {
-                "prompt_tokens": 10,
-                "completion_tokens": len(text.split()),
-                "total_tokens": 10 + len(text.split()),
-            },
-        }
-    ).encode()
+def _usage_body(usage: tuple[int, int] | None) -> dict[str, int] | None:
+    if usage is None:
+        return None
+    prompt, completion = usage
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
 
 
-def _chunk(model: str, delta: dict[str, Any], finish_reason: str | None) -> bytes:
-    payload = {
+def _resolve_usage(usage: Usage, completion_tokens: int) -> tuple[int, int] | None:
+    return (10, completion_tokens) if usage == "auto" else usage
+
+
+def _completion(text: str, model: str, finish_reason: str | None, usage: Usage = "auto") -> bytes:
+    body: dict[str, Any] = {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": text},
+                "finish_reason": finish_reason,
+                "logprobs": None,
+            }
+        ],
+    }
+    resolved = _resolve_usage(usage, len(text.split()))
+    if resolved is not None:
+        body["usage"] = _usage_body(resolved)
+    return json.dumps(body).encode()
+
+
+def _chunk(
+    model: str,
+    delta: dict[str, Any] | None,
+    finish_reason: str | None,
+    *,
+    with_usage: bool = False,
+    usage: tuple[int, int] | None = None,
+) -> bytes:
+    """One SSE chunk; with `with_usage` it has a `usage` field (null unless given), and
+    `delta=None` makes it the usage-only chunk with empty `choices`."""
+    payload: dict[str, Any] = {
         "id": "chatcmpl-fake",
         "object": "chat.completion.chunk",
         "created": int(time.time()),
         "model": model,
-        "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
+        "choices": [],
     }
+    if delta is not None:
+        payload["choices"] = [{"index": 0, "delta": delta, "finish_reason": finish_reason}]
+    if with_usage:
+        payload["usage"] = _usage_body(usage)
     return f"data: {json.dumps(payload)}\n\n".encode()
 
 
@@ -338,6 +389,7 @@ def _words(text: str) -> Iterator[str]:
 def _make_handler(server: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        _include_usage = False  # the request asked for stream_options.include_usage
         timeout = 10  # idle keep-alive connections end on their own
 
         def log_message(self, format: str, *args: Any) -> None:  # quiet
@@ -416,6 +468,8 @@ def _make_handler(server: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
                 return
             wants_stream = isinstance(body, dict) and bool(body.get("stream"))
             model = str(body.get("model", "")) if isinstance(body, dict) else ""
+            options = body.get("stream_options") if isinstance(body, dict) else None
+            self._include_usage = isinstance(options, dict) and bool(options.get("include_usage"))
             action = server._next()
             try:
                 self._act(action, wants_stream, model)
@@ -450,15 +504,20 @@ def _make_handler(server: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
                 self._send(action.code, action.body, action.content_type)
             elif isinstance(action, Reply):
                 if wants_stream:
-                    self._stream(Stream(tuple(_words(action.text)), action.finish_reason), model)
+                    usage = _resolve_usage(action.usage, len(action.text.split()))
+                    chunks = tuple(_words(action.text))
+                    self._stream(Stream(chunks, action.finish_reason, usage=usage), model)
                 else:
-                    self._send(200, _completion(action.text, model, action.finish_reason))
+                    self._send(
+                        200, _completion(action.text, model, action.finish_reason, action.usage)
+                    )
             elif isinstance(action, Stream):
                 if wants_stream:
                     self._stream(action, model)
                 else:
                     text = "".join(action.chunks)
-                    self._send(200, _completion(text, model, action.finish_reason))
+                    usage = _resolve_usage(action.usage, len(action.chunks))
+                    self._send(200, _completion(text, model, action.finish_reason, usage))
             elif isinstance(action, CutStream):
                 chunked = action.mode == "abort"
                 self._start_sse(chunked)
@@ -477,14 +536,19 @@ def _make_handler(server: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
                 raise AssertionError(action)
 
         def _stream(self, action: Stream, model: str) -> None:
+            with_usage = self._include_usage  # as OpenAI: usage only when asked for
             self._start_sse(True)
-            self._write(_chunk(model, {"role": "assistant", "content": ""}, None), True)
+            first = {"role": "assistant", "content": ""}
+            self._write(_chunk(model, first, None, with_usage=with_usage), True)
             for i, piece in enumerate(action.chunks):
                 if i and action.pause_s and server._stopping.wait(action.pause_s):
                     self.close_connection = True
                     return
-                self._write(_chunk(model, {"content": piece}, None), True)
-            self._write(_chunk(model, {}, action.finish_reason), True)
+                self._write(_chunk(model, {"content": piece}, None, with_usage=with_usage), True)
+            self._write(_chunk(model, {}, action.finish_reason, with_usage=with_usage), True)
+            usage = _resolve_usage(action.usage, len(action.chunks))
+            if with_usage and usage is not None:
+                self._write(_chunk(model, None, None, with_usage=True, usage=usage), True)
             if action.done:
                 self._write(b"data: [DONE]\n\n", True)
             self._end_chunked()

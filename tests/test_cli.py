@@ -329,12 +329,19 @@ def test_eval_json_summary(cli: Cli, tmp_path: Path) -> None:
     assert {"set", "k", "backend", "overall", "by_type", "answers", "latency_ms"} <= set(summary)
     assert summary["k"] == 5
     overall = summary["overall"]
-    assert set(overall) == {"n", "recall", "mrr", "ndcg@10", "doc_coverage"}
-    assert overall["n"] == 2  # the unanswerable question has no retrieval figures
+    assert overall["n"] == 3
+    assert overall["n_recall"] == 2  # the unanswerable question has no retrieval figures
     assert overall["recall"] == 1.0
     assert 0.0 < overall["mrr"] <= 1.0
-    assert set(summary["by_type"]) == {"factual"}
+    assert overall["n_abstained"] == 1 and overall["n_false_refusal"] == 2
+    assert set(summary["by_type"]) == {"factual", "unanswerable"}
     answers = summary["answers"]
     assert (answers["n_keyed"], answers["n_unanswerable"]) == (2, 1)
     assert 0.0 <= answers["answer_key_hit_rate"] <= 1.0
+    run_dir = Path(summary["run_dir"])
+    assert sorted(p.name for p in run_dir.iterdir()) == [
+        "report.html",
+        "results.jsonl",
+        "summary.json",
+    ]
     assert [q["id"] for q in summary["questions"]] == ["f03", "f04", "u08"]

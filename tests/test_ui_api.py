@@ -220,7 +220,7 @@ def test_evaluate_a_small_set_saves_the_run_and_drills_down(
     assert "3 questions" in status
     assert "answers (extractive)" in status
     types = [row[0] for row in table["value"]["data"]]
-    assert types == ["factual", "paraphrase", "overall"], table
+    assert types == ["factual", "paraphrase", "unanswerable", "overall"], table
     assert table["value"]["headers"][2] == "recall@3"
     assert {row[0] for row in plot["data"]} == {"factual", "paraphrase"}
     ids = [value for _label, value in picker["choices"]]
@@ -245,9 +245,11 @@ def test_evaluate_a_small_set_saves_the_run_and_drills_down(
     names = sorted(p.name for p in served.runs_dir.iterdir() if p.is_dir())
     deltas = client.predict(names[-2], names[-1], api_name="/compare_runs")
     rows = {(r[0], r[1]): r for r in deltas["value"]["data"]}
-    _scope, _metric, a, b, delta = rows[("overall", "recall")]
+    _scope, _metric, n, a, b, delta, interval, verdict = rows[("overall", "recall")]
+    assert n == 2  # the two answerable questions, paired by id
     assert float(delta) == pytest.approx(float(b) - float(a), abs=2e-3)
-    assert delta.startswith(("+", "-"))
+    assert delta.startswith(("+", "-")) and interval.startswith("[")
+    assert verdict in {"better", "worse", "no significant change"}
 
 
 def test_evaluate_rejects_a_broken_eval_set(client: Client, tmp_path: Path) -> None:

@@ -29,13 +29,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from rag import serialize
 from rag.assistant import Assistant
 from rag.conversation import Conversation
-from rag.errors import RagError
+from rag.errors import RagError, RunError
 from rag.evaluation import runner as eval_runner
+from rag.evaluation.compare import compare_runs as compare_eval_runs
 from rag.evaluation.runner import answers_line, run_eval
+from rag.evaluation.runs import list_runs, load_run, new_run_dir, run_name, save_run
 from rag.indexing import IngestReport, Skipped
 from rag.retrieval import Filters
 from rag.serialize import document_dict
-from rag.types import Answer, Passage
+from rag.types import Answer
 from ui import library, runs
 from ui.render import (
     COMPARE_PLACEHOLDER,
@@ -409,7 +411,7 @@ def build_app(
         )
 
     first_authors, first_docs = _choices_of(assistant)
-    first_runs = runs.list_runs(runs_dir)
+    first_runs = list_runs(runs_dir)
 
     demo = gr.Blocks(title="Ask the documents", analytics_enabled=False)
     with demo:
@@ -569,7 +571,7 @@ def build_app(
                         run_b = gr.Dropdown(choices=first_runs, label="Run B")
                         delta_btn = gr.Button("Compare runs", scale=0, min_width=140)
                     deltas = gr.Dataframe(
-                        headers=["scope", "metric", "A", "B", "B − A"],
+                        headers=runs.DELTA_HEADERS,
                         interactive=False,
                         label="Metric deltas (B − A)",
                         elem_id="deltas",
@@ -706,19 +708,6 @@ def build_app(
 
         # ------------------------------------------------------------ handlers: Evaluate
 
-        def passages_of(chunk_ids: Sequence[str]) -> list[Passage | str]:
-            index = assistant.index
-            by_id = {c.chunk_id: c for c in index.chunks}
-            out: list[Passage | str] = []
-            for rank, chunk_id in enumerate(chunk_ids, 1):
-                chunk = by_id.get(chunk_id)
-                document = index.documents.get(chunk.doc_id) if chunk else None
-                if chunk is None or document is None:
-                    out.append(chunk_id)
-                else:
-                    out.append(Passage(chunk=chunk, meta=document.meta, score=0.0, rank=rank))
-            return out
-
         def question_choices(rows: Sequence[dict[str, Any]]) -> list[tuple[str, str]]:
             choices = []
             for row in rows:
@@ -763,7 +752,7 @@ def build_app(
                 )
             except RagError as error:
                 raise gr.Error(str(error)) from error
-            saved = runs.save_run(summary, runs_dir)
+            saved = save_run(summary, new_run_dir(runs_dir))
             rows = summary["questions"]
             lines = [("ok", f"{len(rows)} questions from {path.name}; saved in {_shown(saved)}")]
             if summary.get("answers"):
@@ -775,7 +764,7 @@ def build_app(
                 value=runs.metric_rows(summary), headers=runs.metric_headers(int(k_value))
             )
             plot = runs.recall_rows(summary)
-            run_choices = runs.list_runs(runs_dir)
+            run_choices = list_runs(runs_dir)
             previous = run_choices[1][1] if len(run_choices) > 1 else None
             return (
                 messages_html(lines),
@@ -792,22 +781,23 @@ def build_app(
             """One question of the last run: answer, retrieved passages, pass/fail."""
             for row in rows or ():
                 if row["id"] == question_id:
-                    return drilldown_html(row, passages_of(row.get("retrieved", [])))
+                    return drilldown_html(row)
             return ""
 
         def compare_runs(a: str | None, b: str | None) -> Any:
-            """Metric deltas between two saved runs."""
+            """Metric deltas B − A between two saved runs, with paired bootstrap intervals."""
             if not a or not b:
                 raise gr.Error("Pick two saved runs.")
             try:
-                first, second = runs.load_summary(runs_dir, a), runs.load_summary(runs_dir, b)
-                rows = runs.delta_rows(first, second)
-            except (OSError, ValueError) as error:
+                comparison = compare_eval_runs(
+                    load_run(runs_dir / run_name(a)), load_run(runs_dir / run_name(b)), by_type=True
+                )
+            except RunError as error:
                 raise gr.Error(f"Cannot read the run: {error}") from error
-            return gr.Dataframe(value=rows, headers=["scope", "metric", "A", "B", "B − A"])
+            return gr.Dataframe(value=runs.delta_rows(comparison), headers=runs.DELTA_HEADERS)
 
         def refresh_runs() -> tuple[Any, Any]:
-            choices = runs.list_runs(runs_dir)
+            choices = list_runs(runs_dir)
             return gr.Dropdown(choices=choices), gr.Dropdown(choices=choices)
 
         eval_btn.click(

@@ -464,23 +464,24 @@ def _mark(ok: bool | None, yes: str, no: str) -> str:
 
 def question_verdict(row: Mapping[str, Any]) -> tuple[bool | None, bool | None]:
     """(retrieval found all evidence, answer right) for one results row; None: not scored."""
-    metrics = row.get("metrics")
-    retrieval = None if metrics is None else metrics.get("recall", 0.0) >= 1.0
-    answer = row.get("answer")
-    if not answer:
+    scores = row.get("scores") or {}
+    recall = scores.get("recall")
+    retrieval = None if recall is None else recall >= 1.0
+    if not row.get("answer"):
         return retrieval, None
-    if row.get("type") == "unanswerable":
-        return retrieval, bool(answer.get("refused"))
-    if answer.get("keys_hit") is None:
-        return retrieval, None if not answer.get("refused") else False
-    return retrieval, bool(answer.get("keys_hit")) and not answer.get("refused")
+    if scores.get("abstained") is not None:
+        return retrieval, scores["abstained"] == 1.0
+    if scores.get("false_refusal") == 1.0:
+        return retrieval, False
+    key_hit = scores.get("key_hit")
+    return retrieval, None if key_hit is None else key_hit == 1.0
 
 
-def drilldown_html(row: Mapping[str, Any], passages: Sequence[Passage | str]) -> str:
+def drilldown_html(row: Mapping[str, Any]) -> str:
     retrieval, answer_ok = question_verdict(row)
-    metrics = row.get("metrics") or {}
+    scores = row.get("scores") or {}
     figures = " · ".join(
-        f"{esc(k)} {v:.2f}" for k, v in metrics.items() if isinstance(v, int | float)
+        f"{esc(k)} {v:.2f}" for k, v in scores.items() if isinstance(v, int | float)
     )
     answer = row.get("answer")
     if answer:
@@ -492,16 +493,14 @@ def drilldown_html(row: Mapping[str, Any], passages: Sequence[Passage | str]) ->
     else:
         answer_block = '<p class="muted">Answers were not scored in this run.</p>'
     items = []
-    for i, p in enumerate(passages, 1):
-        if isinstance(p, str):
-            items.append(f'<li><span class="muted">{esc(p)} (no longer in the index)</span></li>')
-        else:
-            meta = p.meta
-            items.append(
-                f'<li><div class="card-meta"><b>{i}.</b> {esc(author_of(meta))} — '
-                f"{esc(meta.title or p.chunk.doc_id)}</div>"
-                f'<div class="passage small">{esc(p.chunk.text)}</div></li>'
-            )
+    for p in row.get("retrieved") or ():
+        author = p.get("author") or "unknown author"
+        gold = ' <span class="chip">evidence</span>' if p.get("gold") else ""
+        items.append(
+            f'<li><div class="card-meta"><b>{esc(p.get("rank"))}.</b> {esc(author)} — '
+            f"{esc(p.get('title') or p.get('doc_id'))}{gold}</div>"
+            f'<div class="passage small">{esc(p.get("text"))}</div></li>'
+        )
     good = "refused correctly" if row.get("type") == "unanswerable" else "answer correct"
     return (
         '<div class="drill">'

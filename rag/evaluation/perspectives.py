@@ -194,7 +194,7 @@ def summarise_perspectives(rows: Sequence[dict[str, Any]]) -> dict[str, Any] | N
     }
 
 
-def perspectives_line(summary: dict[str, Any]) -> str:
+def perspectives_line(summary: Mapping[str, Any]) -> str:
     """One caption line for `rag eval`, beside the answers line."""
     p = summary["perspectives"]
 

@@ -48,11 +48,16 @@ class EvalQuestion(BaseModel):
 
 
 def load_eval_set(path: Path) -> list[EvalQuestion]:
+    return [question for _, question in numbered_eval_set(path)]
+
+
+def numbered_eval_set(path: Path) -> list[tuple[int, EvalQuestion]]:
+    """The questions with their line numbers, for errors found after loading."""
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
         raise EvalSetError(f"cannot read eval set {path}: {exc.strerror}") from exc
-    questions: list[EvalQuestion] = []
+    questions: list[tuple[int, EvalQuestion]] = []
     seen: set[str] = set()
     for number, line in enumerate(lines, 1):
         if not line.strip():
@@ -70,7 +75,7 @@ def load_eval_set(path: Path) -> list[EvalQuestion]:
         if question.id in seen:
             raise EvalSetError(f"{path}:{number}: field 'id': {question.id!r} is used twice")
         seen.add(question.id)
-        questions.append(question)
+        questions.append((number, question))
     if not questions:
         raise EvalSetError(f"{path} holds no questions")
     return questions
