@@ -345,3 +345,172 @@ def test_eval_json_summary(cli: Cli, tmp_path: Path) -> None:
         "summary.json",
     ]
     assert [q["id"] for q in summary["questions"]] == ["f03", "f04", "u08"]
+
+
+# --- rag eval: run folders, compare, the pass/fail gate, judge mode, sweep ------------------
+
+
+def small_eval_set(folder: Path, ids: set[str]) -> Path:
+    lines = [
+        line
+        for line in EVAL_SET.read_text(encoding="utf-8").splitlines()
+        if line.strip() and json.loads(line)["id"] in ids
+    ]
+    path = folder / "small.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_eval_compare_two_runs(cli: Cli, tmp_path: Path) -> None:
+    small = small_eval_set(tmp_path, {"f03", "f04", "p04", "u08"})
+    assert cli("eval", str(small), "-k", "5", "--out", str(tmp_path / "a")).exit_code == 0
+    assert cli("eval", str(small), "-k", "1", "--out", str(tmp_path / "b")).exit_code == 0
+    run = cli("eval", "compare", str(tmp_path / "a"), str(tmp_path / "b"), "--json")
+    assert run.exit_code == 0, run.stderr
+    result = json.loads(run.stdout)
+    recall = next(m for m in result["metrics"] if m["metric"] == "recall")
+    assert recall["n"] == 3 and recall["delta"] <= 0
+    assert recall["low"] <= recall["delta"] <= recall["high"]
+    assert any("k" in notice for notice in result["notices"])
+    text = cli("eval", "compare", str(tmp_path / "a"), str(tmp_path / "b"))
+    assert "95% paired bootstrap" in text.stdout
+    # a run name is looked up in RAG_RUNS_DIR; a missing run is one line naming it
+    missing = cli("eval", "compare", "20990101T000000", str(tmp_path / "a"), entry="main")
+    assert_one_line_error(missing, "20990101T000000", "does not exist")
+
+
+def test_eval_refuses_to_overwrite_a_run(cli: Cli, tmp_path: Path) -> None:
+    small = small_eval_set(tmp_path, {"f04"})
+    target = tmp_path / "run"
+    target.mkdir()
+    (target / "notes.txt").write_text("mine", encoding="utf-8")
+    run = cli("eval", str(small), "--out", str(target), entry="main")
+    assert_one_line_error(run, "already exists and is not empty")
+    assert [p.name for p in target.iterdir()] == ["notes.txt"]
+
+
+def test_eval_require_is_a_ci_gate_on_offline_metrics(cli: Cli, tmp_path: Path) -> None:
+    small = small_eval_set(tmp_path, {"f03", "f04"})
+    passed = cli("eval", str(small), "--no-save", "--require", "recall=1.0")
+    assert passed.exit_code == 0 and "PASS 1 requirement" in passed.stderr
+    failed = cli("eval", str(small), "--no-save", "--require", "false_refusal=-0.5", entry="main")
+    assert failed.exit_code == 1
+    assert "FAIL false_refusal = 0.000, above the allowed -0.5" in failed.stderr
+    judged = cli("eval", str(small), "--require", "faithfulness=0.5", entry="main")
+    assert_one_line_error(judged, "only offline quality metrics decide pass/fail")
+    unknown = cli("eval", str(small), "--require", "recal=0.5", entry="main")
+    assert_one_line_error(unknown, "unknown metric", "recall")
+
+
+def test_eval_judge_needs_a_model(cli: Cli, tmp_path: Path) -> None:
+    small = small_eval_set(tmp_path, {"f04"})
+    run = cli("eval", str(small), "--judge", entry="main")
+    assert_one_line_error(run, "RAG_JUDGE_BASE_URL")
+
+
+def test_eval_judge_scores_and_caches(
+    cli: Cli, tmp_path: Path, fake_openai: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    small = small_eval_set(tmp_path, {"f04", "f03"})
+    monkeypatch.setenv("RAG_JUDGE_BASE_URL", fake_openai.base_url)
+    monkeypatch.setenv("RAG_JUDGE_MODEL", "judge-model")
+    monkeypatch.setenv("RAG_JUDGE_CACHE", str(tmp_path / "judge.sqlite"))
+    # f03 first (file order): its verdicts do not parse; then f04: 1 of 2 claims supported
+    fake_openai.reply('{"claims": ["Aliyev and Pashinyan met in Abu Dhabi."]}')
+    fake_openai.reply("I think it is all true!")
+    fake_openai.reply('{"questions": ["Where did Aliyev and Pashinyan meet?"], "noncommittal": 0}')
+    fake_openai.reply('{"claims": ["Askerov works at UNC Greensboro.", "He teaches physics."]}')
+    fake_openai.reply(
+        '{"verdicts": [{"claim": "Askerov works at UNC Greensboro.", "verdict": 1, "reason": "'
+        'stated"}, {"claim": "He teaches physics.", "verdict": 0, "reason": "not stated"}]}'
+    )
+    fake_openai.reply(
+        '{"questions": ["At which university is Ali Askerov a faculty member?"], "noncommittal": 0}'
+    )
+    run = cli("eval", str(small), "--judge", "--json", "--out", str(tmp_path / "one"))
+    assert run.exit_code == 0, run.stderr
+    summary = json.loads(run.stdout)
+    judge = summary["judge"]
+    assert judge["model"] == "judge-model"
+    assert judge["faithfulness"] == 0.5 and judge["n_faithfulness"] == 1  # failure left out
+    assert judge["parse_failures"]["faithfulness"] == 1
+    assert judge["answer_relevance"] > 0.5
+    assert [r.body["temperature"] for r in fake_openai.chat_requests] == [0.0] * 6
+    rows = {r["id"]: r for r in summary["questions"]}
+    assert rows["f04"]["scores"]["faithfulness"] == 0.5
+    assert rows["f03"]["scores"]["faithfulness"] is None
+    assert any("faithfulness" in e for e in rows["f03"]["errors"])
+    # the rerun takes every parsed reply from the cache; only the failed step is asked again
+    fake_openai.reply(
+        '{"verdicts": [{"claim": "Aliyev and Pashinyan met in Abu Dhabi.", '
+        '"verdict": 1, "reason": "stated"}]}'
+    )
+    again = cli("eval", str(small), "--judge", "--json", "--out", str(tmp_path / "two"))
+    assert again.exit_code == 0, again.stderr
+    assert len(fake_openai.chat_requests) == 7
+    rerun = json.loads(again.stdout)["judge"]
+    assert rerun["faithfulness"] == 0.75 and rerun["parse_failures"]["faithfulness"] == 0
+
+
+def test_eval_sweep_ranks_a_grid_without_touching_the_index(
+    cli: Cli, demo_assistant: Assistant, tmp_path: Path
+) -> None:
+    small = small_eval_set(tmp_path, {"f03", "f04", "p04", "p13", "p05", "p15", "m01"})
+    current = demo_assistant.settings.collection_dir / "CURRENT"
+    before = current.read_text(encoding="utf-8")
+    run = cli("eval", "sweep", str(small), "--grid", "k=1,5,fusion=rrf,weighted", "--json")
+    assert run.exit_code == 0, run.stderr
+    result = json.loads(run.stdout)
+    assert len(result["rows"]) == 4
+    scores = [r["score"] for r in result["rows"]]
+    assert scores == sorted(scores, reverse=True)  # best first
+    by_config = {(r["config"]["k"], r["config"]["fusion"]): r["score"] for r in result["rows"]}
+    for fusion in ("rrf", "weighted"):  # more passages never find less evidence
+        assert by_config[(5, fusion)] >= by_config[(1, fusion)]
+    assert by_config[(1, "rrf")] < 1.0  # the grid makes a difference on this set
+    assert current.read_text(encoding="utf-8") == before
+    table = cli("eval", "sweep", str(small), "--grid", "k=1,5")
+    assert "best by recall: RAG_TOP_K=5" in table.stdout
+
+
+def test_eval_sweep_builds_index_variants_in_a_temporary_folder(
+    cli: Cli, tmp_path: Path, corpus_copy: Path
+) -> None:
+    index = tmp_path / "index"
+    one = tmp_path / "one"
+    one.mkdir()
+    shutil.copy(corpus_copy / "001_dc618f474d60921a.txt", one)
+    assert cli("ingest", str(one), index=index, collection="one").exit_code == 0
+    small = small_eval_set(tmp_path, {"f04"})
+    before = sorted(p.name for p in (index / "one").iterdir())
+    run = cli(
+        "eval",
+        "sweep",
+        str(small),
+        "--grid",
+        "chunk_size=96,160",
+        "--retrieval-only",
+        "--json",
+        index=index,
+        collection="one",
+    )
+    assert run.exit_code == 0, run.stderr
+    rows = json.loads(run.stdout)["rows"]
+    chunks = {r["config"]["chunk_tokens"]: r["chunks"] for r in rows}
+    assert chunks[96] > chunks[160]  # two real indexes, chunked differently
+    assert sorted(p.name for p in (index / "one").iterdir()) == before
+
+
+@pytest.mark.parametrize(
+    ("grid", "fragment"),
+    [
+        ("chunk_size=abc", "chunk_tokens='abc'"),
+        ("colour=red", "'colour' is not a setting that can be swept"),
+        ("160,200", "has no setting name"),
+        ("k=0", "k must be 1 or more"),
+        ("fusion=best", "fusion='best'"),
+    ],
+)
+def test_eval_sweep_grid_errors(cli: Cli, grid: str, fragment: str) -> None:
+    run = cli("eval", "sweep", "--grid", grid, entry="main")
+    assert_one_line_error(run, fragment)

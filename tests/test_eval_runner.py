@@ -264,3 +264,15 @@ def test_a_failed_save_leaves_no_folder(
     with pytest.raises(OSError, match="disk full"):
         save_run(honest, tmp_path / "run")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_readme_lists_every_setting() -> None:
+    from rag.settings import Settings
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    missing = [
+        f"RAG_{name.upper()}"
+        for name in Settings.model_fields
+        if f"| `RAG_{name.upper()}` |" not in readme
+    ]
+    assert missing == [], "add these to the settings table in README.md"

@@ -384,12 +384,13 @@ def _slug(text: str) -> str:
 def build_app(
     assistant: Assistant,
     *,
-    runs_dir: Path = Path("eval/runs"),
+    runs_dir: Path | None = None,
     eval_set: Path = Path("eval/questions.jsonl"),
     examples: Sequence[str] = DEFAULT_EXAMPLES,
     compare_examples: Sequence[str] = COMPARE_EXAMPLES,
 ) -> gr.Blocks:
     settings = assistant.settings
+    runs_dir = runs_dir or settings.runs_dir
     loader = _Loader(assistant)
     export_dir = Path(tempfile.mkdtemp(prefix="rag-ui-exports-"))
     write_lock = threading.Lock()  # one ingest at a time from this app
