@@ -408,14 +408,16 @@ def histogram(values: Sequence[float], *, label: str) -> Markup:
 # --------------------------------------------------------------------------- view model
 
 
-def _is_weak(scores: Mapping[str, Any]) -> bool:
-    """Did this question go worse than it should: evidence missed, key missed, a false
-    refusal, or an answer to an unanswerable question."""
+def _is_weak(scores: Mapping[str, Any], question_type: str = "") -> bool:
+    """Did this question go worse than it should: evidence missed (for a comparative
+    question: an author missed, its quotes being examples), key missed, a false refusal, or
+    an answer to an unanswerable question."""
 
     def value(name: str) -> float | None:
         return _number(scores.get(name))
 
-    recall, key_hit = value("recall"), value("key_hit")
+    evidence = "author_coverage" if question_type == "comparative" else "recall"
+    recall, key_hit = value(evidence), value("key_hit")
     false_refusal, abstained = value("false_refusal"), value("abstained")
     return (
         (recall is not None and recall < 0.999)
@@ -425,9 +427,11 @@ def _is_weak(scores: Mapping[str, Any]) -> bool:
     )
 
 
-def _badges(scores: Mapping[str, Any]) -> list[dict[str, str]]:
+def _badges(scores: Mapping[str, Any], question_type: str = "") -> list[dict[str, str]]:
     badges = []
     for name, label in BADGES:
+        if name == "recall" and question_type == "comparative":
+            name, label = "author_coverage", "authors"  # its quotes are only examples
         number = _number(scores.get(name))
         if number is None:
             continue
@@ -700,8 +704,8 @@ def _question(row: Mapping[str, Any], taken: set[str], k: int | None) -> dict[st
         "anchor": anchor,
         "type": str(row.get("type") or "untyped"),
         "question": str(row.get("question") or ""),
-        "weak": _is_weak(scores),
-        "badges": _badges(scores),
+        "weak": _is_weak(scores, str(row.get("type") or "")),
+        "badges": _badges(scores, str(row.get("type") or "")),
         "scores": score_items,
         "evidence": evidence,
         "passages": passages,
