@@ -20,9 +20,9 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol, TypedDict
+from typing import Any, Literal, Protocol, TypedDict, runtime_checkable
 
 import openai
 from openai.types.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionMessageParam
@@ -36,6 +36,7 @@ __all__ = [
     "NO_API_KEY",
     "Message",
     "OpenAICompatibleLLM",
+    "StructuredLLM",
     "TokenUsage",
     "assistant",
     "system",
@@ -141,6 +142,17 @@ class LLM(Protocol):
         ...
 
 
+@runtime_checkable
+class StructuredLLM(LLM, Protocol):
+    """An LLM that can be held to a JSON schema (the judge uses it where it can)."""
+
+    def complete_json(
+        self, messages: Sequence[Message], schema: Mapping[str, Any], name: str
+    ) -> str:
+        """The whole reply, constrained to `schema` as far as the server allows."""
+        ...
+
+
 _CONTEXT_OVERFLOW = re.compile(
     r"context[ _-]?(?:length|window|size)|maximum context|too many tokens"
     r"|exceeds? (?:the )?(?:available )?context|prompt is too long|input is too long"
@@ -168,6 +180,17 @@ def _error_message(e: openai.APIError) -> str:
     elif isinstance(body, str) and body.strip():
         return body
     return e.message
+
+
+def _mentions_response_format(error: LLMError) -> bool:
+    """The server rejected the response format: a 400 or 422, or the 500 that
+    llama-cpp-python's server answers when its request validation fails."""
+    cause = error.__cause__
+    return (
+        isinstance(cause, openai.APIStatusError)
+        and cause.status_code in (400, 422, 500)
+        and re.search(r"response_format|json_schema|json_object", _error_message(cause)) is not None
+    )
 
 
 def _is_context_overflow(e: openai.APIError) -> bool:
@@ -227,6 +250,7 @@ class OpenAICompatibleLLM:
         self._usage: TokenUsage | None = None
         self._usage_lock = threading.Lock()
         self._stream_usage = True  # send stream_options.include_usage (until refused)
+        self._json_formats_refused = 0  # response formats of complete_json this server refused
         api_key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else ""
         self._client = client or openai.OpenAI(
             base_url=base_url,
@@ -267,6 +291,35 @@ class OpenAICompatibleLLM:
     # --- requests ---------------------------------------------------------------------
 
     def complete(self, messages: Sequence[Message]) -> str:
+        return self._complete(messages, openai.omit)
+
+    def complete_json(
+        self, messages: Sequence[Message], schema: Mapping[str, Any], name: str
+    ) -> str:
+        """The reply constrained to a JSON schema where the server can do that, else as
+        `complete` (the prompt then carries the schema alone).
+
+        Tried in order, each dropped for good once this server rejects it: OpenAI's
+        `json_schema` response format (OpenAI, vLLM, llama.cpp's llama-server, Ollama),
+        then `json_object` with a `schema` (llama-cpp-python's server, which turns it into
+        a grammar)."""
+        formats: list[dict[str, Any]] = [
+            {"type": "json_schema", "json_schema": {"name": name, "schema": dict(schema)}},
+            {"type": "json_object", "schema": dict(schema)},
+        ]
+        for number, response_format in enumerate(formats):
+            if number < self._json_formats_refused:
+                continue
+            try:
+                return self._complete(messages, response_format)
+            except LLMError as error:
+                if not _mentions_response_format(error):
+                    raise
+                log.info("%s refused response format %s", self.base_url, response_format["type"])
+                self._json_formats_refused = number + 1
+        return self._complete(messages, openai.omit)
+
+    def _complete(self, messages: Sequence[Message], response_format: Any) -> str:
         try:
             response = self._client.chat.completions.create(
                 model=self.model,
@@ -274,6 +327,7 @@ class OpenAICompatibleLLM:
                 temperature=self.temperature,
                 max_tokens=self.max_tokens,
                 stream=False,
+                response_format=response_format,
             )
         except openai.OpenAIError as e:
             raise self._translate(e) from e

@@ -421,3 +421,75 @@ def test_live_tiny_completion() -> None:
         reply = client.complete([user("Reply with the single word: pong")])
         assert reply.strip()
         assert "".join(client.stream([user("Reply with the single word: pong")])).strip()
+
+
+# --- replies held to a JSON schema (the judge) ---------------------------------------------
+
+SCHEMA = {
+    "type": "object",
+    "properties": {"claims": {"type": "array", "items": {"type": "string"}}},
+    "required": ["claims"],
+}
+
+
+def response_formats(server: FakeOpenAIServer) -> list[Any]:
+    return [r.body.get("response_format") for r in server.chat_requests]
+
+
+def test_complete_json_sends_the_schema(
+    fake_openai: FakeOpenAIServer, llm: OpenAICompatibleLLM
+) -> None:
+    fake_openai.reply('{"claims": []}')
+    assert llm.complete_json([user("x")], SCHEMA, "ClaimsReply") == '{"claims": []}'
+    assert response_formats(fake_openai) == [
+        {"type": "json_schema", "json_schema": {"name": "ClaimsReply", "schema": SCHEMA}}
+    ]
+    fake_openai.reply("plain")
+    llm.complete([user("x")])
+    assert "response_format" not in fake_openai.chat_requests[-1].body  # only when asked
+
+
+def test_complete_json_falls_back_to_what_the_server_supports(
+    fake_openai: FakeOpenAIServer, llm: OpenAICompatibleLLM
+) -> None:
+    # llama-cpp-python's server (0.3.36): json_schema refused with a 500, json_object with
+    # a schema taken
+    message = "1 validation error: ('body', 'response_format', 'type'): Input should be 'text'"
+    fake_openai.status(500, message)  # (the fixture's client does not retry)
+    fake_openai.reply('{"claims": ["a"]}')
+    fake_openai.reply('{"claims": ["b"]}')
+    assert llm.complete_json([user("x")], SCHEMA, "ClaimsReply") == '{"claims": ["a"]}'
+    assert llm.complete_json([user("y")], SCHEMA, "ClaimsReply") == '{"claims": ["b"]}'
+    object_format = {"type": "json_object", "schema": SCHEMA}
+    assert [f["type"] for f in response_formats(fake_openai)] == [
+        "json_schema",
+        "json_object",
+        "json_object",  # the refused format is not tried again on this client
+    ]
+    assert response_formats(fake_openai)[-1] == object_format
+
+
+def test_complete_json_without_any_format_support_sends_the_prompt_alone(
+    fake_openai: FakeOpenAIServer, llm: OpenAICompatibleLLM
+) -> None:
+    fake_openai.status(400, "Unknown parameter: response_format")
+    fake_openai.status(400, "Unknown parameter: response_format")
+    fake_openai.reply('{"claims": []}')
+    fake_openai.reply('{"claims": []}')
+    llm.complete_json([user("x")], SCHEMA, "ClaimsReply")
+    llm.complete_json([user("x")], SCHEMA, "ClaimsReply")
+    assert response_formats(fake_openai) == [
+        {"type": "json_schema", "json_schema": {"name": "ClaimsReply", "schema": SCHEMA}},
+        {"type": "json_object", "schema": SCHEMA},
+        None,
+        None,
+    ]
+
+
+def test_complete_json_does_not_hide_other_errors(
+    fake_openai: FakeOpenAIServer, llm: OpenAICompatibleLLM
+) -> None:
+    fake_openai.status(400, "messages: too few")
+    with pytest.raises(LLMError, match="too few"):
+        llm.complete_json([user("x")], SCHEMA, "ClaimsReply")
+    assert len(fake_openai.chat_requests) == 1

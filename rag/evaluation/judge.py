@@ -61,7 +61,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from rag.embeddings import Embedder
 from rag.errors import ConfigError, LLMError, RagError
-from rag.llm import LLM, Message, OpenAICompatibleLLM
+from rag.llm import LLM, Message, OpenAICompatibleLLM, StructuredLLM
 from rag.prompts import format_passages, load_prompt
 from rag.settings import Settings
 from rag.types import Answer
@@ -94,7 +94,8 @@ class JudgeParseError(RagError):
 
 # --- replies ------------------------------------------------------------------------------
 
-Binary = Annotated[int, Field(ge=0, le=1)]
+# 0 or 1 ("1" accepted); the enum is what grammar-constrained servers enforce
+Binary = Annotated[int, Field(ge=0, le=1, json_schema_extra={"enum": [0, 1]})]
 
 
 class _Reply(BaseModel):
@@ -485,7 +486,10 @@ class Judge:
                     tally.cached += 1
                     return parsed
         tally.requests += 1
-        raw = self.llm.complete(messages)
+        if isinstance(self.llm, StructuredLLM):
+            raw = self.llm.complete_json(messages, model.model_json_schema(), model.__name__)
+        else:
+            raw = self.llm.complete(messages)
         parsed = parse_reply(raw, model)
         if check is not None:
             check(parsed)
