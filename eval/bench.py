@@ -264,7 +264,7 @@ def measure_quality(
     ours = run_retrieval_eval(assistant, QUESTIONS, k=K)
     cleaned = {doc_id: doc.text for doc_id, doc in assistant.index.documents.items()}
     gold = {
-        q.id: {doc_id for doc_id, _, _ in evidence_spans(q, cleaned)}
+        q.id: {span.doc_id for span in evidence_spans(q, cleaned)}
         for q in questions
         if q.answerable
     }

@@ -514,3 +514,30 @@ def test_eval_sweep_builds_index_variants_in_a_temporary_folder(
 def test_eval_sweep_grid_errors(cli: Cli, grid: str, fragment: str) -> None:
     run = cli("eval", "sweep", "--grid", grid, entry="main")
     assert_one_line_error(run, fragment)
+
+
+def test_eval_with_an_llm_counts_tokens_and_fallbacks(
+    cli: Cli, tmp_path: Path, fake_openai: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    small = small_eval_set(tmp_path, {"f03", "f04"})
+    missing = cli("eval", str(small), "--backend", "openai", "--no-save", entry="main")
+    assert_one_line_error(missing, "RAG_LLM_BASE_URL")  # not two silent fallbacks
+    monkeypatch.setenv("RAG_LLM_BASE_URL", fake_openai.base_url)
+    monkeypatch.setenv("RAG_LLM_MODEL", "fake-model")
+    monkeypatch.setenv("RAG_LLM_MAX_RETRIES", "0")
+    fake_openai.reply("Aliyev and Pashinyan met in Abu Dhabi [1].", usage=(120, 9))
+    fake_openai.status(503, "overloaded")
+    run = cli("eval", str(small), "--backend", "openai", "--json", "--no-save")
+    assert run.exit_code == 0, run.stderr
+    summary = json.loads(run.stdout)
+    rows = {r["id"]: r for r in summary["questions"]}
+    assert rows["f03"]["answer"]["backend"] == "openai"
+    assert (rows["f03"]["scores"]["prompt_tokens"], rows["f03"]["scores"]["completion_tokens"]) == (
+        120,
+        9,
+    )
+    assert rows["f04"]["answer"]["backend"] == "extractive"  # the 503 fell back, with a notice
+    assert rows["f04"]["scores"]["prompt_tokens"] is None
+    assert any("503" in e for e in rows["f04"]["errors"])
+    assert summary["answers"]["fallbacks"] == 1
+    assert summary["tokens"] == {"prompt": 120, "completion": 9, "questions_counted": 1}
