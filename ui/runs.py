@@ -9,26 +9,16 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from rag.evaluation.compare import RunComparison
-from rag.evaluation.runner import NDCG_AT
-from rag.evaluation.scores import Metric, metric
+from rag.evaluation.runner import SHORT_LABELS
+from rag.evaluation.scores import Metric
 
 # The columns of the Evaluate tab's table (the run's report.html has every metric).
-TABLE_METRICS = (
-    "recall",
-    "mrr",
-    f"ndcg@{NDCG_AT}",
-    "doc_coverage",
-    "key_hit",
-    "citation_recall",
-    "abstained",
-    "false_refusal",
-)
+TABLE_METRICS = ("recall", "mrr", "key_hit", "citation_recall", "abstained", "false_refusal")
 DELTA_HEADERS = ["scope", "metric", "n", "A", "B", "B − A", "95% interval", "verdict"]
 
 
 def metric_headers(k: int) -> list[str]:
-    labels = {"recall": f"recall@{k}", "doc_coverage": f"doc coverage@{k}"}
-    return ["type", "n", *(labels.get(m, metric(m).label) for m in TABLE_METRICS)]
+    return ["type", "n", *(SHORT_LABELS[m].replace("@k", f"@{k}") for m in TABLE_METRICS)]
 
 
 def metric_rows(summary: Mapping[str, Any]) -> list[list[Any]]:
