@@ -23,7 +23,7 @@ from typer.core import TyperGroup
 
 from rag.assistant import Assistant
 from rag.conversation import Conversation
-from rag.errors import ConfigError, RagError, RunError
+from rag.errors import ConfigError, RagError
 from rag.retrieval import Filters
 from rag.serialize import answer_dict, citation_dicts, document_dict, passage_dict
 from rag.settings import Settings
@@ -440,13 +440,13 @@ def eval_command(
     """Score an eval set: retrieval, answers, citations, perspectives, cost; by question type."""
     from rag.evaluation.gate import failures, parse_requirements
     from rag.evaluation.runner import run_eval, summary_table
-    from rag.evaluation.runs import new_run_dir, save_run
+    from rag.evaluation.runs import check_free, new_run_dir, save_run
 
     settings = _settings()
     required = parse_requirements(require or [])
     target = out_dir or new_run_dir(settings.runs_dir)
-    if save and target.exists() and any(target.iterdir()):
-        raise RunError(f"{target} already exists and is not empty; choose another --out folder")
+    if save:
+        check_free(target)  # before the run, not after it
     assistant = Assistant(settings)
     answer_judge, judge_model = None, None
     if judge:

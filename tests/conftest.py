@@ -56,6 +56,9 @@ def isolated_settings(tmp_path: Path) -> Settings:
 # --- a scripted OpenAI-compatible server (tests/fake_openai_server.py) -------------------
 
 from fake_openai_server import FakeOpenAIServer  # noqa: E402
+from helpers import llm_settings  # noqa: E402
+
+from rag.llm import OpenAICompatibleLLM  # noqa: E402
 
 
 @pytest.fixture
@@ -69,6 +72,13 @@ def fake_openai(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeOpenAIServer]:
     monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
     with FakeOpenAIServer() as server:
         yield server
+
+
+@pytest.fixture
+def llm(fake_openai: FakeOpenAIServer) -> Iterator[OpenAICompatibleLLM]:
+    """The real OpenAI-compatible client, talking to `fake_openai`."""
+    with OpenAICompatibleLLM(llm_settings(fake_openai.base_url)) as client:
+        yield client
 
 
 @pytest.fixture(scope="session")

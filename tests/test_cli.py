@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import eval_subset
 from typer.testing import CliRunner
 
 import rag.assistant
@@ -350,19 +351,8 @@ def test_eval_json_summary(cli: Cli, tmp_path: Path) -> None:
 # --- rag eval: run folders, compare, the pass/fail gate, judge mode, sweep ------------------
 
 
-def small_eval_set(folder: Path, ids: set[str]) -> Path:
-    lines = [
-        line
-        for line in EVAL_SET.read_text(encoding="utf-8").splitlines()
-        if line.strip() and json.loads(line)["id"] in ids
-    ]
-    path = folder / "small.jsonl"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
-
-
 def test_eval_compare_two_runs(cli: Cli, tmp_path: Path) -> None:
-    small = small_eval_set(tmp_path, {"f03", "f04", "p04", "u08"})
+    small = eval_subset(tmp_path, {"f03", "f04", "p04", "u08"})
     assert cli("eval", str(small), "-k", "5", "--out", str(tmp_path / "a")).exit_code == 0
     assert cli("eval", str(small), "-k", "1", "--out", str(tmp_path / "b")).exit_code == 0
     run = cli("eval", "compare", str(tmp_path / "a"), str(tmp_path / "b"), "--json")
@@ -380,7 +370,7 @@ def test_eval_compare_two_runs(cli: Cli, tmp_path: Path) -> None:
 
 
 def test_eval_refuses_to_overwrite_a_run(cli: Cli, tmp_path: Path) -> None:
-    small = small_eval_set(tmp_path, {"f04"})
+    small = eval_subset(tmp_path, {"f04"})
     target = tmp_path / "run"
     target.mkdir()
     (target / "notes.txt").write_text("mine", encoding="utf-8")
@@ -390,7 +380,7 @@ def test_eval_refuses_to_overwrite_a_run(cli: Cli, tmp_path: Path) -> None:
 
 
 def test_eval_require_is_a_ci_gate_on_offline_metrics(cli: Cli, tmp_path: Path) -> None:
-    small = small_eval_set(tmp_path, {"f03", "f04"})
+    small = eval_subset(tmp_path, {"f03", "f04"})
     passed = cli("eval", str(small), "--no-save", "--require", "recall=1.0")
     assert passed.exit_code == 0 and "PASS 1 requirement" in passed.stderr
     failed = cli("eval", str(small), "--no-save", "--require", "false_refusal=-0.5", entry="main")
@@ -403,7 +393,7 @@ def test_eval_require_is_a_ci_gate_on_offline_metrics(cli: Cli, tmp_path: Path) 
 
 
 def test_eval_judge_needs_a_model(cli: Cli, tmp_path: Path) -> None:
-    small = small_eval_set(tmp_path, {"f04"})
+    small = eval_subset(tmp_path, {"f04"})
     run = cli("eval", str(small), "--judge", entry="main")
     assert_one_line_error(run, "RAG_JUDGE_BASE_URL")
 
@@ -411,7 +401,7 @@ def test_eval_judge_needs_a_model(cli: Cli, tmp_path: Path) -> None:
 def test_eval_judge_scores_and_caches(
     cli: Cli, tmp_path: Path, fake_openai: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    small = small_eval_set(tmp_path, {"f04", "f03"})
+    small = eval_subset(tmp_path, {"f04", "f03"})
     monkeypatch.setenv("RAG_JUDGE_BASE_URL", fake_openai.base_url)
     monkeypatch.setenv("RAG_JUDGE_MODEL", "judge-model")
     monkeypatch.setenv("RAG_JUDGE_CACHE", str(tmp_path / "judge.sqlite"))
@@ -455,7 +445,7 @@ def test_eval_judge_scores_and_caches(
 def test_eval_sweep_ranks_a_grid_without_touching_the_index(
     cli: Cli, demo_assistant: Assistant, tmp_path: Path
 ) -> None:
-    small = small_eval_set(tmp_path, {"f03", "f04", "p04", "p13", "p05", "p15", "m01"})
+    small = eval_subset(tmp_path, {"f03", "f04", "p04", "p13", "p05", "p15", "m01"})
     current = demo_assistant.settings.collection_dir / "CURRENT"
     before = current.read_text(encoding="utf-8")
     run = cli("eval", "sweep", str(small), "--grid", "k=1,5,fusion=rrf,weighted", "--json")
@@ -481,7 +471,7 @@ def test_eval_sweep_builds_index_variants_in_a_temporary_folder(
     one.mkdir()
     shutil.copy(corpus_copy / "001_dc618f474d60921a.txt", one)
     assert cli("ingest", str(one), index=index, collection="one").exit_code == 0
-    small = small_eval_set(tmp_path, {"f04"})
+    small = eval_subset(tmp_path, {"f04"})
     before = sorted(p.name for p in (index / "one").iterdir())
     run = cli(
         "eval",
@@ -519,7 +509,7 @@ def test_eval_sweep_grid_errors(cli: Cli, grid: str, fragment: str) -> None:
 def test_eval_with_an_llm_counts_tokens_and_fallbacks(
     cli: Cli, tmp_path: Path, fake_openai: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    small = small_eval_set(tmp_path, {"f03", "f04"})
+    small = eval_subset(tmp_path, {"f03", "f04"})
     missing = cli("eval", str(small), "--backend", "openai", "--no-save", entry="main")
     assert_one_line_error(missing, "RAG_LLM_BASE_URL")  # not two silent fallbacks
     monkeypatch.setenv("RAG_LLM_BASE_URL", fake_openai.base_url)

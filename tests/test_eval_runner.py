@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import eval_subset
 
 from rag.assistant import Assistant
 from rag.errors import EvalSetError, RunError
@@ -25,27 +26,15 @@ from rag.sentences import sentences
 from rag.types import Answer, Citation, Comparison, Passage
 
 ROOT = Path(__file__).resolve().parent.parent
-EVAL_SET = ROOT / "eval" / "questions.jsonl"
 # Factual, paraphrase (with a verbatim quote in its answer: f19), multi-doc, comparative,
 # and unanswerable questions the offline answerer refuses (u03, u08) and answers (u01).
 SUBSET = ("f03", "f19", "p03", "m02", "c08", "u01", "u03", "u08")
 DECOY = "cheese bread recipe with eggs and butter"
 
 
-def subset(folder: Path, ids: Sequence[str] = SUBSET) -> Path:
-    lines = [
-        line
-        for line in EVAL_SET.read_text(encoding="utf-8").splitlines()
-        if line.strip() and json.loads(line)["id"] in ids
-    ]
-    path = folder / "subset.jsonl"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
-
-
 @pytest.fixture(scope="module")
 def honest(demo_assistant: Assistant, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    return run_eval(demo_assistant, subset(tmp_path_factory.mktemp("set")), k=5)
+    return run_eval(demo_assistant, eval_subset(tmp_path_factory.mktemp("set"), SUBSET), k=5)
 
 
 # --- rows -----------------------------------------------------------------------------
@@ -216,7 +205,7 @@ def test_the_honesty_table_covers_every_offline_metric() -> None:
 def test_wrong_answers_score_worse_on_every_metric(
     demo_assistant: Assistant, honest: dict[str, Any], mode: str, tmp_path: Path
 ) -> None:
-    sabotaged = run_eval(Sabotaged(demo_assistant, mode), subset(tmp_path), k=5)  # type: ignore[arg-type]
+    sabotaged = run_eval(Sabotaged(demo_assistant, mode), eval_subset(tmp_path, SUBSET), k=5)  # type: ignore[arg-type]
     for name, culprit in MUST_DROP.items():
         if culprit != mode:
             continue

@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 import socket
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fake_openai_server import FakeOpenAIServer
 from fakes import Broken, QueuedLLM
+from helpers import llm_settings
 from pydantic import SecretStr
 
 from rag.errors import ConfigError, ContextTooLongError, LLMError
@@ -27,25 +27,6 @@ def _no_ambient_keys(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyP
         return
     for var in ("OPENAI_API_KEY", "RAG_LLM_API_KEY", "OPENAI_BASE_URL", "OPENAI_ORG_ID"):
         monkeypatch.delenv(var, raising=False)
-
-
-def make_settings(base_url: str | None, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "llm_base_url": base_url,
-        "llm_model": "fake-model",
-        "llm_timeout_s": 5.0,
-        "llm_max_retries": 0,
-        "llm_temperature": 0.0,
-        "llm_max_tokens": 123,
-    }
-    values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
-
-
-@pytest.fixture
-def llm(fake_openai: FakeOpenAIServer) -> Iterator[OpenAICompatibleLLM]:
-    with OpenAICompatibleLLM(make_settings(fake_openai.base_url)) as client:
-        yield client
 
 
 def closed_port() -> int:
@@ -76,14 +57,14 @@ def test_missing_endpoint_or_model_is_a_config_error(
     base_url: str | None, model: str | None, named: list[str]
 ) -> None:
     with pytest.raises(ConfigError) as info:
-        OpenAICompatibleLLM(make_settings(base_url, llm_model=model))
+        OpenAICompatibleLLM(llm_settings(base_url, llm_model=model))
     for env in named:
         assert env in str(info.value)
 
 
 def test_base_url_must_be_http() -> None:
     with pytest.raises(ConfigError, match="RAG_LLM_BASE_URL"):
-        OpenAICompatibleLLM(make_settings("127.0.0.1:8080/v1"))
+        OpenAICompatibleLLM(llm_settings("127.0.0.1:8080/v1"))
 
 
 # --- completion -------------------------------------------------------------------------
@@ -107,7 +88,7 @@ def test_complete_sends_the_prompt_and_settings(
 
 
 def test_configured_api_key_is_sent(fake_openai: FakeOpenAIServer) -> None:
-    settings = make_settings(fake_openai.base_url, llm_api_key=SecretStr("sk-test-123"))
+    settings = llm_settings(fake_openai.base_url, llm_api_key=SecretStr("sk-test-123"))
     fake_openai.reply("ok")
     with OpenAICompatibleLLM(settings) as client:
         client.complete(MESSAGES)
@@ -240,7 +221,7 @@ def test_stopping_a_stream_early_releases_it(
 
 def test_timeout(fake_openai: FakeOpenAIServer) -> None:
     fake_openai.delay(3.0)
-    settings = make_settings(fake_openai.base_url, llm_timeout_s=0.3, llm_max_retries=0)
+    settings = llm_settings(fake_openai.base_url, llm_timeout_s=0.3, llm_max_retries=0)
     started = time.monotonic()
     with OpenAICompatibleLLM(settings) as client, pytest.raises(LLMError) as info:
         client.complete(MESSAGES)
@@ -251,7 +232,7 @@ def test_timeout(fake_openai: FakeOpenAIServer) -> None:
 
 def test_timeout_while_streaming(fake_openai: FakeOpenAIServer) -> None:
     fake_openai.stream(["a", "b"], pause_s=2.0)
-    settings = make_settings(fake_openai.base_url, llm_timeout_s=0.3)
+    settings = llm_settings(fake_openai.base_url, llm_timeout_s=0.3)
     with OpenAICompatibleLLM(settings) as client, pytest.raises(LLMError) as info:
         list(client.stream(MESSAGES))
     assert "cut off after 1 character (no data within 0.3 s)" in info.value.reason
@@ -259,7 +240,7 @@ def test_timeout_while_streaming(fake_openai: FakeOpenAIServer) -> None:
 
 def test_connection_refused() -> None:
     url = f"http://127.0.0.1:{closed_port()}/v1"
-    with OpenAICompatibleLLM(make_settings(url)) as client, pytest.raises(LLMError) as info:
+    with OpenAICompatibleLLM(llm_settings(url)) as client, pytest.raises(LLMError) as info:
         client.complete(MESSAGES)
     assert info.value.reason.startswith(f"could not connect to {url}")
     assert "\n" not in info.value.reason
@@ -268,7 +249,7 @@ def test_connection_refused() -> None:
 
 def test_connection_refused_while_streaming() -> None:
     url = f"http://127.0.0.1:{closed_port()}/v1"
-    with OpenAICompatibleLLM(make_settings(url)) as client, pytest.raises(LLMError) as info:
+    with OpenAICompatibleLLM(llm_settings(url)) as client, pytest.raises(LLMError) as info:
         list(client.stream(MESSAGES))
     assert info.value.reason.startswith(f"could not connect to {url}")
 
@@ -350,7 +331,7 @@ def test_bad_api_key(fake_openai: FakeOpenAIServer, llm: OpenAICompatibleLLM) ->
 
 def test_retries_actually_retry(fake_openai: FakeOpenAIServer) -> None:
     fake_openai.status(503).reply("second time lucky")
-    with OpenAICompatibleLLM(make_settings(fake_openai.base_url, llm_max_retries=1)) as client:
+    with OpenAICompatibleLLM(llm_settings(fake_openai.base_url, llm_max_retries=1)) as client:
         assert client.complete(MESSAGES) == "second time lucky"
     assert len(fake_openai.chat_requests) == 2
     assert fake_openai.chat_requests[0].messages == fake_openai.chat_requests[1].messages
@@ -359,7 +340,7 @@ def test_retries_actually_retry(fake_openai: FakeOpenAIServer) -> None:
 def test_retries_give_up(fake_openai: FakeOpenAIServer) -> None:
     fake_openai.status(429).status(429).status(429).reply("never reached")
     with (
-        OpenAICompatibleLLM(make_settings(fake_openai.base_url, llm_max_retries=2)) as client,
+        OpenAICompatibleLLM(llm_settings(fake_openai.base_url, llm_max_retries=2)) as client,
         pytest.raises(LLMError, match=r"HTTP 429"),
     ):
         client.complete(MESSAGES)
@@ -369,7 +350,7 @@ def test_retries_give_up(fake_openai: FakeOpenAIServer) -> None:
 
 def test_streams_are_retried_before_the_first_chunk(fake_openai: FakeOpenAIServer) -> None:
     fake_openai.status(500).stream(["ok"])
-    with OpenAICompatibleLLM(make_settings(fake_openai.base_url, llm_max_retries=1)) as client:
+    with OpenAICompatibleLLM(llm_settings(fake_openai.base_url, llm_max_retries=1)) as client:
         assert list(client.stream(MESSAGES)) == ["ok"]
     assert len(fake_openai.chat_requests) == 2
 

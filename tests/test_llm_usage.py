@@ -4,7 +4,6 @@ client over HTTP against the fake server)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -12,7 +11,6 @@ from fake_openai_server import FakeOpenAIServer
 
 from rag.errors import LLMError
 from rag.llm import Message, OpenAICompatibleLLM, TokenUsage, user
-from rag.settings import Settings
 
 MESSAGES: list[Message] = [user("Say hello.")]
 
@@ -21,23 +19,6 @@ MESSAGES: list[Message] = [user("Say hello.")]
 def _no_ambient_config(monkeypatch: pytest.MonkeyPatch) -> None:
     for var in ("OPENAI_API_KEY", "RAG_LLM_API_KEY", "OPENAI_BASE_URL", "OPENAI_ORG_ID"):
         monkeypatch.delenv(var, raising=False)
-
-
-def make_settings(base_url: str, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "llm_base_url": base_url,
-        "llm_model": "fake-model",
-        "llm_timeout_s": 5.0,
-        "llm_max_retries": 0,
-    }
-    values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
-
-
-@pytest.fixture
-def llm(fake_openai: FakeOpenAIServer) -> Iterator[OpenAICompatibleLLM]:
-    with OpenAICompatibleLLM(make_settings(fake_openai.base_url)) as client:
-        yield client
 
 
 def sse(*events: dict[str, Any]) -> bytes:

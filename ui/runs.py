@@ -5,12 +5,11 @@ rag.evaluation.runs; this module only lays them out."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from rag.evaluation.compare import RunComparison
 from rag.evaluation.runner import SHORT_LABELS
-from rag.evaluation.scores import Metric
 
 # The columns of the Evaluate tab's table (the run's report.html has every metric).
 TABLE_METRICS = ("recall", "mrr", "key_hit", "citation_recall", "abstained", "false_refusal")
@@ -48,7 +47,7 @@ def delta_rows(comparison: RunComparison) -> list[list[Any]]:
     for scope, d in scoped:
         if d.delta is None:
             continue
-        show = fraction_or_amount(d.metric)
+        show = d.metric.format
         interval = (
             f"[{show(d.ci.low, signed=True)}, {show(d.ci.high, signed=True)}]"
             if d.ci.low is not None and d.ci.high is not None
@@ -67,13 +66,3 @@ def delta_rows(comparison: RunComparison) -> list[list[Any]]:
             ]
         )
     return rows
-
-
-def fraction_or_amount(m: Metric) -> Callable[..., str]:
-    def show(value: float | None, signed: bool = False) -> str:
-        if value is None:
-            return "–"
-        sign = "+" if signed else ""
-        return f"{value:{sign}.3f}" if m.fraction else f"{value:{sign}.1f}"
-
-    return show

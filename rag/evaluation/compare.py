@@ -429,12 +429,7 @@ def regressions(
 
 
 def _fmt(metric: Metric, value: float | None, *, signed: bool = False) -> str:
-    if value is None:
-        return "–"
-    digits = 3 if metric.fraction else 1
-    value = round(value, digits) + 0.0  # no "-0.000"
-    text = f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
-    return text.replace("-", "−")
+    return metric.format(value, signed=signed).replace("-", "−")  # a typographic minus
 
 
 def format_delta(d: MetricDelta) -> str:

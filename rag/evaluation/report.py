@@ -25,7 +25,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup, escape
 
-from rag.evaluation.scores import BY_NAME, METRICS, Metric
+from rag.evaluation.scores import BY_NAME, METRICS, Metric, percentile
 
 # The per-question badges, in order; (metric, label).
 BADGES: tuple[tuple[str, str], ...] = (
@@ -170,14 +170,6 @@ def _safe_url(url: Any) -> str | None:
     if isinstance(url, str) and url.lower().startswith(_SAFE_SCHEMES):
         return url
     return None
-
-
-def percentile(values: Sequence[float], q: float) -> float | None:
-    """Nearest-rank percentile, as the runner computes its latency figures."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 # --------------------------------------------------------------------------- text markup

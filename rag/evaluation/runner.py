@@ -32,7 +32,7 @@ from rag.evaluation.perspectives import (
     summarise_perspectives,
 )
 from rag.evaluation.schema import EvalQuestion, numbered_eval_set
-from rag.evaluation.scores import METRICS, aggregate, values
+from rag.evaluation.scores import METRICS, aggregate, percentile, values
 from rag.evaluation.support import CitationScores, citation_scores, quote_verbatim
 from rag.llm import TokenUsage
 from rag.perspectives import author_label
@@ -311,10 +311,8 @@ def overall_figures(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 
 
 def _percentile(found: Sequence[float], q: float) -> float | None:
-    if not found:
-        return None
-    ordered = sorted(found)
-    return round(ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))], 2)
+    value = percentile(found, q)
+    return None if value is None else round(value, 2)
 
 
 def _answer_summary(rows: Sequence[Mapping[str, Any]], backend: str) -> dict[str, Any]:
@@ -451,10 +449,8 @@ def run_retrieval_eval(assistant: Assistant, eval_set: Path, *, k: int) -> dict[
 # --- presentation -------------------------------------------------------------------------
 
 
-def _fmt(value: Any, fraction: bool = True) -> str:
-    if value is None:
-        return "–"
-    return f"{value:.3f}" if fraction else f"{value:.1f}"
+def _fmt(share: float | None) -> str:
+    return "–" if share is None else f"{share:.3f}"
 
 
 SHORT_LABELS = {
@@ -495,7 +491,7 @@ def summary_table(summary: Mapping[str, Any]) -> Table:
             table.add_section()
             group = m.group
         label = SHORT_LABELS.get(m.name, m.name).replace("@k", f"@{k}")
-        table.add_row(label, *(_fmt(f.get(m.name)) for _, f in scopes))
+        table.add_row(label, *(m.format(f.get(m.name)) for _, f in scopes))
     notes = [f"overall recall, MRR, nDCG = {' + '.join(OVERALL_TYPES)}; other figures: all types"]
     if summary.get("answers"):
         notes.append(answers_line(summary))

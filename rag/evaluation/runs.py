@@ -21,6 +21,7 @@ from typing import Any
 
 from rag.errors import RunError
 from rag.evaluation.report import render_report
+from rag.jsonlines import json_objects
 
 RUN_NAME = re.compile(r"^\d{8}T\d{6}(-\d+)?$")
 SUMMARY_FILE = "summary.json"
@@ -38,12 +39,17 @@ def new_run_dir(runs_dir: Path, now: datetime | None = None) -> Path:
     return target
 
 
+def check_free(target: Path) -> None:
+    """A run goes to a new or empty folder only (checked before a run, and when saving)."""
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise RunError(f"{target} already exists and is not empty; choose another --out folder")
+
+
 def save_run(summary: Mapping[str, Any], target: Path) -> Path:
     """Write summary.json, results.jsonl (the rows under "questions") and report.html.
 
     `target` must not exist yet, or be an empty folder: a run never overwrites another."""
-    if target.exists() and (not target.is_dir() or any(target.iterdir())):
-        raise RunError(f"{target} already exists and is not empty; choose another --out folder")
+    check_free(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = target.parent / f".{target.name}.partial"
     if staging.exists():
@@ -99,16 +105,7 @@ def run_name(name: str) -> str:
 
 def load_summary(runs_dir: Path, name: str) -> dict[str, Any]:
     """summary.json of the run called `name` (a name from list_runs, never a path)."""
-    path = runs_dir / run_name(name) / "summary.json"
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise RunError(f"cannot read {path}: {error.strerror}") from error
-    except json.JSONDecodeError as error:
-        raise RunError(f"{path}: not valid JSON ({error.msg}, line {error.lineno})") from error
-    if not isinstance(data, dict):
-        raise RunError(f"{path}: summary.json is not a JSON object")
-    return data
+    return _load_summary(runs_dir / run_name(name) / SUMMARY_FILE, "re-run `rag eval`")
 
 
 # --- reading ---------------------------------------------------------------------------
@@ -171,19 +168,9 @@ def _load_rows(file: Path, hint: str) -> tuple[dict[str, Any], ...]:
     text = _read(file, hint)
     rows: list[dict[str, Any]] = []
     seen: dict[str, int] = {}
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
+    hint = "fix or delete that line, or re-run `rag eval`"
+    for number, row in json_objects(text, file, RunError, hint):
         where = f"{file}:{number}"
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise RunError(
-                f"{where}: not valid JSON ({exc.msg}); fix or delete that line, "
-                "or re-run `rag eval`"
-            ) from exc
-        if not isinstance(row, dict):
-            raise RunError(f"{where}: expected a JSON object, found {type(row).__name__}")
         qid = row.get("id")
         if not isinstance(qid, str) or not qid:
             raise RunError(f'{where}: a result row needs a non-empty "id" string')

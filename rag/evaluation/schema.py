@@ -13,13 +13,13 @@ Unanswerable questions have no evidence.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from rag.errors import EvalSetError
+from rag.jsonlines import json_objects
 
 QuestionType = Literal["factual", "paraphrase", "multi_doc", "comparative", "unanswerable"]
 
@@ -54,18 +54,12 @@ def load_eval_set(path: Path) -> list[EvalQuestion]:
 def numbered_eval_set(path: Path) -> list[tuple[int, EvalQuestion]]:
     """The questions with their line numbers, for errors found after loading."""
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise EvalSetError(f"cannot read eval set {path}: {exc.strerror}") from exc
     questions: list[tuple[int, EvalQuestion]] = []
     seen: set[str] = set()
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise EvalSetError(f"{path}:{number}: not valid JSON ({exc.msg})") from exc
+    for number, record in json_objects(text, path, EvalSetError):
         try:
             question = EvalQuestion.model_validate(record)
         except ValidationError as exc:

@@ -33,6 +33,14 @@ class Metric:
     fraction: bool = True  # a share in [0, 1] (shown to 3 decimals); else ms or tokens
     description: str = ""
 
+    def format(self, value: float | None, *, signed: bool = False) -> str:
+        """`0.894` for a share, `19.6` for ms or tokens, `–` for None; never `-0.000`."""
+        if value is None:
+            return "–"
+        digits = 3 if self.fraction else 1
+        value = round(value, digits) + 0.0
+        return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
+
 
 METRICS: tuple[Metric, ...] = (
     Metric(
@@ -196,3 +204,11 @@ def aggregate(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
             figures[m.name] = round(mean(found), 4 if m.fraction else 2)
             figures[f"n_{m.name}"] = len(found)
     return figures
+
+
+def percentile(found: Sequence[float], q: float) -> float | None:
+    """Nearest-rank percentile (a value that occurred), None for no values."""
+    if not found:
+        return None
+    ordered = sorted(found)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]

@@ -16,7 +16,6 @@ refusal has no claims to check, and scoring its boilerplate would only add noise
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from bm25s.stopwords import STOPWORDS_EN_PLUS
 
 from rag.citations import parse_citations
 from rag.evaluation.metrics import normalise
+from rag.jsonlines import json_objects
 from rag.lexical import term_set, terms, words
 from rag.sentences import split_sentences
 from rag.types import Answer
@@ -290,16 +290,8 @@ def load_pairs(path: str | Path) -> list[SupportPair]:
     path = Path(path)
     pairs: list[SupportPair] = []
     seen: set[str] = set()
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
+    for number, row in json_objects(path.read_text(encoding="utf-8"), path, ValueError):
         where = f"{path}:{number}"
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise ValueError(f"{where}: not valid JSON ({error.msg})") from None
-        if not isinstance(row, dict):
-            raise ValueError(f"{where}: expected a JSON object")
         missing = [name for name in _PAIR_FIELDS if name not in row]
         if missing:
             raise ValueError(f"{where}: missing field(s) {', '.join(missing)}")

@@ -1,0 +1,39 @@
+"""Plain helpers shared by test modules (fixtures live in conftest.py)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection
+from pathlib import Path
+from typing import Any
+
+from rag.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+EVAL_SET = ROOT / "eval" / "questions.jsonl"
+
+
+def llm_settings(base_url: str | None, **overrides: Any) -> Settings:
+    """Settings for an OpenAICompatibleLLM against a test server: fast, no retries."""
+    values: dict[str, Any] = {
+        "llm_base_url": base_url,
+        "llm_model": "fake-model",
+        "llm_timeout_s": 5.0,
+        "llm_max_retries": 0,
+        "llm_temperature": 0.0,
+        "llm_max_tokens": 123,
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+def eval_subset(folder: Path, ids: Collection[str], name: str = "subset.jsonl") -> Path:
+    """The project eval set's lines for these question ids, in file order, as a new set."""
+    lines = [
+        line
+        for line in EVAL_SET.read_text(encoding="utf-8").splitlines()
+        if line.strip() and json.loads(line)["id"] in ids
+    ]
+    path = folder / name
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
