@@ -68,7 +68,10 @@ def test_answer_keys_and_reasons_in_evidence(conv: EvalConversation) -> None:
         for reason, quote in zip(conv.reasons, evidence, strict=True):
             for key in reason:
                 assert 1 <= len(key.split()) <= 3, f"reason key too long: {key!r}"
-                assert collapse(key).lower() in quote, f"reason key {key!r} not in its quote"
+                k = collapse(key).lower()
+                assert k in quote, f"reason key {key!r} not in its quote"
+                others = [o for o in evidence if o != quote and k in o]
+                assert not others, f"reason key {key!r} would also count another reason"
 
 
 @pytest.mark.parametrize("conv", CONVERSATIONS, ids=IDS)

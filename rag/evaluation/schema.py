@@ -7,8 +7,17 @@ Questions (``eval/questions.jsonl``), one JSON object per line::
      "answer_keys": ["short string a correct answer contains", ...],
      "gold_docs": ["doc-id", ...]}          # optional
 
-`type` is one of factual, paraphrase, multi_doc, comparative, unanswerable.
-Unanswerable questions have no evidence.
+`type` is one of factual, paraphrase, multi_doc, comparative, why, unanswerable.
+
+* unanswerable: no evidence, no answer_keys, and a `subtype`: "near_miss" (the corpus
+  has the topic but not the fact) or "off_topic" (outside the corpus altogether), so
+  refusals can be read separately for the hard and the easy case;
+* why ("Why ...?", "How did ...?"): answered by several reasons spread over the text, so
+  no single key fits; `reasons` lists them, each a list of alternative short strings of
+  which any one in an answer counts the reason as given, `evidence` one quote per
+  reason, `answer_keys` empty.
+
+`subtype` belongs to unanswerable questions only, `reasons` to why questions only.
 
 Conversations (``eval/conversations.jsonl``): a few turns of which only the last is
 scored, on its standalone rewrite and on its answer::
@@ -18,9 +27,6 @@ scored, on its standalone rewrite and on its answer::
      "rewrite_forbidden": ["Georgia"],                       # none may appear in the rewrite
      "answer_keys": ["..."], "reasons": null,                # or reasons instead of keys
      "evidence": ["verbatim quote answering the last turn"], "gold_docs": ["doc-id"]}
-
-A reason is a list of alternative short strings, any one of which in an answer counts the
-reason as given; a list of reasons scores answers that are lists (recommendations).
 """
 
 from __future__ import annotations
@@ -28,12 +34,22 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from rag.errors import EvalSetError
 from rag.jsonlines import json_objects
 
-QuestionType = Literal["factual", "paraphrase", "multi_doc", "comparative", "unanswerable"]
+QuestionType = Literal["factual", "paraphrase", "multi_doc", "comparative", "why", "unanswerable"]
+UnanswerableSubtype = Literal["near_miss", "off_topic"]
 
 
 def _not_blank(value: str) -> str:
@@ -52,14 +68,41 @@ class EvalQuestion(BaseModel):
 
     id: str = Field(min_length=1)
     type: QuestionType
+    # Validated even when absent, so a missing subtype or reasons is named as that field.
+    subtype: UnanswerableSubtype | None = Field(default=None, validate_default=True)
     question: str = Field(min_length=3)
     evidence: tuple[str, ...] = ()
     answer_keys: tuple[str, ...] = ()
+    reasons: tuple[Alternatives, ...] | None = Field(default=None, validate_default=True)
     gold_docs: tuple[str, ...] = ()
 
     @property
     def answerable(self) -> bool:
         return self.type != "unanswerable"
+
+    @field_validator("subtype")
+    @classmethod
+    def _subtype_for_unanswerable(
+        cls, value: UnanswerableSubtype | None, info: ValidationInfo
+    ) -> UnanswerableSubtype | None:
+        kind = info.data.get("type")
+        if kind == "unanswerable" and value is None:
+            raise ValueError("an unanswerable question needs a subtype: near_miss or off_topic")
+        if kind is not None and kind != "unanswerable" and value is not None:
+            raise ValueError(f"only unanswerable questions have a subtype, not {kind}")
+        return value
+
+    @field_validator("reasons")
+    @classmethod
+    def _reasons_for_why(
+        cls, value: tuple[tuple[str, ...], ...] | None, info: ValidationInfo
+    ) -> tuple[tuple[str, ...], ...] | None:
+        kind = info.data.get("type")
+        if kind == "why" and not value:
+            raise ValueError("a why question needs reasons: a non-empty list of key lists")
+        if kind is not None and kind != "why" and value is not None:
+            raise ValueError(f"only why questions have reasons, not {kind}")
+        return value
 
     @model_validator(mode="after")
     def _evidence_matches_type(self) -> EvalQuestion:
@@ -67,6 +110,13 @@ class EvalQuestion(BaseModel):
             raise ValueError(f"a {self.type} question needs at least one evidence quote")
         if not self.answerable and (self.evidence or self.answer_keys):
             raise ValueError("an unanswerable question has no evidence and no answer_keys")
+        if self.type == "why" and self.answer_keys:
+            raise ValueError("a why question is scored by its reasons; leave answer_keys empty")
+        if self.reasons and len(self.reasons) != len(self.evidence):
+            raise ValueError(
+                f"a why question has one evidence quote per reason: {len(self.reasons)} "
+                f"reasons, {len(self.evidence)} quotes"
+            )
         return self
 
 
