@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Collection
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,8 @@ from rag.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 EVAL_SET = ROOT / "eval" / "questions.jsonl"
+CORPUS_DIR = ROOT / "corpus"
+_WS = re.compile(r"\s+")
 
 
 def llm_settings(base_url: str | None, **overrides: Any) -> Settings:
@@ -37,3 +40,19 @@ def eval_subset(folder: Path, ids: Collection[str], name: str = "subset.jsonl") 
     path = folder / name
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
+
+
+def collapse(text: str) -> str:
+    """Whitespace runs as one space: quotes are compared to the corpus this way."""
+    return _WS.sub(" ", text).strip()
+
+
+def corpus_texts() -> dict[str, tuple[str, list[str]]]:
+    """doc_id -> (the demo corpus file's text collapsed, each non-empty line collapsed)."""
+    docs = {}
+    for path in sorted(CORPUS_DIR.glob("*.txt")):
+        raw = path.read_text(encoding="utf-8")
+        lines = [collapse(line) for line in raw.splitlines() if line.strip()]
+        doc_id = re.sub(r"[^a-z0-9]+", "-", path.stem.lower()).strip("-")
+        docs[doc_id] = (collapse(raw), lines)
+    return docs

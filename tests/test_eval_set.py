@@ -1,55 +1,58 @@
 """Checks on the hand-written evaluation set ``eval/questions.jsonl``.
 
 Every evidence quote must be copied verbatim from the corpus, every answer key must be
-recoverable from the evidence (the offline answerer replies with verbatim sentences), and
-the set must keep its size and its mix of question types.
+recoverable from the evidence (the offline answerer replies with verbatim sentences), every
+reason key of a why question from the quote that gives that reason, and the set must keep
+its size and its mix of question types and unanswerable subtypes.
 """
 
 import json
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import EVAL_SET, collapse, corpus_texts
 
 Item = dict[str, Any]
 
-ROOT = Path(__file__).resolve().parent.parent
-EVAL_FILE = ROOT / "eval" / "questions.jsonl"
-CORPUS_DIR = ROOT / "corpus"
+EVAL_FILE = EVAL_SET
 
 KEYS = {"id", "type", "question", "evidence", "answer_keys", "gold_docs"}
-TYPES = {"factual", "paraphrase", "multi_doc", "comparative", "unanswerable"}
+# Fields only some types carry (and must carry).
+EXTRA_KEYS = {"unanswerable": {"subtype"}, "why": {"reasons"}}
+TYPES = {"factual", "paraphrase", "multi_doc", "comparative", "why", "unanswerable"}
+SUBTYPES = {"near_miss", "off_topic"}
 ID_PREFIX = {
     "f": "factual",
     "p": "paraphrase",
     "m": "multi_doc",
     "c": "comparative",
+    "w": "why",
     "u": "unanswerable",
 }
-MIN_COUNTS = {"factual": 14, "paraphrase": 12, "multi_doc": 6, "comparative": 8, "unanswerable": 10}
-MIN_TOTAL = 40
-MIN_FACTUAL_PER_DOC = 2
+MIN_COUNTS = {
+    "factual": 27,
+    "paraphrase": 29,
+    "multi_doc": 6,
+    "comparative": 8,
+    "why": 14,
+    "unanswerable": 32,
+}
+MIN_SUBTYPES = {"near_miss": 17, "off_topic": 12}
+MIN_TOTAL = 120
+MIN_PER_DOC = {"factual": 2, "paraphrase": 2}
 QUOTE_MIN, QUOTE_MAX = 40, 250
-_WS = re.compile(r"\s+")
-
-
-def _collapse(text: str) -> str:
-    return _WS.sub(" ", text).strip()
-
-
-def _doc_id(path: Path) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", path.stem.lower()).strip("-")
-
-
-def _load_corpus() -> dict[str, tuple[str, list[str]]]:
-    """doc_id -> (whole text collapsed, each non-empty line collapsed)."""
-    docs = {}
-    for path in sorted(CORPUS_DIR.glob("*.txt")):
-        raw = path.read_text(encoding="utf-8")
-        lines = [_collapse(line) for line in raw.splitlines() if line.strip()]
-        docs[_doc_id(path)] = (_collapse(raw), lines)
-    return docs
+REASONS_MIN, REASONS_MAX = 2, 5
+# Near misses ask every kind of question, so refusing is not learnt from one wording.
+NEAR_MISS_KINDS = {
+    "when": r"^when\b|\bwhich year\b|\bwhat year\b",
+    "how many/much": r"^how (many|much|long)\b",
+    "who": r"^who\b",
+    "which": r"^which\b",
+    "what": r"^what\b",
+    "why": r"^why\b",
+}
+_collapse = collapse
 
 
 def _load_items() -> tuple[list[Item], list[str]]:
@@ -75,7 +78,7 @@ def _load_items() -> tuple[list[Item], list[str]]:
     return items, errors
 
 
-CORPUS = _load_corpus()
+CORPUS = corpus_texts()
 ITEMS, PARSE_ERRORS = _load_items()
 BY_TYPE: dict[str, list[Item]] = {}
 for _item in ITEMS:
@@ -110,7 +113,8 @@ def test_file_not_empty_and_every_line_parses() -> None:
 
 @pytest.mark.parametrize("item", ITEMS, ids=_ids(ITEMS))
 def test_schema(item: Item) -> None:
-    assert set(item) == KEYS, f"keys differ: {sorted(set(item) ^ KEYS)}"
+    keys = KEYS | EXTRA_KEYS.get(str(item.get("type")), set())
+    assert set(item) == keys, f"keys differ: {sorted(set(item) ^ keys)}"
     assert isinstance(item["id"], str) and item["id"]
     assert isinstance(item["type"], str) and item["type"] in TYPES
     assert isinstance(item["question"], str) and item["question"].strip()
@@ -118,7 +122,7 @@ def test_schema(item: Item) -> None:
         assert isinstance(item[field], list), field
         assert all(isinstance(x, str) and x.strip() for x in item[field]), field
         assert len(set(item[field])) == len(item[field]), f"duplicates in {field}"
-    assert re.fullmatch(r"[fpmcu]\d{2,}", item["id"]), item["id"]
+    assert re.fullmatch(r"[fpmcwu]\d{2,}", item["id"]), item["id"]
     assert ID_PREFIX[item["id"][0]] == item["type"], "id prefix does not match type"
     assert set(item["gold_docs"]) <= set(CORPUS), "unknown doc_id in gold_docs"
 
@@ -156,7 +160,9 @@ def test_evidence_verbatim_in_gold_doc(item: Item) -> None:
 @pytest.mark.parametrize("item", ANSWERABLE, ids=_ids(ANSWERABLE))
 def test_answer_keys_in_evidence(item: Item) -> None:
     keys = item["answer_keys"]
-    if item["type"] == "comparative":
+    if item["type"] == "why":
+        assert keys == [], "a why question is scored by its reasons"
+    elif item["type"] == "comparative":
         assert len(keys) <= 3
     else:
         assert 1 <= len(keys) <= 3, "need 1-3 answer keys"
@@ -172,6 +178,52 @@ def test_unanswerable_is_empty(item: Item) -> None:
     assert item["evidence"] == []
     assert item["answer_keys"] == []
     assert item["gold_docs"] == []
+    assert item["subtype"] in SUBTYPES
+
+
+WHY = BY_TYPE.get("why", [])
+
+
+@pytest.mark.parametrize("item", WHY, ids=_ids(WHY))
+def test_why_reasons_each_given_by_their_quote(item: Item) -> None:
+    reasons = item["reasons"]
+    assert REASONS_MIN <= len(reasons) <= REASONS_MAX, f"{len(reasons)} reasons"
+    assert len(item["evidence"]) == len(reasons), "one evidence quote per reason"
+    for reason, quote in zip(reasons, item["evidence"], strict=True):
+        assert isinstance(reason, list) and reason, "a reason is a non-empty list of keys"
+        q = _collapse(quote).lower()
+        for key in reason:
+            assert isinstance(key, str) and key.strip(), f"empty key in {reason}"
+            assert 1 <= len(key.split()) <= 3, f"reason key too long: {key!r}"
+            k = _collapse(key).lower()
+            assert any(k in text.lower() for text, _ in CORPUS.values()), f"{key!r} not in corpus"
+            assert k in q, f"reason key {key!r} not in the quote that gives it: {q[:60]!r}"
+            others = [o for o in item["evidence"] if o != quote and k in _collapse(o).lower()]
+            assert not others, f"reason key {key!r} would also count another reason: {others}"
+
+
+def test_why_reasons_often_span_documents() -> None:
+    spread = [it["id"] for it in WHY if len(_evidence_docs(it)) >= 2]
+    assert len(spread) >= len(WHY) // 2, f"only {spread} draw on several documents"
+
+
+def test_unanswerable_subtypes() -> None:
+    counts = {sub: 0 for sub in SUBTYPES}
+    for item in UNANSWERABLE:
+        counts[item["subtype"]] += 1
+    for subtype, minimum in MIN_SUBTYPES.items():
+        assert counts[subtype] >= minimum, f"{subtype}: {counts[subtype]} < {minimum}"
+
+
+def test_near_misses_ask_every_kind_of_question() -> None:
+    asked = {
+        kind
+        for item in UNANSWERABLE
+        if item["subtype"] == "near_miss"
+        for kind, pattern in NEAR_MISS_KINDS.items()
+        if re.search(pattern, item["question"].lower())
+    }
+    assert asked == set(NEAR_MISS_KINDS), f"missing: {sorted(set(NEAR_MISS_KINDS) - asked)}"
 
 
 def test_counts_per_type() -> None:
@@ -181,13 +233,14 @@ def test_counts_per_type() -> None:
         assert got >= minimum, f"{typ}: {got} < {minimum}"
 
 
-def test_factual_questions_cover_every_document() -> None:
+@pytest.mark.parametrize("typ", sorted(MIN_PER_DOC))
+def test_single_fact_questions_cover_every_document(typ: str) -> None:
     per_doc = {doc: 0 for doc in CORPUS}
-    for item in BY_TYPE.get("factual", []):
+    for item in BY_TYPE.get(typ, []):
         for doc in item["gold_docs"]:
             per_doc[doc] += 1
-    thin = {doc: n for doc, n in per_doc.items() if n < MIN_FACTUAL_PER_DOC}
-    assert not thin, f"documents with too few factual questions: {thin}"
+    thin = {doc: n for doc, n in per_doc.items() if n < MIN_PER_DOC[typ]}
+    assert not thin, f"documents with too few {typ} questions: {thin}"
 
 
 MULTI = BY_TYPE.get("multi_doc", [])

@@ -47,8 +47,9 @@ RETRIEVAL_COLUMNS = ("recall", "mrr", f"ndcg@{NDCG_AT}", "doc_coverage")
 # Comparative questions quote one example passage per author among many that would do, so
 # their evidence recall understates retrieval; for them the figure that matters is whether
 # each author's document is among the passages (doc and author coverage). They are reported
-# by type but kept out of the overall evidence figures.
-OVERALL_TYPES = ("factual", "paraphrase", "multi_doc")
+# by type but kept out of the overall evidence figures. Why questions quote one passage per
+# reason and need them all, like multi_doc ones.
+OVERALL_TYPES = ("factual", "paraphrase", "multi_doc", "why")
 EVIDENCE_METRICS = ("recall", "mrr", f"ndcg@{NDCG_AT}")
 # Questions on which `rag eval` also compares the authors (rag.evaluation.perspectives):
 # comparative ones for coverage and attribution, unanswerable ones for false addresses.

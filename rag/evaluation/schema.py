@@ -1,27 +1,66 @@
-"""The eval-set format, validated on load with errors that name the line and field.
+"""The eval-set formats, validated on load with errors that name the line and field.
 
-One JSON object per line::
+Questions (``eval/questions.jsonl``), one JSON object per line::
 
     {"id": "f01", "type": "factual", "question": "...",
      "evidence": ["verbatim quote from the corpus", ...],
      "answer_keys": ["short string a correct answer contains", ...],
      "gold_docs": ["doc-id", ...]}          # optional
 
-`type` is one of factual, paraphrase, multi_doc, comparative, unanswerable.
-Unanswerable questions have no evidence.
+`type` is one of factual, paraphrase, multi_doc, comparative, why, unanswerable.
+
+* unanswerable: no evidence, no answer_keys, and a `subtype`: "near_miss" (the corpus
+  has the topic but not the fact) or "off_topic" (outside the corpus altogether), so
+  refusals can be read separately for the hard and the easy case;
+* why ("Why ...?", "How did ...?"): answered by several reasons spread over the text, so
+  no single key fits; `reasons` lists them, each a list of alternative short strings of
+  which any one in an answer counts the reason as given, `evidence` one quote per
+  reason, `answer_keys` empty.
+
+`subtype` belongs to unanswerable questions only, `reasons` to why questions only.
+
+Conversations (``eval/conversations.jsonl``): a few turns of which only the last is
+scored, on its standalone rewrite and on its answer::
+
+    {"id": "c01", "turns": ["first question", "follow-up"],
+     "rewrite_keys": [["Melvin"], ["Armenia", "Yerevan"]],   # each: one alternative at least
+     "rewrite_forbidden": ["Georgia"],                       # none may appear in the rewrite
+     "answer_keys": ["..."], "reasons": null,                # or reasons instead of keys
+     "evidence": ["verbatim quote answering the last turn"], "gold_docs": ["doc-id"]}
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from rag.errors import EvalSetError
 from rag.jsonlines import json_objects
 
-QuestionType = Literal["factual", "paraphrase", "multi_doc", "comparative", "unanswerable"]
+QuestionType = Literal["factual", "paraphrase", "multi_doc", "comparative", "why", "unanswerable"]
+UnanswerableSubtype = Literal["near_miss", "off_topic"]
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty or blank")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_not_blank)]
+# Alternative wordings of one thing an answer (or a rewrite) must contain.
+Alternatives = Annotated[tuple[Text, ...], Field(min_length=1)]
 
 
 class EvalQuestion(BaseModel):
@@ -29,14 +68,41 @@ class EvalQuestion(BaseModel):
 
     id: str = Field(min_length=1)
     type: QuestionType
+    # Validated even when absent, so a missing subtype or reasons is named as that field.
+    subtype: UnanswerableSubtype | None = Field(default=None, validate_default=True)
     question: str = Field(min_length=3)
     evidence: tuple[str, ...] = ()
     answer_keys: tuple[str, ...] = ()
+    reasons: tuple[Alternatives, ...] | None = Field(default=None, validate_default=True)
     gold_docs: tuple[str, ...] = ()
 
     @property
     def answerable(self) -> bool:
         return self.type != "unanswerable"
+
+    @field_validator("subtype")
+    @classmethod
+    def _subtype_for_unanswerable(
+        cls, value: UnanswerableSubtype | None, info: ValidationInfo
+    ) -> UnanswerableSubtype | None:
+        kind = info.data.get("type")
+        if kind == "unanswerable" and value is None:
+            raise ValueError("an unanswerable question needs a subtype: near_miss or off_topic")
+        if kind is not None and kind != "unanswerable" and value is not None:
+            raise ValueError(f"only unanswerable questions have a subtype, not {kind}")
+        return value
+
+    @field_validator("reasons")
+    @classmethod
+    def _reasons_for_why(
+        cls, value: tuple[tuple[str, ...], ...] | None, info: ValidationInfo
+    ) -> tuple[tuple[str, ...], ...] | None:
+        kind = info.data.get("type")
+        if kind == "why" and not value:
+            raise ValueError("a why question needs reasons: a non-empty list of key lists")
+        if kind is not None and kind != "why" and value is not None:
+            raise ValueError(f"only why questions have reasons, not {kind}")
+        return value
 
     @model_validator(mode="after")
     def _evidence_matches_type(self) -> EvalQuestion:
@@ -44,6 +110,46 @@ class EvalQuestion(BaseModel):
             raise ValueError(f"a {self.type} question needs at least one evidence quote")
         if not self.answerable and (self.evidence or self.answer_keys):
             raise ValueError("an unanswerable question has no evidence and no answer_keys")
+        if self.type == "why" and self.answer_keys:
+            raise ValueError("a why question is scored by its reasons; leave answer_keys empty")
+        if self.reasons and len(self.reasons) != len(self.evidence):
+            raise ValueError(
+                f"a why question has one evidence quote per reason: {len(self.reasons)} "
+                f"reasons, {len(self.evidence)} quotes"
+            )
+        return self
+
+
+class EvalConversation(BaseModel):
+    """A conversation whose last turn is scored: its rewrite, then its answer."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(min_length=1)
+    turns: Annotated[tuple[Text, ...], Field(min_length=2)]
+    rewrite_keys: Annotated[tuple[Alternatives, ...], Field(min_length=1)]
+    rewrite_forbidden: tuple[Text, ...] = ()
+    answer_keys: tuple[Text, ...] = ()
+    reasons: Annotated[tuple[Alternatives, ...], Field(min_length=1)] | None = None
+    evidence: Annotated[tuple[Text, ...], Field(min_length=1)]
+    gold_docs: tuple[Text, ...] = ()
+
+    @property
+    def question(self) -> str:
+        """The scored turn."""
+        return self.turns[-1]
+
+    @model_validator(mode="after")
+    def _scorable(self) -> EvalConversation:
+        if not self.answer_keys and not self.reasons:
+            raise ValueError("give answer_keys, or reasons when the answer is a list")
+        forbidden = [f.lower() for f in self.rewrite_forbidden]
+        for number, alternatives in enumerate(self.rewrite_keys):
+            if forbidden and all(any(f in a.lower() for f in forbidden) for a in alternatives):
+                raise ValueError(
+                    f"rewrite_keys[{number}] can never be met: every alternative contains "
+                    "a rewrite_forbidden string"
+                )
         return self
 
 
@@ -53,23 +159,39 @@ def load_eval_set(path: Path) -> list[EvalQuestion]:
 
 def numbered_eval_set(path: Path) -> list[tuple[int, EvalQuestion]]:
     """The questions with their line numbers, for errors found after loading."""
+    return _numbered(path, EvalQuestion, "questions")
+
+
+def load_conversations(path: Path) -> list[EvalConversation]:
+    return [conversation for _, conversation in numbered_conversations(path)]
+
+
+def numbered_conversations(path: Path) -> list[tuple[int, EvalConversation]]:
+    """The conversations with their line numbers, for errors found after loading."""
+    return _numbered(path, EvalConversation, "conversations")
+
+
+_Record = TypeVar("_Record", EvalQuestion, EvalConversation)
+
+
+def _numbered(path: Path, model: type[_Record], what: str) -> list[tuple[int, _Record]]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise EvalSetError(f"cannot read eval set {path}: {exc.strerror}") from exc
-    questions: list[tuple[int, EvalQuestion]] = []
+    records: list[tuple[int, _Record]] = []
     seen: set[str] = set()
-    for number, record in json_objects(text, path, EvalSetError):
+    for number, raw in json_objects(text, path, EvalSetError):
         try:
-            question = EvalQuestion.model_validate(record)
+            record = model.model_validate(raw)
         except ValidationError as exc:
             first = exc.errors()[0]
             field = ".".join(str(p) for p in first["loc"]) or "record"
             raise EvalSetError(f"{path}:{number}: field {field!r}: {first['msg']}") from exc
-        if question.id in seen:
-            raise EvalSetError(f"{path}:{number}: field 'id': {question.id!r} is used twice")
-        seen.add(question.id)
-        questions.append((number, question))
-    if not questions:
-        raise EvalSetError(f"{path} holds no questions")
-    return questions
+        if record.id in seen:
+            raise EvalSetError(f"{path}:{number}: field 'id': {record.id!r} is used twice")
+        seen.add(record.id)
+        records.append((number, record))
+    if not records:
+        raise EvalSetError(f"{path} holds no {what}")
+    return records
