@@ -8,15 +8,11 @@ the evidence must be copied verbatim from the corpus.
 
 from __future__ import annotations
 
-import json
 import re
-from pathlib import Path
-from typing import Any
 
 import pytest
 from helpers import ROOT, collapse, corpus_texts
 
-from rag.errors import EvalSetError
 from rag.evaluation.schema import EvalConversation, load_conversations
 
 CONVERSATIONS = load_conversations(ROOT / "eval" / "conversations.jsonl")
@@ -87,48 +83,3 @@ def test_rewrite_keys_reachable_and_forbidden_from_context(conv: EvalConversatio
         assert f not in turns[-1], f"{forbidden!r} is in the scored turn itself"
         clashes = [a for keys in conv.rewrite_keys for a in keys if f in a.lower()]
         assert not clashes, f"{forbidden!r} is inside rewrite keys {clashes}"
-
-
-GOOD: dict[str, Any] = {
-    "id": "x1",
-    "turns": ["Who is Neil Melvin?", "Where did he work before RUSI?"],
-    "rewrite_keys": [["Melvin"]],
-    "answer_keys": ["SIPRI"],
-    "evidence": ["Director of Research at the Stockholm International Peace Research Institute"],
-}
-
-
-@pytest.mark.parametrize(
-    ("change", "field", "why"),
-    [
-        ({"turns": ["Where did he work before RUSI?"]}, "turns", "at least 2"),
-        ({"rewrite_keys": [["Melvin", " "]]}, "rewrite_keys.0.1", "blank"),
-        ({"rewrite_keys": [[]]}, "rewrite_keys.0", "at least 1"),
-        ({"answer_keys": []}, "record", "reasons"),
-        ({"reasons": []}, "reasons", "at least 1"),
-        ({"reasons": [["SIPRI"], []]}, "reasons.1", "at least 1"),
-        ({"rewrite_forbidden": ["melvin"]}, "record", "rewrite_keys[0] can never be met"),
-        ({"speaker": "me"}, "speaker", "Extra inputs"),
-    ],
-)
-def test_a_bad_conversation_is_named_by_line_and_field(
-    tmp_path: Path, change: dict[str, Any], field: str, why: str
-) -> None:
-    path = tmp_path / "conversations.jsonl"
-    lines = [GOOD, {**GOOD, "id": "x2", **change}]
-    path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
-    with pytest.raises(EvalSetError) as caught:
-        load_conversations(path)
-    message = str(caught.value)
-    assert message.startswith(f"{path}:2: field {field!r}:"), message
-    assert why in message
-
-
-def test_a_good_conversation_loads_and_ids_are_unique(tmp_path: Path) -> None:
-    path = tmp_path / "conversations.jsonl"
-    path.write_text(json.dumps(GOOD) + "\n", encoding="utf-8")
-    (loaded,) = load_conversations(path)
-    assert loaded.question == GOOD["turns"][-1] and loaded.reasons is None
-    path.write_text((json.dumps(GOOD) + "\n") * 2, encoding="utf-8")
-    with pytest.raises(EvalSetError, match=r":2: field 'id': 'x1' is used twice"):
-        load_conversations(path)
