@@ -24,9 +24,15 @@ def related_passages(passages: Sequence[Passage], limit: int = 3) -> tuple[Passa
 
 
 def refusal(
-    question: str, passages: Sequence[Passage], backend: str, diagnostics: Sequence[str] = ()
+    question: str,
+    passages: Sequence[Passage],
+    backend: str,
+    diagnostics: Sequence[str] = (),
+    *,
+    reason: str | None = None,
 ) -> Answer:
-    """The explicit cannot-answer outcome, with the closest passages as related reading."""
+    """The explicit cannot-answer outcome, with the closest passages as related reading
+    and, where known, the reason in words a user can read."""
     return Answer(
         question=question,
         standalone_question=question,
@@ -37,4 +43,5 @@ def refusal(
         backend=backend,
         related=related_passages(passages),
         diagnostics=tuple(diagnostics),
+        refusal_reason=reason,
     )

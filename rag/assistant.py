@@ -18,6 +18,7 @@ from rag.lexical import terms
 from rag.llm import LLM
 from rag.retrieval import Filters, Retriever, filter_rows
 from rag.settings import Settings
+from rag.slots import lowercase_words
 from rag.store import LoadedIndex, load_index
 from rag.types import Answer, Comparison, Passage
 
@@ -107,8 +108,13 @@ class Assistant:
             index = self.index
             headers = {d: context_header(doc.meta) for d, doc in index.documents.items()}
             idf = idf_table([terms(indexed_text(c.text, headers[c.doc_id])) for c in index.chunks])
+            authors = sorted({d.meta.author for d in index.documents.values() if d.meta.author})
             self._extractive = ExtractiveAnswerer(
-                self.embedder, idf, sentence_source=index_sentence_source(index)
+                self.embedder,
+                idf,
+                sentence_source=index_sentence_source(index),
+                authors=authors,
+                common_words=lowercase_words(d.text for d in index.documents.values()),
             )
         return self._extractive
 

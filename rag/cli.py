@@ -231,6 +231,8 @@ def _print_answer(answer: Answer) -> None:
         err.print(f"[yellow]note:[/] {answer.notice}", highlight=False)
     out.print(answer.text, highlight=False)
     if answer.refused:
+        if answer.refusal_reason:
+            out.print(f"[dim]Why: {answer.refusal_reason}.[/]", highlight=False)
         if answer.related:
             out.print("\n[bold]Related passages[/] (not an answer):", highlight=False)
             for p in answer.related:

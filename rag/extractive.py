@@ -1,158 +1,82 @@
 """The offline answerer: answers with sentences taken verbatim from the passages.
 
-For each candidate sentence it combines
-- meaning: cosine similarity between the question and the sentence (the embedding model
-  that is already loaded for retrieval),
-- words: the IDF-weighted share of the question's content terms the sentence contains,
-- question-type cues: a "when" question wants a date, "how many / what share" a number,
-  "who" a name,
-- a small prior for sentences from higher-ranked passages.
+Three steps, each in its own module:
+1. `rag.question.analyse`: what the question asks for (kind, slot, focus);
+2. `rag.scoring.SentenceScorer`: every sentence of the passages scored against it (the
+   same scorer the author perspectives use);
+3. `rag.answerability.decide`: whether any sentence answers, and which; if none does, an
+   explicit refusal that says why and lists the closest passages as related reading.
 
-It refuses ("The documents do not answer this.") when the best evidence is below a
-threshold calibrated on the eval set's unanswerable questions, and then lists the closest
-passages as related reading instead of presenting them as an answer.
+Then the answer is composed: a factual question gets the answering sentence and at most
+two more that add to it; a "why" or "how" question gets 2-4 reasons, from different
+passages where there are, in reading order (by document, then by position).
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-
-import numpy as np
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 from rag.answer import refusal
+from rag.answerability import AnswerabilityConfig, Decision, confidence, decide
 from rag.embeddings import Embedder, Vectors
 from rag.lexical import terms
-from rag.sentences import split_sentences
+from rag.question import (
+    FILLER,
+    TYPED_KINDS,
+    QuestionAnalysis,
+    analyse,
+    question_kind,
+    question_terms,
+)
+from rag.scoring import (
+    ScoredSentence,
+    ScorerConfig,
+    SentenceScorer,
+    SentenceSource,
+    term_coverage,
+)
 from rag.types import Answer, Citation, Passage
 
-_YEAR = re.compile(r"(?<!\d)(1[6-9]\d\d|20\d\d)(?!\d)")
-_MONTH = re.compile(
-    r"\b(January|February|March|April|May|June|July|August|September|October|November|"
-    r"December|spring|summer|autumn|fall|winter)\b"
-)
-_DIGITS = re.compile(r"\d+(?:[.,]\d+)*")
-_NUMBER_WORD = re.compile(
-    r"%|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|dozens?|"
-    r"hundreds?|thousands?|millions?|billions?|half|third|quarter|percent|per cent)\b",
+__all__ = [
+    "FILLER",
+    "TYPED_KINDS",
+    "Candidate",
+    "ExtractiveAnswerer",
+    "ExtractiveConfig",
+    "idf_table",
+    "question_kind",
+    "question_terms",
+    "term_coverage",
+]
+
+Candidate = ScoredSentence  # the name perspectives.py knows a scored sentence by
+
+# Words that mark a sentence as giving a reason or a mechanism, for "why"/"how" questions.
+_CAUSAL = re.compile(
+    r"\b(because|due to|owing to|thanks to|as a result|result(?:s|ed)? in|led to|leads? to|"
+    r"lead to|caus(?:e|es|ed|ing)|driven by|stems? from|stemmed from|reasons?|therefore|thus|"
+    r"hence|consequently|so that|in order to|undermin\w*|weaken\w*|erod\w*|los(?:e|es|ing|t) "
+    r"\w+|amid|given that|in light of|since|after|enabl\w*|allow\w*|through|by \w+ing)\b",
     re.IGNORECASE,
 )
-_NAME = re.compile(r"(?<!^)(?<![.!?] )\b[A-Z][a-z]+(?:[ -][A-Z][a-z]+)+")
-_CAPITALISED = re.compile(r"(?<!^)\b[A-Z][a-z]{2,}")
-
-
-# Words a question uses to ask, or to point at a document, that no answer sentence needs.
-_FILLER_WORDS = (
-    "what which who whom whose when where why how many much does did do doe according give "
-    "gave say says said author authors article articles paper piece view views opinion "
-    "think thinks describe describes mention mentions name named figure call called kind "
-    "type way happen happened year date tell explain"
-)
-FILLER = frozenset(terms(_FILLER_WORDS))
-
-
-def question_terms(question: str) -> list[str]:
-    """The content terms of a question, without the words it uses to ask."""
-    return [t for t in terms(question) if t not in FILLER]
-
-
-def question_kind(question: str) -> str | None:
-    """The kind of answer a question asks for, from its wording."""
-    q = question.lower()
-    if re.search(
-        r"\bwhen\b|\bwhat (year|date|month)\b|\bin which (year|month)\b|\bsince when\b", q
-    ):
-        return "date"
-    if re.search(
-        r"\bhow (many|much|long|large|big|far)\b|\bwhat (share|percentage|proportion|number|size)\b"
-        r"|\bwhat (is|was|were|are) (the )?(\w+'s )?(population|gdp|budget|size|number|share|"
-        r"percentage|cost|price|length|area|amount|total|figure)\b|\b\w+'s (population|gdp)\b",
-        q,
-    ):
-        return "number"
-    if re.search(
-        r"\bwho\b|\bwhich (person|leader|president|minister|official|author)\b|\bwhose\b"
-        r"|\bwhat (is|was|were|are) the names?\b",
-        q,
-    ):
-        return "name"
-    if re.search(
-        r"\bwhere\b|\bwhich (city|country|countries|place|region|capital)\b|\bin what city\b", q
-    ):
-        return "place"
-    return None
-
-
-# Question kinds whose answer must contain something recognisable; when no good sentence
-# has it, the passages talk about the topic without answering (asked "how many troops",
-# they give a year): refuse rather than answer beside the point.
-TYPED_KINDS = {"number": "figure", "date": "date", "name": "name"}
-
-
-def has_quantity(sentence: str) -> bool:
-    """A count, amount or share: a number that is not merely a year, or a number word."""
-    for match in _DIGITS.finditer(sentence):
-        if not _YEAR.fullmatch(match.group(0)):
-            return True
-    return bool(_NUMBER_WORD.search(sentence))
-
-
-def new_names(sentence: str, question: str) -> list[str]:
-    """Proper names in a sentence that the question does not already contain."""
-    return [n for n in _NAME.findall(sentence) if n.lower() not in question.lower()]
-
-
-def cue_score(kind: str | None, sentence: str, question: str = "") -> float:
-    """How well a sentence offers the kind of answer asked for (1 = it does)."""
-    if kind == "date":
-        return 1.0 if _YEAR.search(sentence) else 0.5 if _MONTH.search(sentence) else 0.0
-    if kind == "number":
-        return 1.0 if has_quantity(sentence) else 0.0
-    if kind == "name":
-        return 1.0 if new_names(sentence, question) else 0.0
-    if kind == "place":
-        return 1.0 if _CAPITALISED.search(sentence) else 0.0
-    return 0.0
-
-
-def term_coverage(
-    question_terms: Sequence[str], sentence_terms: set[str], idf: Mapping[str, float]
-) -> float:
-    """IDF-weighted share of the question's content terms that occur in the sentence."""
-    unique = set(question_terms)
-    total = sum(idf.get(t, 1.0) for t in unique)
-    if not total:
-        return 0.0
-    return sum(idf.get(t, 1.0) for t in unique if t in sentence_terms) / total
-
-
-@dataclass(frozen=True)
-class Candidate:
-    passage_number: int  # 1-based position of its passage in the answerer's input
-    text: str
-    score: float
-    similarity: float
-    coverage: float
 
 
 @dataclass(frozen=True)
 class ExtractiveConfig:
-    max_sentences: int = 3
-    min_words: int = 6
-    refusal_threshold: float = 0.30  # calibrated on eval/questions.jsonl, see README
-    weight_similarity: float = 0.55
-    weight_coverage: float = 0.35
-    weight_cue: float = 0.10
-    rank_prior: float = 0.02  # subtracted per rank below the first passage
-    cue_margin: float = 0.03  # sentences this close to the best may supply the asked-for kind
-    keep_ratio: float = 0.8  # a further sentence must score this share of the best
-    redundancy: float = 0.85  # cosine above which a sentence repeats one already chosen
-
-
-SentenceSource = Callable[[Passage], tuple[list[str], Vectors] | None]
+    scorer: ScorerConfig = field(default_factory=ScorerConfig)
+    answerability: AnswerabilityConfig = field(default_factory=AnswerabilityConfig)
+    max_sentences: int = 3  # for a factual question
+    max_reasons: int = 4  # for a "why" / "how" question
+    min_reasons: int = 2
+    keep_ratio: float = 0.8  # a further factual sentence must score this share of the best
+    part_ratio: float = 0.6  # ... or this share, when it covers a part of the question left out
+    part_gain: float = 0.15  # the IDF-weighted share of the question it must add
+    reason_ratio: float = 0.7  # a further reason must be this confident relative to the best
+    causal_bonus: float = 0.05  # added to a reason sentence that states a cause
+    redundancy: float = 0.8  # cosine above which a sentence repeats one already chosen
 
 
 class ExtractiveAnswerer:
@@ -165,121 +89,53 @@ class ExtractiveAnswerer:
         config: ExtractiveConfig = ExtractiveConfig(),
         cache_size: int = 4096,
         sentence_source: SentenceSource | None = None,
+        authors: Sequence[str] = (),
+        common_words: frozenset[str] = frozenset(),
     ) -> None:
-        """`sentence_source` gives a passage's sentences with vectors computed at index
-        time (fast); without it, or when it has none, sentences are embedded here."""
+        """`authors` are the collection's author names: "according to Melvin" names a
+        source, not a topic, so it is not part of the question's focus."""
         self.embedder = embedder
         self.idf = idf
         self.config = config
-        self._sentence_source = sentence_source
-        self._cache: OrderedDict[str, tuple[list[str], Vectors]] = OrderedDict()
-        self._cache_size = cache_size
-
-    def _sentences(self, passage: Passage) -> tuple[list[str], Vectors]:
-        """Sentences of a passage and their vectors, cached per chunk (answers repeat them)."""
-        if self._sentence_source is not None:
-            known = self._sentence_source(passage)
-            if known is not None:
-                texts, vectors = known
-                keep = [
-                    i
-                    for i, text in enumerate(texts)
-                    if len(text.split()) >= self.config.min_words
-                    and not text.rstrip().endswith("?")
-                ]
-                return [texts[i] for i in keep], vectors[keep]
-        key = passage.chunk.chunk_id + ":" + str(hash(passage.chunk.text))
-        cached = self._cache.get(key)
-        if cached is not None:
-            self._cache.move_to_end(key)
-            return cached
-        text = passage.chunk.text
-        sentences = [
-            text[s:e]
-            for s, e in split_sentences(text)
-            if len(text[s:e].split()) >= self.config.min_words
-            and not text[s:e].rstrip().endswith("?")
-        ]
-        vectors = (
-            self.embedder.embed(sentences)
-            if sentences
-            else np.zeros((0, self.embedder.dimension), np.float32)
+        self.authors = tuple(authors)
+        self.scorer = SentenceScorer(
+            embedder,
+            idf,
+            config.scorer,
+            sentence_source=sentence_source,
+            cache_size=cache_size,
+            common_words=common_words,
         )
-        self._cache[key] = (sentences, vectors)
-        if len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
-        return sentences, vectors
+
+    def analyse(self, question: str) -> QuestionAnalysis:
+        return analyse(question, self.idf, authors=self.authors)
 
     def candidates(
         self, question: str, passages: Sequence[Passage]
-    ) -> tuple[list[Candidate], Vectors]:
-        config = self.config
-        question_vector = self.embedder.embed([question])[0]
-        wanted = question_terms(question)
-        kind = question_kind(question)
-        found: list[Candidate] = []
-        vectors: list[Vectors] = []
-        for number, passage in enumerate(passages, 1):
-            sentences, sentence_vectors = self._sentences(passage)
-            if not sentences:
-                continue
-            similarities = sentence_vectors @ question_vector
-            for sentence, similarity, vector in zip(
-                sentences, similarities, sentence_vectors, strict=True
-            ):
-                coverage = term_coverage(wanted, set(terms(sentence)), self.idf)
-                score = (
-                    config.weight_similarity * float(similarity)
-                    + config.weight_coverage * coverage
-                    + config.weight_cue * cue_score(kind, sentence, question)
-                    - config.rank_prior * (number - 1)
-                )
-                found.append(Candidate(number, sentence, score, float(similarity), coverage))
-                vectors.append(vector)
-        stacked = (
-            np.stack(vectors) if vectors else np.zeros((0, self.embedder.dimension), np.float32)
-        )
-        return found, stacked
+    ) -> tuple[list[ScoredSentence], Vectors]:
+        return self.scorer.score(self.analyse(question), passages)
 
     def answer(self, question: str, passages: Sequence[Passage]) -> Answer:
-        candidates, vectors = self.candidates(question, passages)
-        order = sorted(range(len(candidates)), key=lambda i: -candidates[i].score)
-        best = candidates[order[0]].score if order else -math.inf
-        support, notes = best, []
-        kind = question_kind(question)
-        if kind in TYPED_KINDS and order:
-            near_best = [
-                candidates[i] for i in order if candidates[i].score >= best - self.config.cue_margin
-            ]
-            if not any(cue_score(kind, c.text, question) >= 0.5 for c in near_best):
-                notes.append(f"no passage gives the {TYPED_KINDS[kind]} asked for")
-                support = -math.inf
-        if support < self.config.refusal_threshold:
+        analysis = self.analyse(question)
+        scored, vectors = self.scorer.score(analysis, passages)
+        decision = decide(analysis, scored, self.config.answerability)
+        if not decision.answerable or decision.best is None:
             return refusal(
                 question,
                 passages,
                 self.name,
-                [f"evidence {support:.3f} < threshold {self.config.refusal_threshold}", *notes],
+                [f"not answered: {decision.reason}", *decision.diagnostics],
+                reason=decision.reason,
             )
-        chosen: list[int] = []
-        for i in order:
-            if len(chosen) == self.config.max_sentences:
-                break
-            if candidates[i].score < best * self.config.keep_ratio:
-                break
-            if any(float(vectors[i] @ vectors[j]) > self.config.redundancy for j in chosen):
-                continue
-            if any(
-                candidates[i].text in candidates[j].text or candidates[j].text in candidates[i].text
-                for j in chosen
-            ):
-                continue
-            chosen.append(i)
+        if analysis.explanatory:
+            chosen = self._reasons(analysis, scored, vectors, decision)
+        else:
+            chosen = self._supporting(analysis, scored, vectors, decision)
         citations = tuple(
             Citation(
-                n=candidates[i].passage_number,
-                passage=passages[candidates[i].passage_number - 1],
-                quote=candidates[i].text,
+                n=scored[i].passage_number,
+                passage=passages[scored[i].passage_number - 1],
+                quote=scored[i].text,
             )
             for i in chosen
         )
@@ -292,8 +148,94 @@ class ExtractiveAnswerer:
             passages=tuple(passages),
             refused=False,
             backend=self.name,
-            diagnostics=(f"best evidence {best:.3f}",),
+            diagnostics=decision.diagnostics,
         )
+
+    # ------------------------------------------------------------ composing
+
+    def _redundant(
+        self, i: int, chosen: Sequence[int], scored: Sequence[ScoredSentence], vectors: Vectors
+    ) -> bool:
+        for j in chosen:
+            if float(vectors[i] @ vectors[j]) > self.config.redundancy:
+                return True
+            if scored[i].text in scored[j].text or scored[j].text in scored[i].text:
+                return True
+        return False
+
+    def _supporting(
+        self,
+        analysis: QuestionAnalysis,
+        scored: Sequence[ScoredSentence],
+        vectors: Vectors,
+        decision: Decision,
+    ) -> list[int]:
+        """The answering sentence, then at most two more: ones nearly as good, or ones that
+        cover a part of the question the chosen sentences leave out ("when ..., and which
+        ...?" is often answered by two sentences)."""
+        assert decision.best is not None
+        config = self.config
+        best = scored[decision.best]
+        asked = set(analysis.terms)
+        covered = set(terms(best.text)) & asked
+        chosen = [decision.best]
+        for i in sorted(range(len(scored)), key=lambda i: -scored[i].score):
+            if len(chosen) == config.max_sentences:
+                break
+            candidate = scored[i]
+            if i in chosen or candidate.fills_slot is False:
+                continue
+            if candidate.score < config.part_ratio * best.score:
+                break
+            gain = set(terms(candidate.text)) & asked - covered
+            added = term_coverage(list(asked), gain, self.idf)
+            if candidate.score < config.keep_ratio * best.score and added < config.part_gain:
+                continue
+            if not self._redundant(i, chosen, scored, vectors):
+                chosen.append(i)
+                covered |= gain
+        return chosen
+
+    def _reasons(
+        self,
+        analysis: QuestionAnalysis,
+        scored: Sequence[ScoredSentence],
+        vectors: Vectors,
+        decision: Decision,
+    ) -> list[int]:
+        """2-4 reasons: the most confident sentences that state a cause, preferring
+        passages not yet cited, none repeating another, in reading order."""
+        assert decision.best is not None
+        config = self.config
+        weight = config.answerability.focus_weight
+        wants_cause = analysis.kind == "reason"
+
+        def merit(i: int) -> float:
+            bonus = config.causal_bonus if wants_cause and _CAUSAL.search(scored[i].text) else 0
+            return confidence(scored[i], analysis, weight) + bonus
+
+        floor = config.reason_ratio * decision.confidence
+        pool = [i for i in range(len(scored)) if merit(i) >= floor or i == decision.best]
+        chosen = [decision.best]
+        for new_passage_only in (True, False):
+            for i in sorted(pool, key=lambda i: -merit(i)):
+                if len(chosen) == config.max_reasons:
+                    break
+                if i in chosen or self._redundant(i, chosen, scored, vectors):
+                    continue
+                cited = {scored[j].passage_number for j in chosen}
+                if new_passage_only and scored[i].passage_number in cited:
+                    continue
+                chosen.append(i)
+        return _reading_order(chosen, scored)
+
+
+def _reading_order(chosen: Sequence[int], scored: Sequence[ScoredSentence]) -> list[int]:
+    """Group by passage (passages in the order of their best sentence), then by position."""
+    first_seen: dict[int, int] = {}
+    for rank, i in enumerate(chosen):
+        first_seen.setdefault(scored[i].passage_number, rank)
+    return sorted(chosen, key=lambda i: (first_seen[scored[i].passage_number], i))
 
 
 def idf_table(chunk_terms: Sequence[Sequence[str]]) -> dict[str, float]:

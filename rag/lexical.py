@@ -37,3 +37,8 @@ def term_set(texts: Iterable[str]) -> set[str]:
     for text in texts:
         out.update(terms(text))
     return out
+
+
+def word_set(text: str) -> frozenset[str]:
+    """The whitespace-separated words of a literal: word lists stay readable in code."""
+    return frozenset(text.split())

@@ -26,17 +26,31 @@ def variant_table() -> dict[str, str]:
     table: dict[str, str] = {}
     for name in _TABLES:
         text = resources.files("rag").joinpath(name).read_text(encoding="utf-8")
+        found: dict[str, str] = {}
         for line in text.splitlines():
             if not line.strip() or line.startswith("#"):
                 continue
             canonical, *others = (part.strip() for part in line.split("\t"))
             for variant in (canonical, *others):
                 if variant:
-                    table[variant] = canonical
+                    # Within a table the first line wins: "Chinese" is China's, not Macau's.
+                    found.setdefault(variant, canonical)
                     bare = variant.removeprefix("the ")
                     if bare != variant:
-                        table[bare[:1].upper() + bare[1:]] = canonical
+                        found.setdefault(bare[:1].upper() + bare[1:], canonical)
+        table.update(found)
     return table
+
+
+@lru_cache(maxsize=1)
+def countries() -> frozenset[str]:
+    """The canonical names that are countries (the first column of data/places.tsv)."""
+    text = resources.files("rag").joinpath(_TABLES[0]).read_text(encoding="utf-8")
+    return frozenset(
+        line.split("\t", 1)[0].strip()
+        for line in text.splitlines()
+        if line.strip() and not line.startswith("#")
+    )
 
 
 @lru_cache(maxsize=1)

@@ -39,7 +39,6 @@ from rag.extractive import (
     TYPED_KINDS,
     Candidate,
     ExtractiveAnswerer,
-    cue_score,
     question_kind,
 )
 from rag.lexical import terms
@@ -248,6 +247,7 @@ class Scored:
     score: float
     similarity: float
     vector: Vectors = field(compare=False, repr=False)
+    fills_slot: bool | None = None  # supplies the date, figure or name asked for
 
 
 @dataclass(frozen=True)
@@ -317,7 +317,15 @@ def gather_evidence(
         if quote is None or (quote.doc_id, quote.start) in seen or not _is_prose(quote, documents):
             continue
         seen.add((quote.doc_id, quote.start))
-        scored.append(Scored(quote, candidates[i].score, candidates[i].similarity, vectors[i]))
+        scored.append(
+            Scored(
+                quote,
+                candidates[i].score,
+                candidates[i].similarity,
+                vectors[i],
+                candidates[i].fills_slot,
+            )
+        )
     addressed, reason = _addresses(question, scored, config)
     return Evidence(group, tuple(scored), addressed, reason)
 
@@ -343,7 +351,7 @@ def _addresses(question: str, scored: Sequence[Scored], config: CompareConfig) -
         return False, f"best sentence {best:.3f} < threshold {threshold}"
     if typed and kind is not None:
         near_best = [s for s in scored if s.score >= best - config.cue_margin]
-        if not any(cue_score(kind, s.quote.text, question) >= 0.5 for s in near_best):
+        if not any(s.fills_slot is not False for s in near_best):
             return False, f"no sentence gives the {TYPED_KINDS[kind]} asked for"
     return True, f"best sentence {best:.3f}"
 

@@ -66,6 +66,7 @@ def answer_dict(answer: Answer) -> dict[str, Any]:
         "standalone_question": answer.standalone_question,
         "answer": answer.text,
         "refused": answer.refused,
+        "refusal_reason": answer.refusal_reason,
         "backend": answer.backend,
         "notice": answer.notice,
         "citations": citation_dicts(answer),

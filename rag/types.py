@@ -82,6 +82,7 @@ class Answer:
     notice: str | None = None  # e.g. why the LLM was not used
     related: tuple[Passage, ...] = ()  # closest passages shown beside a refusal
     diagnostics: tuple[str, ...] = field(default=())
+    refusal_reason: str | None = None  # why the documents do not answer, in plain words
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,8 @@ from fake_openai_server import FakeOpenAIServer
 from rag.assistant import Assistant
 from rag.embeddings import Embedder
 from rag.evaluation.schema import EvalQuestion, load_eval_set
-from rag.extractive import question_kind
 from rag.prompts import CANNOT_ANSWER
+from rag.question import question_kind
 from rag.types import Answer, Passage
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -83,7 +83,10 @@ def test_extractive_refuses_when_the_passages_do_not_answer(demo_assistant: Assi
         ("Where did Aliyev and Pashinyan meet in July 2025?", "place"),
         ("In which city was the October 2022 meeting held?", "place"),
         ("Which country did Armenia buy weapons from?", "place"),
-        ("Why has Armenia turned away from Russia?", None),
+        ("Why has Armenia turned away from Russia?", "reason"),
+        ("How did Azerbaijan respond to the arrests?", "explain"),
+        ("What nationality was the acquaintance who told him?", None),
+        ("How many Armenian servicemen died when Baku's forces struck?", "number"),
     ],
 )
 def test_question_kind(question: str, kind: str | None) -> None:

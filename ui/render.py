@@ -264,9 +264,10 @@ def _answer_sources(answer: Answer, prefix: str) -> str:
             source_card(p, i, card_id=f"related-{prefix.removeprefix('source-')}{i}", cited=False)
             for i, p in enumerate(answer.related, 1)
         )
+        why = f" ({esc(answer.refusal_reason)})" if answer.refusal_reason else ""
         return (
-            '<div class="refusal-note">The documents do not answer this. Related passages '
-            "(for reference, not an answer):</div>" + cards
+            f'<div class="refusal-note">The documents do not answer this{why}. Related '
+            "passages (for reference, not an answer):</div>" + cards
         )
     quotes = quotes_by_number(answer)
     cited = [n for n in sorted(quotes) if 1 <= n <= len(answer.passages)]
