@@ -288,29 +288,29 @@ _TRAILING_CONTEXT = re.compile(r"\s*\([^()]*\)\s*([?.!]*)\s*$")
 
 @dataclass(frozen=True)
 class Token:
+    """A word or punctuation mark, with what the rules ask of it computed once."""
+
     text: str
     start: int
     end: int
+    low: str  # lower case, the possessive dropped: "Russia’s" -> "russia"
+    possessive: bool
+    capitalised: bool  # may begin a name ("CSTO-led" is an adjective, not a name)
+    word: bool
 
-    @property
-    def low(self) -> str:
-        """Lower case, the possessive dropped: "Russia’s" -> "russia"."""
-        return _strip_possessive(self.text.replace("’", "'")).lower()
 
-    @property
-    def possessive(self) -> bool:
-        text = self.text.replace("’", "'")
-        return text.endswith("'s") or (text.endswith("'") and len(text) > 2)
-
-    @property
-    def capitalised(self) -> bool:
-        """A capital letter that may begin a name ("CSTO-led" is an adjective, not a name)."""
-        head, _, tail = self.text.rpartition("-")
-        return self.text[0].isupper() and not (head and tail[:1].islower())
-
-    @property
-    def word(self) -> bool:
-        return self.text[0].isalnum()
+def _token(text: str, start: int, end: int) -> Token:
+    plain = text.replace("’", "'")
+    head, _, tail = text.rpartition("-")
+    return Token(
+        text=text,
+        start=start,
+        end=end,
+        low=_strip_possessive(plain).lower(),
+        possessive=plain.endswith("'s") or (plain.endswith("'") and len(plain) > 2),
+        capitalised=text[0].isupper() and not (head and tail[:1].islower()),
+        word=text[0].isalnum(),
+    )
 
 
 def _strip_possessive(text: str) -> str:
@@ -321,8 +321,11 @@ def _strip_possessive(text: str) -> str:
     return text
 
 
-def tokenize(text: str) -> list[Token]:
-    return [Token(m.group(0), m.start(), m.end()) for m in _TOKEN.finditer(text)]
+@lru_cache(maxsize=512)
+def tokenize(text: str) -> tuple[Token, ...]:
+    """Words (with their apostrophes and hyphens) and punctuation marks. Memoised: the rules
+    read the same few strings several times per follow-up."""
+    return tuple(_token(m.group(0), m.start(), m.end()) for m in _TOKEN.finditer(text))
 
 
 def core(question: str) -> str:
@@ -359,7 +362,8 @@ _GOVERNMENTS = frozenset(
 def _places() -> frozenset[str]:
     """Countries, capitals and the regions above: the names "there" can point at."""
     table = alias_table()
-    return frozenset(set(table) | set(table.values()) | _REGIONS | set(_VARIANTS)) - _GOVERNMENTS
+    variants = set(_VARIANTS) | set(_VARIANTS.values())
+    return frozenset(set(table) | set(table.values()) | _REGIONS | variants) - _GOVERNMENTS - {"EU"}
 
 
 def canonical(name: str) -> str:
@@ -375,13 +379,30 @@ def same_entity(a: str, b: str) -> bool:
     return canonical(a).casefold() == canonical(b).casefold()
 
 
-def _person_words(known_people: Sequence[str]) -> frozenset[str]:
+@lru_cache(maxsize=16)
+def _person_words(known_people: tuple[str, ...]) -> frozenset[str]:
     return frozenset(
         word.lower() for name in known_people for word in name.split() if len(word) > 2
     )
 
 
-def _name_runs(tokens: Sequence[Token]) -> list[tuple[int, int]]:
+def _name_at_start(tokens: Sequence[Token], i: int, known: frozenset[str]) -> bool:
+    """Whether a capitalised first word is a name ("Armenia's role?", "Melvin?") rather than
+    a word capitalised for starting the sentence ("Really?", "Tell me more")."""
+    token = tokens[i]
+    if token.low in _OPENERS or token.low in _VERBS:
+        return False
+    following = tokens[i + 1] if i + 1 < len(tokens) else None
+    return (
+        token.possessive
+        or token.text.isupper()
+        or token.low in known
+        or _strip_possessive(token.text) in _places()
+        or (following is not None and following.word and following.capitalised)
+    )
+
+
+def _name_runs(tokens: Sequence[Token], known: frozenset[str]) -> list[tuple[int, int]]:
     """Token ranges [i, j) of capitalised words that form one name; a possessive ends it."""
     runs: list[tuple[int, int]] = []
     i = 0
@@ -392,7 +413,7 @@ def _name_runs(tokens: Sequence[Token]) -> list[tuple[int, int]]:
             token.word
             and token.capitalised
             and token.low not in _FUNCTION
-            and not (opener and (token.low in _OPENERS or token.low in _VERBS))
+            and not (opener and not _name_at_start(tokens, i, known))
             and not _YEAR.fullmatch(token.text)
         ):
             j = i + 1
@@ -443,7 +464,7 @@ def _kind_of(
 
 def _names(tokens: Sequence[Token], text: str, people: frozenset[str]) -> list[Mention]:
     found: list[Mention] = []
-    for i, j in _name_runs(tokens):
+    for i, j in _name_runs(tokens, people):
         titles = [k for k in range(i, j) if _strip_possessive(tokens[k].text) in _TITLES]
         if titles:
             i, forced = titles[-1] + 1, True  # "Azerbaijani President Ilham Aliyev"
@@ -551,6 +572,11 @@ def _coordinated(found: Sequence[Mention], text: str) -> list[Mention]:
 
 def mentions(text: str, known_people: Sequence[str] = ()) -> tuple[Mention, ...]:
     """Names, years and plural phrases of a question, in order of appearance."""
+    return _mentions(text, tuple(known_people))
+
+
+@lru_cache(maxsize=512)
+def _mentions(text: str, known_people: tuple[str, ...]) -> tuple[Mention, ...]:
     tokens = tokenize(text)
     names = _names(tokens, text, _person_words(known_people))
     found = names + _dates(tokens, text) + _plural_phrases(tokens, text) + _coordinated(names, text)
@@ -607,7 +633,7 @@ def _participle(token: Token) -> bool:
 
 def _gerund_form(token: Token) -> bool:
     low = token.text.lower()
-    return low.endswith("ing") and len(low) > 5 and low not in {"during", "morning", "evening"}
+    return low.endswith("ing") and len(low) > 4 and low not in {"during", "morning", "evening"}
 
 
 def _subject_end(tokens: Sequence[Token], start: int, names: Sequence[Mention]) -> int | None:
@@ -628,6 +654,7 @@ def _subject_end(tokens: Sequence[Token], start: int, names: Sequence[Mention]) 
     return None
 
 
+@lru_cache(maxsize=512)
 def parse_question(question: str) -> Clause | None:
     """The shape of a simple question, or None when it is not one this reading knows."""
     text = core(question)
@@ -942,8 +969,8 @@ def apply_edits(text: str, edits: Iterable[Edit]) -> str:
 
 
 def _finish(text: str) -> str:
-    text = re.sub(r"\s+", " ", text).strip()
-    return text.rstrip(" ?.!") + "?"
+    text = re.sub(r"\s+", " ", text).strip().rstrip(" ?.!")
+    return text[:1].upper() + text[1:] + "?"
 
 
 def _with_context(question: str, context: str) -> str:
@@ -1028,7 +1055,7 @@ def swap_in(follow_up: str, turn: Turn) -> str | None:
     Russia's role in Georgia?": X replaces the previous mention of its own kind."""
     match = _WHAT_ABOUT.match(follow_up) or _AND_TOPIC.match(follow_up)
     if not match:
-        return None
+        return _bare_name(follow_up, turn)
     topic = match.group("topic").strip()
     if _is_description(topic):
         return _finish(f"What {'was' if _past(turn) else 'is'} {topic}")
@@ -1056,6 +1083,16 @@ def swap_in(follow_up: str, turn: Turn) -> str | None:
     if whole is not None and whole.kind == "year":
         return _finish(f"{previous} in {whole.text}")
     return _finish(f"{previous} regarding {topic}")
+
+
+def _bare_name(follow_up: str, turn: Turn) -> str | None:
+    """ "Melvin?", "Georgia?": a follow-up that is nothing but a new name or date, read as
+    "and Melvin?" when it can replace a previous mention."""
+    text = core(follow_up)
+    found = [m for m in mentions(text, turn.known_people) if m.kind != "phrase"]
+    if len(found) != 1 or found[0].start != 0 or found[0].end != len(text):
+        return None
+    return _swap_mention(turn.question, found[0], turn)
 
 
 # Entities that stand in for one another in a question: "What about Georgia?" after a
@@ -1119,7 +1156,8 @@ def _swap_person(previous: str, new: Mention, turn: Turn) -> str:
 
 _BARE_WH = re.compile(
     r"^\s*(?:(?:and|but|so|ok|okay|well|then)\s*,?\s*)?"
-    r"(?P<wh>why(?:\s+so|\s+not)?|when|where|how(?:\s+so|\s+come)?|since\s+when|how\s+long)"
+    r"(?P<wh>why(?:\s+so|\s+not|\s+(?:is|was)\s+(?:that|this|it)(?:\s+so)?)?|when|where|"
+    r"how(?:\s+so|\s+come)?|since\s+when|how\s+long)"
     r"\s*[?.!]*\s*$",
     re.IGNORECASE,
 )
@@ -1134,7 +1172,11 @@ def ask_again(follow_up: str, turn: Turn) -> str | None:
     if not match:
         return None
     wh = re.sub(r"\s+", " ", match.group("wh").lower())
-    wh = "why" if wh in {"how so", "how come", "why so"} else wh
+    wh = (
+        "why"
+        if wh in {"how so", "how come"} or wh.startswith(("why so", "why is", "why was"))
+        else wh
+    )
     clause = turn.clause
     turnable = (
         clause is not None
@@ -1328,7 +1370,8 @@ def references(question: str, known_people: Sequence[str] = ()) -> list[Referenc
             event = False
             if role == "subject":
                 verb = next((t.low for t in tokens[i + 1 : i + 3] if t.low not in _AUX), "")
-                event = after in _BE or (_verb_base(verb) or "") in _EVENT
+                copula = before in _BE or after in _BE
+                event = (copula and verb not in _DETERMINERS) or (_verb_base(verb) or "") in _EVENT
             recipient = role == "object" and (_verb_base(before) or "") in _GIVING
             found.append(Reference(token.start, token.end, word, role, "thing", event, recipient))
         elif word in {"they", "them", "their", "theirs"}:
@@ -1524,9 +1567,13 @@ def resolve_references(follow_up: str, turn: Turn) -> str | None:
     vp = verb_phrase(turn.clause) if turn.clause else None
     do_so = _DO_SO.search(text)
     skip: set[int] = set()
-    if do_so and vp:
-        edits.append(Edit(do_so.start(), do_so.end(), vp))
-        skip = {r.start for r in refs if do_so.start() <= r.start < do_so.end()}
+    if do_so:
+        inside = [r for r in refs if do_so.start() <= r.start < do_so.end()]
+        if vp:
+            edits.append(Edit(do_so.start(), do_so.end(), vp))
+        else:
+            unplaced.extend(inside)  # "do it" after "What is X?": no action to repeat
+        skip = {r.start for r in inside}
     named: set[str] = set()
     for ref in refs:
         if ref.start in skip:
