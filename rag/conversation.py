@@ -624,6 +624,14 @@ def _verb_base(word: str) -> str | None:
     return next((c for c in candidates if c in _VERBS), None)
 
 
+def _could_be_verb(token: Token, after_noun: bool) -> bool:
+    """A verb from the lexicon; after "which countries" any lower-case content word, as the
+    verb is what must follow there ("Which countries border Armenia")."""
+    if _verb_base(token.low) is not None:
+        return True
+    return after_noun and token.word and token.text[0].islower() and token.low not in _FUNCTION
+
+
 def _participle(token: Token) -> bool:
     low = token.text.lower()
     if low in _IRREGULAR_PARTICIPLE.values() or (low in _BASE_OF and low != "was"):
@@ -636,8 +644,11 @@ def _gerund_form(token: Token) -> bool:
     return low.endswith("ing") and len(low) > 4 and low not in {"during", "morning", "evening"}
 
 
-def _subject_end(tokens: Sequence[Token], start: int, names: Sequence[Mention]) -> int | None:
-    """Where the subject starting at tokens[start] ends (the index of the verb)."""
+def _subject_end(
+    tokens: Sequence[Token], start: int, names: Sequence[Mention], perfect: bool
+) -> int | None:
+    """Where the subject starting at tokens[start] ends (the index of the verb): the first
+    base form after it (a participle after has/have/had)."""
     if start >= len(tokens):
         return None
     first = tokens[start]
@@ -649,7 +660,8 @@ def _subject_end(tokens: Sequence[Token], start: int, names: Sequence[Mention]) 
             return end if end < len(tokens) else None
     for k in range(start + 1, min(start + 8, len(tokens))):
         low = tokens[k].low
-        if low in _VERBS and tokens[k - 1].low not in _DETERMINERS and tokens[k].word:
+        verb = _participle(tokens[k]) and _verb_base(low) is not None if perfect else low in _VERBS
+        if verb and tokens[k - 1].low not in _DETERMINERS and tokens[k].word:
             return k
     return None
 
@@ -673,7 +685,7 @@ def parse_question(question: str) -> Clause | None:
         found = next((k for k in range(1, min(5, len(tokens))) if lows[k] in _AUX), None)
         if found is None:  # "Who signed the deal", "Which country mediated the talks"
             verb_at = 1 if lows[0] in {"who", "what"} else 2
-            if verb_at >= len(tokens) or _verb_base(lows[verb_at]) is None:
+            if verb_at >= len(tokens) or not _could_be_verb(tokens[verb_at], verb_at == 2):
                 return None
             return Clause(
                 span(0, verb_at), "subject", "", "", tokens[verb_at].text,
@@ -713,7 +725,7 @@ def parse_question(question: str) -> Clause | None:
         if role == "object" or (lows[0] == "how" and wh):
             role = "predicate"
         return Clause(wh, role, aux.text, span(after, len(tokens)), "", "", "copula")
-    end = _subject_end(tokens, after, names)
+    end = _subject_end(tokens, after, names, perfect=aux.low in _HAVE)
     if end is None or end >= len(tokens):
         return None
     verb_at = end
@@ -819,13 +831,17 @@ def topic_phrase(clause: Clause) -> str | None:
             return tail
         return rest if _verb_base(rest.split()[-1]) is None else None
     if clause.wh_role == "object":
-        inflected = past_tense(base) if clause.aux.lower() in {"did", "had"} else base
-        if clause.aux.lower() == "does":
-            inflected = third_person(base)
         relative = "who" if clause.wh.lower() in {"who", "whom"} else "what"
+        aux = clause.aux.lower()
+        if aux not in _DO:  # "what Azerbaijan has followed", "what Russia could do"
+            return f"{relative} {subject} {aux} {verb} {rest}".strip()
+        inflected = {"did": past_tense(base), "does": third_person(base)}.get(aux, base)
         return f"{relative} {subject} {inflected} {rest}".strip()
     if not subject or subject.lower() in _PRONOUNS:
         return None
+    head = subject.split()[-1]
+    if subject[0].islower() and not _looks_plural(head) and head.lower() not in _IRREGULAR_PLURALS:
+        return subject  # "How did the 2020 war change ..." is about the war: a thing, not an actor
     joiner = "" if not rest else " " if _starts_with_preposition(rest) else " of "
     return f"{possessive_of(subject)} {gerund(base)}{joiner}{rest}"
 
@@ -909,14 +925,19 @@ def without_attribution(question: str) -> str:
 
 def _answer_set(clause: Clause | None) -> str | None:
     """What a "which/what + plural noun" question asks for: the plural "they" of the
-    next turn ("Which Baltic countries does Iskenderov mention" -> "the Baltic countries")."""
+    next turn ("Which Baltic countries does Iskenderov mention" -> "the Baltic countries",
+    "Which countries border Armenia" -> "the countries that border Armenia")."""
     if clause is None or not clause.wh:
         return None
     first, _, noun = clause.wh.partition(" ")
     if first.lower() not in {"which", "what"} or not noun:
         return None
     head = noun.split()[-1]
-    return f"the {noun}" if _looks_plural(head) or head in _IRREGULAR_PLURALS else None
+    if not (_looks_plural(head) or head in _IRREGULAR_PLURALS):
+        return None
+    if clause.wh_role == "subject":  # "Which countries border Armenia": what defines them
+        return f"the {noun} that {clause.verb} {clause.rest}".strip()
+    return f"the {noun}"
 
 
 def read_turn(previous: str, answer: str = "", known_people: Sequence[str] = ()) -> Turn:
@@ -1554,6 +1575,16 @@ _FAMILIES = {
 _DO_SO = re.compile(r"\b(?:do|does|did|doing|done)\s+(?:so|that|this|it)\b", re.IGNORECASE)
 
 
+def _ends_predicate(text: str, end: int) -> bool:
+    """ "Why did they do it?" (a verb phrase: "do it" ends it) rather than "Which bloc did
+    it apply to join?" (the auxiliary "did" and the subject "it")."""
+    following = tokenize(text[end:])
+    if not following or not following[0].word:
+        return True
+    nxt = following[0].low
+    return nxt in _PREPOSITIONS | _CONNECTIVES | _OTHER_FUNCTION or bool(_YEAR.fullmatch(nxt))
+
+
 def resolve_references(follow_up: str, turn: Turn) -> str | None:
     """The follow-up with its pronouns replaced by their antecedents; None when it has
     no pronoun that points back."""
@@ -1565,7 +1596,7 @@ def resolve_references(follow_up: str, turn: Turn) -> str | None:
     edits: list[Edit] = []
     unplaced: list[Reference] = []
     vp = verb_phrase(turn.clause) if turn.clause else None
-    do_so = _DO_SO.search(text)
+    do_so = next((m for m in _DO_SO.finditer(text) if _ends_predicate(text, m.end())), None)
     skip: set[int] = set()
     if do_so:
         inside = [r for r in refs if do_so.start() <= r.start < do_so.end()]

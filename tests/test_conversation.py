@@ -173,6 +173,17 @@ def test_a_bare_wh_word_asks_the_previous_question_again(
             "When did Russia and Iran agree to finish the International North–South Transit "
             "Corridor's last missing railway link?",
         ),
+        # A thing as the subject is what "it" means; an actor's action is not.
+        (
+            "How did the 2020 war change the balance of power?",
+            "Who won it?",
+            "Who won the 2020 war?",
+        ),
+        (
+            "Which principles has Azerbaijan's foreign policy followed under the two Aliyevs?",
+            "Which bloc did it apply to join in August 2024?",
+            "Which bloc did Azerbaijan apply to join in August 2024?",
+        ),
         # "they" and "do it": the previous subject and its action.
         (FREEZE, "Why did they do it?", "Why did Armenia freeze its CSTO participation?"),
         (CRASH, "Why did they do it?", "Why did Azerbaijan demand that after the plane crash?"),
@@ -186,6 +197,16 @@ def test_a_bare_wh_word_asks_the_previous_question_again(
             "Where did Aliyev and Pashinyan meet for five hours in July 2025?",
             "Which issues did their negotiations reportedly include?",
             "Which issues did Aliyev and Pashinyan's negotiations reportedly include?",
+        ),
+        (
+            "Which countries border Armenia?",
+            "Which of them is a CSTO member?",
+            "Which of the countries that border Armenia is a CSTO member?",
+        ),
+        (
+            "What does Huseynov say about the corridor?",
+            "Does Melvin agree with him?",
+            "Does Melvin agree with Huseynov?",
         ),
         # "there": where something happened, not the actor.
         (
