@@ -9,18 +9,22 @@ auxiliary, subject, verb, rest), from which its topic is phrased ("When did Arme
 its CSTO participation?" -> "Armenia's freezing of its CSTO participation"). Then the first
 rule that applies rewrites the follow-up:
 
-1. `swap_in` — "what/how about X?", "and X?", "and in 2023?": the previous question with
-   the mention of X's kind (a person, a place, a year, a group) replaced by X; an author
-   replaces "the authors" or is asked "according to X"; with nothing to replace, "regarding X".
-2. `ask_again` — a bare "why?", "and when?", "how so?": the previous question asked with
-   the new wh-word ("When did Armenia freeze ...?" -> "Why did Armenia freeze ...?").
+1. `swap_in` — "what/how about X?", "and X?", "X?", "and in 2023?": the previous question
+   with the mention of X's kind (a person, a place, a date, a group; a peer first: Georgia
+   replaces Azerbaijan, Turkey replaces Russia) replaced by X; an author replaces "the
+   authors" or is asked "according to X"; a noun phrase that says in full what it asks
+   about is asked on its own; with nothing to replace, "regarding X".
+2. `ask_again` — a bare "why?", "and when?", "how so?", "why not?": the previous question
+   asked with the new wh-word ("When did Armenia freeze ...?" -> "Why did Armenia freeze
+   ...?").
 3. `resolve_references` — pronouns without an antecedent in the follow-up itself, replaced
    in place by what they most plausibly mean: he/she/his/her -> the person named last (a
-   "who" question's answer first), there -> the place named last, they/them/their/these/
-   those -> a plural or group (the previous subject first), it/that/this -> the previous
-   topic (or, for an agent "it"/"its", the previous subject), "do so/that/it" -> the
-   previous verb phrase. A reference it cannot place keeps its word and gets the previous
-   topic in parentheses ("... about it (Armenia, CSTO)").
+   "who" question's answer first), there -> the place named last (where something
+   happened before an actor; else the answer's), they/them/their/these/those -> a plural
+   or group (the previous subject first, then what a "which countries" question asked
+   for), it/that/this -> the previous topic (or, for an acting "it"/"its" or a receiver,
+   the previous subject or country), "do so/that/it" -> the previous verb phrase. A
+   reference it cannot place keeps its word and gets the previous topic in parentheses.
 4. `add_context` — a follow-up that leans on the previous turn without a pronoun ("And how
    did Moscow react?", "really?"): the previous topic in parentheses.
 
@@ -128,80 +132,36 @@ _VERBS = _wordset(
     "undermine unite use view visit vote want warn weaken win withdraw work worry write "
     "grant lend award owe"
 )
-_IRREGULAR_PAST = {
-    "be": "was",
-    "become": "became",
-    "begin": "began",
-    "break": "broke",
-    "bring": "brought",
-    "build": "built",
-    "buy": "bought",
-    "choose": "chose",
-    "come": "came",
-    "cut": "cut",
-    "deal": "dealt",
-    "do": "did",
-    "fall": "fell",
-    "feel": "felt",
-    "fight": "fought",
-    "find": "found",
-    "freeze": "froze",
-    "get": "got",
-    "give": "gave",
-    "go": "went",
-    "have": "had",
-    "hear": "heard",
-    "hold": "held",
-    "hurt": "hurt",
-    "keep": "kept",
-    "lead": "led",
-    "learn": "learned",
-    "leave": "left",
-    "let": "let",
-    "lose": "lost",
-    "make": "made",
-    "mean": "meant",
-    "meet": "met",
-    "put": "put",
-    "read": "read",
-    "rise": "rose",
-    "run": "ran",
-    "say": "said",
-    "see": "saw",
-    "seek": "sought",
-    "sell": "sold",
-    "send": "sent",
-    "set": "set",
-    "speak": "spoke",
-    "stand": "stood",
-    "take": "took",
-    "tell": "told",
-    "think": "thought",
-    "understand": "understood",
-    "win": "won",
-    "withdraw": "withdrew",
-    "write": "wrote",
-}
-_IRREGULAR_PARTICIPLE = {
-    "be": "been",
-    "begin": "begun",
-    "break": "broken",
-    "choose": "chosen",
-    "come": "come",
-    "do": "done",
-    "fall": "fallen",
-    "freeze": "frozen",
-    "get": "got",
-    "give": "given",
-    "go": "gone",
-    "rise": "risen",
-    "run": "run",
-    "see": "seen",
-    "speak": "spoken",
-    "take": "taken",
-    "withdraw": "withdrawn",
-    "write": "written",
-}
+
+
+def _irregular(text: str) -> dict[str, tuple[str, str]]:
+    """ "be was been / begin began begun" -> {"be": ("was", "been"), "begin": ("began", "begun")}"""
+    table: dict[str, tuple[str, str]] = {}
+    for entry in text.split(" / "):
+        base, past, participle = entry.split()
+        table[base] = (past, participle)
+    return table
+
+
+# Irregular verbs: base, past tense, past participle.
+_IRREGULAR = _irregular(
+    "be was been / become became become / begin began begun / break broke broken / "
+    "bring brought brought / build built built / buy bought bought / choose chose chosen / "
+    "come came come / cut cut cut / deal dealt dealt / do did done / fall fell fallen / "
+    "feel felt felt / fight fought fought / find found found / freeze froze frozen / "
+    "get got got / give gave given / go went gone / have had had / hear heard heard / "
+    "hold held held / hurt hurt hurt / keep kept kept / lead led led / "
+    "learn learned learned / leave left left / let let let / lose lost lost / "
+    "make made made / mean meant meant / meet met met / put put put / read read read / "
+    "rise rose risen / run ran run / say said said / see saw seen / seek sought sought / "
+    "sell sold sold / send sent sent / set set set / speak spoke spoken / "
+    "stand stood stood / take took taken / tell told told / think thought thought / "
+    "understand understood understood / win won won / withdraw withdrew withdrawn / "
+    "write wrote written"
+)
+_IRREGULAR_PAST = {base: forms[0] for base, forms in _IRREGULAR.items()}
+_IRREGULAR_PARTICIPLE = {base: forms[1] for base, forms in _IRREGULAR.items()}
+_PARTICIPLES = frozenset(_IRREGULAR_PARTICIPLE.values())
 _BASE_OF = {v: k for k, v in _IRREGULAR_PAST.items()} | {
     v: k for k, v in _IRREGULAR_PARTICIPLE.items()
 }
@@ -488,11 +448,12 @@ def _names(tokens: Sequence[Token], text: str, people: frozenset[str]) -> list[M
             and after not in _FUNCTION
             and _verb_base(after) is None
         )
+        full = text[start : tokens[i].start] + name  # with "the" before a group
         found.append(
             Mention(
-                text=text[start : tokens[i].start] + name,
+                text=full,
                 start=start,
-                end=start + len(text[start : tokens[i].start] + name),
+                end=start + len(full),
                 kind=kind,
                 plural=name.split()[-1] in {"States", "Emirates", "Forces", "Accords"}
                 or _DEMONYMS.fullmatch(name) is not None,
@@ -556,16 +517,9 @@ def _coordinated(found: Sequence[Mention], text: str) -> list[Mention]:
         between = text[left.end : right.start]
         if between.strip().lower() in {"and", "&"} and not left.possessive:
             kind = left.kind if left.kind == right.kind else "group"
+            both = text[left.start : right.start] + right.text
             pairs.append(
-                Mention(
-                    text[left.start : right.end].removesuffix(text[right.start : right.end])
-                    + right.text,
-                    left.start,
-                    right.end,
-                    kind,
-                    plural=True,
-                    possessive=right.possessive,
-                )
+                Mention(both, left.start, right.end, kind, plural=True, possessive=right.possessive)
             )
     return pairs
 
@@ -634,9 +588,7 @@ def _could_be_verb(token: Token, after_noun: bool) -> bool:
 
 def _participle(token: Token) -> bool:
     low = token.text.lower()
-    if low in _IRREGULAR_PARTICIPLE.values() or (low in _BASE_OF and low != "was"):
-        return True
-    return low.endswith("ed") and len(low) > 4
+    return low in _PARTICIPLES or (low.endswith("ed") and len(low) > 4)
 
 
 def _gerund_form(token: Token) -> bool:
@@ -963,6 +915,8 @@ _PLURAL_AUX = {v: k for k, v in _SINGULAR_AUX.items()}
 
 @dataclass(frozen=True)
 class Edit:
+    """Replace question[start:end] with text."""
+
     start: int
     end: int
     text: str
@@ -1023,12 +977,10 @@ _AND_TOPIC = re.compile(
 )
 
 
-def _replace_mention(
-    question: str, old: Mention, new: str, new_plural: bool = False, keep_possessive: bool = True
-) -> str:
+def _replace_mention(question: str, old: Mention, new: str, new_plural: bool = False) -> str:
     """`old` replaced by `new` in the question, the possessive and the verb agreement kept."""
     text = _strip_possessive(new)
-    if old.possessive and keep_possessive:
+    if old.possessive:
         text = possessive_of(text)
     edits = [Edit(old.start, old.end + (_possessive_length(question, old)), text)]
     if old.plural != new_plural:
