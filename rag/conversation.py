@@ -1292,6 +1292,8 @@ def _demonstrative_is_pronoun(tokens: Sequence[Token], i: int) -> bool | None:
     if word == "this" and nxt.low in _TIME_NOUNS:
         return None  # "this year": the present, not the previous turn
     if _verb_base(nxt.low) is not None and not _looks_plural(nxt.low):
+        # "this affects", "that happened", "these mean": a verb follows the pronoun;
+        # "this deal", "that change": a base form after this/that is a noun.
         return nxt.low != _verb_base(nxt.low) or word in {"these", "those"}
     return False
 
