@@ -133,7 +133,13 @@ class Assistant:
                 )
             except (LLMError, ConfigError):
                 pass  # the heuristic below is the documented fallback; ask() reports LLM faults
-        return condense_heuristic(previous, question)
+        authors = {d.meta.author for d in self.index.documents.values() if d.meta.author}
+        return condense_heuristic(
+            previous,
+            question,
+            previous_answer=conversation.previous_answer,
+            known_people=sorted(authors),  # so "and Melvin?" reads as asking another author
+        )
 
     def ask(
         self,
