@@ -76,6 +76,7 @@ class ExtractiveConfig:
     part_gain: float = 0.15  # the IDF-weighted share of the question it must add
     reason_ratio: float = 0.7  # a further reason must be this confident relative to the best
     causal_bonus: float = 0.05  # added to a reason sentence that states a cause
+    restatement: float = 0.7  # coverage of the question above which a sentence restates it
     redundancy: float = 0.8  # cosine above which a sentence repeats one already chosen
 
 
@@ -203,23 +204,33 @@ class ExtractiveAnswerer:
         vectors: Vectors,
         decision: Decision,
     ) -> list[int]:
-        """2-4 reasons: the most confident sentences that state a cause, preferring
-        passages not yet cited, none repeating another, in reading order."""
+        """2-4 reasons: on-topic sentences, those stating a cause first for a "why"
+        question, from passages not yet cited where there are, none repeating another and
+        none merely restating the question, in reading order."""
         assert decision.best is not None
         config = self.config
-        weight = config.answerability.focus_weight
         wants_cause = analysis.kind == "reason"
 
-        def merit(i: int) -> float:
-            bonus = config.causal_bonus if wants_cause and _CAUSAL.search(scored[i].text) else 0
-            return confidence(scored[i], analysis, weight) + bonus
+        def causal(i: int) -> bool:
+            return bool(_CAUSAL.search(scored[i].text))
 
-        floor = config.reason_ratio * decision.confidence
-        pool = [i for i in range(len(scored)) if merit(i) >= floor or i == decision.best]
-        chosen = [decision.best]
+        def restates(i: int) -> bool:
+            return scored[i].coverage >= config.restatement and not causal(i)
+
+        def merit(i: int) -> float:
+            s = scored[i]
+            bonus = config.causal_bonus if wants_cause and causal(i) else 0.0
+            return s.score * (0.5 + 0.5 * s.focus) + bonus
+
+        ranked = sorted(range(len(scored)), key=lambda i: -merit(i))
+        top = merit(ranked[0])
+        pool = [i for i in ranked if not restates(i)] or [decision.best]
+        chosen: list[int] = []
         for new_passage_only in (True, False):
-            for i in sorted(pool, key=lambda i: -merit(i)):
+            for i in pool:
                 if len(chosen) == config.max_reasons:
+                    break
+                if len(chosen) >= config.min_reasons and merit(i) < config.reason_ratio * top:
                     break
                 if i in chosen or self._redundant(i, chosen, scored, vectors):
                     continue
