@@ -383,7 +383,7 @@ class JudgeClaimRecord:
 
     claim: str
     supported: bool
-    reason: str
+    reason: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {"claim": self.claim, "verdict": int(self.supported), "reason": self.reason}
@@ -546,7 +546,8 @@ class Figures:
         flat: dict[str, Any] = {"n": self.n}
         for name, value in self.means.items():
             flat[name] = value
-            flat[f"n_{name}"] = self.counts.get(name, 0)
+            if name in self.counts:
+                flat[f"n_{name}"] = self.counts[name]
         return flat
 
     @classmethod
@@ -559,7 +560,8 @@ class Figures:
             value = data.number(key)
             if value is not None:
                 means[key] = value
-                counts[key] = data.integer(f"n_{key}")
+                if (count := data.opt_integer(f"n_{key}")) is not None:
+                    counts[key] = count
         return cls(data.integer("n"), means, counts)
 
 
