@@ -778,7 +778,9 @@ def build_app(
 
         def drill(question_id: str | None, run: EvalRun | None) -> str:
             """One question of the last run: answer, retrieved passages, pass/fail."""
-            for row in run.rows if run else ():
+            if run is None:
+                return ""
+            for row in run.rows:
                 if row.id == question_id:
                     return drilldown_html(row, run.summary.k)
             return ""
