@@ -261,7 +261,7 @@ def quotes_present(questions: Sequence[EvalQuestion], texts: dict[str, str]) -> 
 def measure_quality(
     assistant: Assistant, recipe: Recipe, questions: Sequence[EvalQuestion]
 ) -> dict[str, Any]:
-    ours = run_retrieval_eval(assistant, QUESTIONS, k=K)
+    ours = run_retrieval_eval(assistant, QUESTIONS, k=K).summary
     cleaned = {doc_id: doc.text for doc_id, doc in assistant.index.documents.items()}
     gold = {
         q.id: {span.doc_id for span in evidence_spans(q, cleaned)}
@@ -270,12 +270,16 @@ def measure_quality(
     }
     figures: dict[str, Any] = {
         "ours": {
-            "overall": ours["overall"]["recall"],
-            "mrr": ours["overall"]["mrr"],
-            "n": ours["overall"]["n_recall"],
-            "by_type": {t: f["recall"] for t, f in ours["by_type"].items() if "recall" in f},
+            "overall": ours.overall.mean("recall"),
+            "mrr": ours.overall.mean("mrr"),
+            "n": ours.overall.count("recall"),
+            "by_type": {
+                t: f.mean("recall") for t, f in ours.by_type.items() if f.mean("recall") is not None
+            },
             "doc_coverage": {
-                t: f["doc_coverage"] for t, f in ours["by_type"].items() if "doc_coverage" in f
+                t: f.mean("doc_coverage")
+                for t, f in ours.by_type.items()
+                if f.mean("doc_coverage") is not None
             },
         },
         "recipe": score_system(
@@ -321,20 +325,20 @@ def sweep(embedder: Embedder, workdir: Path, console: Console) -> list[dict[str,
             settings = bench_settings(index_dir, **chunking, **fusion)
             summary = run_retrieval_eval(
                 Assistant(settings, embedder_factory=lambda: cached), QUESTIONS, k=K
-            )
-            paraphrase = summary["by_type"]["paraphrase"]
+            ).summary
+            paraphrase = summary.by_type["paraphrase"]
             rows.append(
                 {
                     **chunking,
                     **fusion,
                     "chunks": report.chunks,
-                    "recall": summary["overall"]["recall"],
-                    "mrr": summary["overall"]["mrr"],
-                    "n": summary["overall"]["n_recall"],
-                    "paraphrase_recall": paraphrase["recall"],
-                    "paraphrase_mrr": paraphrase["mrr"],
-                    "paraphrase_n": paraphrase["n"],
-                    "comparative_doc_coverage": summary["by_type"]["comparative"]["doc_coverage"],
+                    "recall": summary.overall.mean("recall"),
+                    "mrr": summary.overall.mean("mrr"),
+                    "n": summary.overall.count("recall"),
+                    "paraphrase_recall": paraphrase.mean("recall"),
+                    "paraphrase_mrr": paraphrase.mean("mrr"),
+                    "paraphrase_n": paraphrase.n,
+                    "comparative_doc_coverage": summary.by_type["comparative"].mean("doc_coverage"),
                 }
             )
     return rows

@@ -440,9 +440,10 @@ def eval_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Score an eval set: retrieval, answers, citations, perspectives, cost; by question type."""
+    from rag.cli_tables import summary_table
     from rag.evaluation.gate import failures, parse_requirements
-    from rag.evaluation.runner import run_eval, summary_table
-    from rag.evaluation.runs import check_free, new_run_dir, save_run
+    from rag.evaluation.runner import run_eval
+    from rag.evaluation.runs import check_free, new_run_dir, run_json, save_run
 
     settings = _settings()
     required = parse_requirements(require or [])
@@ -458,7 +459,7 @@ def eval_command(
         judge_model = answer_judge.model
     with Progress(*_progress_columns(), console=err, transient=True) as bar:
         task = bar.add_task("evaluating", total=None)
-        summary = run_eval(
+        run = run_eval(
             assistant,
             eval_set,
             k=k,
@@ -468,15 +469,14 @@ def eval_command(
             judge_model=judge_model,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
-    if save:
-        summary["run_dir"] = str(save_run(summary, target))
+    run_dir = save_run(run, target) if save else None
     if as_json:
-        _print_json(summary)
+        _print_json(run_json(run, run_dir))
     else:
-        out.print(summary_table(summary))
+        out.print(summary_table(run.summary))
     if save:
         err.print(f"saved {target} (open {target / 'report.html'})", highlight=False)
-    missed = failures(summary, required)
+    missed = failures(run.summary, required)
     for line in missed:
         err.print(f"FAIL {line}", highlight=False, markup=False)
     if missed:
@@ -506,13 +506,8 @@ def eval_compare_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the comparison as JSON.")] = False,
 ) -> None:
     """Per-metric deltas B − A with paired bootstrap 95% intervals; questions that got worse."""
-    from rag.evaluation.compare import (
-        compare_runs,
-        comparison_dict,
-        comparison_table,
-        regressions,
-        regressions_table,
-    )
+    from rag.cli_tables import comparison_table, regressions_table
+    from rag.evaluation.compare import compare_runs, regressions
     from rag.evaluation.runs import load_run
 
     a, b = load_run(_run_path(run_a)), load_run(_run_path(run_b))
@@ -521,7 +516,7 @@ def eval_compare_command(
     )
     worse = regressions(comparison)
     if as_json:
-        _print_json(comparison_dict(comparison, worse))
+        _print_json(comparison.to_json(worse))
         return
     for notice in comparison.notices:
         err.print(f"[yellow]note:[/] {notice}", highlight=False)
@@ -555,15 +550,9 @@ def eval_sweep_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Run an eval set over a grid of settings and rank them (the real index is only read)."""
+    from rag.cli_tables import sweep_table
     from rag.evaluation.scores import metric as metric_info
-    from rag.evaluation.sweep import (
-        configurations,
-        env_assignments,
-        parse_grid,
-        run_sweep,
-        sweep_dict,
-        sweep_table,
-    )
+    from rag.evaluation.sweep import configurations, env_assignments, parse_grid, run_sweep
 
     settings = _settings()
     parsed = parse_grid(grid)
@@ -575,7 +564,7 @@ def eval_sweep_command(
     with Progress(*_progress_columns(), console=err, transient=True) as bar:
         task = bar.add_task("sweeping", total=len(configurations(parsed)))
 
-        def progress(done: int, total: int, config: dict[str, Any]) -> None:
+        def progress(done: int, total: int, config: dict[str, object]) -> None:
             shown = " ".join(f"{n}={v}" for n, v in config.items())
             bar.update(task, completed=done, total=total, description=shown or "done")
 
@@ -591,7 +580,7 @@ def eval_sweep_command(
             progress=progress,
         )
     if as_json:
-        _print_json(sweep_dict(result))
+        _print_json(result.to_json())
         return
     out.print(sweep_table(result))
     if result.best:

@@ -9,15 +9,9 @@ from typing import Any
 import pytest
 from rich.console import Console
 
+from rag.cli_tables import comparison_table, regressions_table
 from rag.errors import RagError, RunError
-from rag.evaluation.compare import (
-    compare_runs,
-    comparison_dict,
-    comparison_table,
-    paired_bootstrap,
-    regressions,
-    regressions_table,
-)
+from rag.evaluation.compare import compare_runs, comparison_dict, paired_bootstrap, regressions
 from rag.evaluation.runs import Run, load_run
 
 

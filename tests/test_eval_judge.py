@@ -198,12 +198,12 @@ def test_malformed_json_is_a_parse_failure_not_a_zero(
         script_all(fake_openai, [1, 1, 0], ON_TOPIC)
         good = judge.judge(QUESTION, make_answer(ANSWER_TEXT + " "))  # other prompt: no cache
     summary = summarise_judge([bad, good])
-    assert summary["n"] == 2
-    assert summary["faithfulness"] == pytest.approx(0.6667)  # not (0 + 0.667) / 2
-    assert summary["n_faithfulness"] == 1
-    assert summary["n_answer_relevance"] == 2
-    assert summary["parse_failures"] == {"faithfulness": 1, "answer_relevance": 0}
-    assert summary["llm_failures"] == {"faithfulness": 0, "answer_relevance": 0}
+    assert summary.n == 2
+    assert summary.faithfulness == pytest.approx(0.6667)  # not (0 + 0.667) / 2
+    assert summary.n_faithfulness == 1
+    assert summary.n_answer_relevance == 2
+    assert summary.parse_failures == {"faithfulness": 1, "answer_relevance": 0}
+    assert summary.llm_failures == {"faithfulness": 0, "answer_relevance": 0}
 
 
 @pytest.mark.parametrize(
@@ -239,7 +239,7 @@ def test_a_failing_judge_endpoint_is_recorded_and_the_run_goes_on(
     assert result.llm_failures == ("faithfulness",) and result.parse_failures == ()
     assert "model crashed" in result.errors[0]
     assert result.answer_relevance is not None
-    assert summarise_judge([result])["llm_failures"]["faithfulness"] == 1
+    assert summarise_judge([result]).llm_failures["faithfulness"] == 1
 
 
 def test_replies_in_fences_or_prose_are_accepted() -> None:
@@ -358,7 +358,7 @@ def test_a_refused_answer_claims_nothing_and_asks_nothing(
     assert result.faithfulness is None
     assert result.answer_relevance == 0.0  # RAGAS: noncommittal
     assert result.requests == 0 and fake_openai.requests == []
-    json.dumps(result.as_dict())
+    json.dumps(result.to_json())
 
 
 def test_the_result_serialises_to_json(
@@ -367,7 +367,7 @@ def test_the_result_serialises_to_json(
     script_all(fake_openai, [1, 0, 1], ON_TOPIC)
     with build_judge(make_settings(tmp_path, fake_openai.base_url), embedder) as judge:
         result = judge.judge(QUESTION, make_answer())
-    data = json.loads(json.dumps(result.as_dict()))
+    data = json.loads(json.dumps(result.to_json()))
     assert data["claims"][1] == {"claim": CLAIMS[1], "verdict": 0, "reason": "Not in the passages."}
     assert data["generated_questions"] == ON_TOPIC
     assert data["requests"] == 3 and data["errors"] == []

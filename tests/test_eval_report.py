@@ -13,6 +13,7 @@ import pytest
 from markupsafe import escape
 
 from rag.errors import RunError
+from rag.evaluation.records import QuestionResult, RunSummary
 from rag.evaluation.report import highlight, link_citations, render_report
 from rag.evaluation.runs import write_report
 
@@ -229,6 +230,11 @@ def sample_run() -> tuple[dict[str, Any], list[dict[str, Any]]]:
     return summary, rows
 
 
+def render(summary: dict[str, Any], rows: list[dict[str, Any]]) -> str:
+    """The report of a run given as its JSON (summary.json and the rows of results.jsonl)."""
+    return render_report(RunSummary.from_json(summary), [QuestionResult.from_json(r) for r in rows])
+
+
 class Tree(HTMLParser):
     """Checks nesting of the container tags and collects ids, links and table cells."""
 
@@ -300,7 +306,7 @@ def parse(html: str) -> Tree:
 
 @pytest.fixture(scope="module")
 def html() -> str:
-    return render_report(*sample_run())
+    return render(*sample_run())
 
 
 def test_well_formed(html: str) -> None:
@@ -422,7 +428,7 @@ def test_details_of_a_question(html: str) -> None:
 def test_passages_beyond_k_are_marked() -> None:
     summary, rows = sample_run()
     summary["k"] = 1
-    html = render_report(summary, rows)
+    html = render(summary, rows)
     assert html.count(">beyond k</span>") == 1  # f01's rank-2 passage
 
 
@@ -445,16 +451,16 @@ def test_empty_run_does_not_crash() -> None:
     summary, rows = sample_run()
     for row in rows:
         row["scores"] = {"recall": row["scores"].get("recall")}
-    html = render_report(summary, rows)
+    html = render(summary, rows)
     assert html.count(">no data</text>") == 2
-    bare = render_report({}, [])
+    bare = render({}, [])
     assert parse(bare).errors == []
     assert "no data" in bare
 
 
 def test_single_latency_value() -> None:
     summary, rows = sample_run()
-    html = render_report(summary, rows[:1])
+    html = render(summary, rows[:1])
     assert "p50 18.2 ms" in html and "p95 18.2 ms" in html
 
 
@@ -469,7 +475,7 @@ def test_write_report(tmp_path: Path) -> None:
     write_run(tmp_path, summary, rows)
     path = write_report(tmp_path)
     assert path == tmp_path / "report.html"
-    assert path.read_text(encoding="utf-8") == render_report(summary, rows)
+    assert path.read_text(encoding="utf-8") == render(summary, rows)
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "report.html",
         "results.jsonl",

@@ -18,6 +18,7 @@ from helpers import eval_subset
 from rag.assistant import Assistant
 from rag.errors import EvalSetError, RunError
 from rag.evaluation.metrics import normalise
+from rag.evaluation.records import EvalRun
 from rag.evaluation.runner import run_eval
 from rag.evaluation.runs import new_run_dir, save_run
 from rag.evaluation.scores import METRICS, metric
@@ -33,47 +34,45 @@ DECOY = "cheese bread recipe with eggs and butter"
 
 
 @pytest.fixture(scope="module")
-def honest(demo_assistant: Assistant, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def honest(demo_assistant: Assistant, tmp_path_factory: pytest.TempPathFactory) -> EvalRun:
     return run_eval(demo_assistant, eval_subset(tmp_path_factory.mktemp("set"), SUBSET), k=5)
 
 
 # --- rows -----------------------------------------------------------------------------
 
 
-def test_every_row_has_every_score_and_the_gold_evidence(honest: dict[str, Any]) -> None:
-    rows = honest["questions"]
-    assert [r["id"] for r in rows] == sorted(SUBSET, key=SUBSET.index)
+def test_every_row_has_every_score_and_the_gold_evidence(honest: EvalRun) -> None:
+    rows = honest.rows
+    assert [r.id for r in rows] == sorted(SUBSET, key=SUBSET.index)
     for row in rows:
-        assert set(row["scores"]) == {m.name for m in METRICS}
-        assert row["scores"]["retrieval_ms"] > 0 and row["scores"]["answer_ms"] > 0
-        assert row["scores"]["prompt_tokens"] is None  # no LLM: no tokens, never a guess
-        assert [p["rank"] for p in row["retrieved"]] == list(range(1, len(row["retrieved"]) + 1))
-        if row["type"] == "unanswerable":
-            assert row["evidence"] == [] and row["scores"]["recall"] is None
+        assert set(row.scores) == {m.name for m in METRICS}
+        assert (row.score("retrieval_ms") or 0) > 0 and (row.score("answer_ms") or 0) > 0
+        assert row.score("prompt_tokens") is None  # no LLM: no tokens, never a guess
+        assert [p.rank for p in row.retrieved] == list(range(1, len(row.retrieved) + 1))
+        if row.type == "unanswerable":
+            assert row.evidence == () and row.score("recall") is None
             continue
-        quotes = [normalise(e["quote"]) for e in row["evidence"]]
-        highlighted = [
-            normalise(p["text"][start:end]) for p in row["retrieved"] for start, end in p["gold"]
-        ]
-        if row["scores"]["recall"] == 1.0:
-            assert highlighted, row["id"]
+        quotes = [normalise(e.quote) for e in row.evidence]
+        highlighted = [normalise(p.text[start:end]) for p in row.retrieved for start, end in p.gold]
+        if row.score("recall") == 1.0:
+            assert highlighted, row.id
         for part in highlighted:  # every highlight is a piece of a gold quote
-            assert any(part in quote for quote in quotes), (row["id"], part)
+            assert any(part in quote for quote in quotes), (row.id, part)
 
 
-def test_summary_means_skip_questions_a_metric_does_not_apply_to(honest: dict[str, Any]) -> None:
-    overall, rows = honest["overall"], honest["questions"]
-    unanswerable = [r for r in rows if r["type"] == "unanswerable"]
-    assert overall["n"] == len(SUBSET)
-    assert overall["n_abstained"] == len(unanswerable)
-    assert overall["abstained"] == pytest.approx(
-        sum(r["scores"]["abstained"] for r in unanswerable) / len(unanswerable), abs=1e-4
+def test_summary_means_skip_questions_a_metric_does_not_apply_to(honest: EvalRun) -> None:
+    overall, rows = honest.summary.overall, honest.rows
+    unanswerable = [r for r in rows if r.type == "unanswerable"]
+    assert overall.n == len(SUBSET)
+    assert overall.count("abstained") == len(unanswerable)
+    assert overall.mean("abstained") == pytest.approx(
+        sum(r.score("abstained") or 0 for r in unanswerable) / len(unanswerable), abs=1e-4
     )
     # comparative questions stay out of overall evidence recall (their quotes are examples)
-    assert overall["n_recall"] == sum(
-        r["type"] in ("factual", "paraphrase", "multi_doc") for r in rows
+    assert overall.count("recall") == sum(
+        r.type in ("factual", "paraphrase", "multi_doc") for r in rows
     )
-    assert honest["by_type"]["comparative"]["author_coverage"] is not None
+    assert honest.summary.by_type["comparative"].mean("author_coverage") is not None
 
 
 # --- the eval set is checked against the index before anything runs -----------------------
@@ -203,13 +202,14 @@ def test_the_honesty_table_covers_every_offline_metric() -> None:
 
 @pytest.mark.parametrize("mode", ["liar", "coward"])
 def test_wrong_answers_score_worse_on_every_metric(
-    demo_assistant: Assistant, honest: dict[str, Any], mode: str, tmp_path: Path
+    demo_assistant: Assistant, honest: EvalRun, mode: str, tmp_path: Path
 ) -> None:
     sabotaged = run_eval(Sabotaged(demo_assistant, mode), eval_subset(tmp_path, SUBSET), k=5)  # type: ignore[arg-type]
     for name, culprit in MUST_DROP.items():
         if culprit != mode:
             continue
-        good, bad = honest["overall"].get(name), sabotaged["overall"].get(name)
+        good = honest.summary.overall.mean(name)
+        bad = sabotaged.summary.overall.mean(name)
         assert good is not None, f"{name}: the honest run must measure it"
         if bad is None:  # e.g. the coward gives no citation to check
             continue
@@ -218,33 +218,37 @@ def test_wrong_answers_score_worse_on_every_metric(
         else:
             assert bad > good, (name, good, bad)
     if mode == "liar":
-        assert sabotaged["overall"]["key_hit"] < honest["overall"]["key_hit"]
+        assert (sabotaged.summary.overall.mean("key_hit") or 0) < (
+            honest.summary.overall.mean("key_hit") or 0
+        )
 
 
 # --- run folders ----------------------------------------------------------------------------
 
 
-def test_a_run_folder_holds_summary_rows_and_report(honest: dict[str, Any], tmp_path: Path) -> None:
+def test_a_run_folder_holds_summary_rows_and_report(honest: EvalRun, tmp_path: Path) -> None:
     target = save_run(honest, new_run_dir(tmp_path / "runs"))
     summary = json.loads((target / "summary.json").read_text(encoding="utf-8"))
-    assert "questions" not in summary and summary["overall"] == honest["overall"]
+    assert "questions" not in summary and summary["overall"] == honest.summary.overall.to_json()
     rows = [json.loads(line) for line in (target / "results.jsonl").read_text().splitlines()]
-    assert [r["id"] for r in rows] == [r["id"] for r in honest["questions"]]
+    assert [r["id"] for r in rows] == [r.id for r in honest.rows]
     report = (target / "report.html").read_text(encoding="utf-8")
     assert "f19" in report and "<mark" in report
     assert not list((tmp_path / "runs").glob(".*partial"))
 
 
-def test_a_run_never_overwrites_another(honest: dict[str, Any], tmp_path: Path) -> None:
+def test_a_run_never_overwrites_another(honest: EvalRun, tmp_path: Path) -> None:
     target = save_run(honest, tmp_path / "run")
     before = (target / "summary.json").read_bytes()
     with pytest.raises(RunError, match="already exists and is not empty"):
-        save_run({**honest, "k": 99}, target)
+        save_run(
+            dataclasses.replace(honest, summary=dataclasses.replace(honest.summary, k=99)), target
+        )
     assert (target / "summary.json").read_bytes() == before
 
 
 def test_a_failed_save_leaves_no_folder(
-    honest: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    honest: EvalRun, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def broken(summary: Any, rows: Any) -> str:
         raise OSError("disk full")

@@ -24,10 +24,12 @@ from typer.testing import CliRunner
 import rag.assistant
 from rag.assistant import Assistant
 from rag.cli import app
+from rag.cli_tables import summary_table
 from rag.embeddings import Embedder
 from rag.errors import RagError
 from rag.evaluation.perspectives import score_comparison, summarise_perspectives
-from rag.evaluation.runner import run_eval, summary_table
+from rag.evaluation.records import QuestionResult
+from rag.evaluation.runner import run_eval
 from rag.evaluation.schema import load_eval_set
 from rag.perspectives import (
     CompareConfig,
@@ -627,7 +629,7 @@ def doc_of(assistant: Assistant, author: str) -> str:
 def test_eval_scores_a_correct_comparison(authors: Assistant, influence: Comparison) -> None:
     documents = authors.index.documents
     gold = {doc_of(authors, OKAFOR), doc_of(authors, PETROVA)}
-    scores = score_comparison(influence, documents, gold, no_similarity)
+    scores = score_comparison(influence, documents, gold, no_similarity).to_json()
     assert scores["coverage"] == 1.0
     assert scores["attribution"] == 1.0 and scores["n_checks"] > 4
     assert scores["false_addresses"] == []
@@ -646,7 +648,7 @@ def test_eval_attribution_drops_when_quotes_are_swapped(
             *[p for p in influence.perspectives if p.author not in (PETROVA, OKAFOR)],
         ),
     )
-    scores = score_comparison(swapped, authors.index.documents, set(), no_similarity)
+    scores = score_comparison(swapped, authors.index.documents, set(), no_similarity).to_json()
     assert scores["attribution"] < 1.0
     assert scores["n_attributed"] <= scores["n_checks"] - len(petrova.quotes + okafor.quotes)
     # a quote whose span does not hold its text fails too
@@ -658,8 +660,7 @@ def test_eval_attribution_drops_when_quotes_are_swapped(
         divergences=(),
     )
     assert (
-        score_comparison(shifted, authors.index.documents, set(), no_similarity)["attribution"]
-        == 0.0
+        score_comparison(shifted, authors.index.documents, set(), no_similarity).attribution == 0.0
     )
 
 
@@ -683,14 +684,12 @@ def test_eval_counts_false_addresses_and_lost_coverage(
     )
     gold = {doc_of(authors, OKAFOR), doc_of(authors, PETROVA)}
     similarities = lambda texts: [0.1 for _ in texts]  # noqa: E731
-    scores = score_comparison(wrong, documents, gold, similarities)
+    scores = score_comparison(wrong, documents, gold, similarities).to_json()
     assert scores["false_addresses"] == [MENDES]
     assert scores["coverage"] == 0.5
     assert scores["attribution"] == 1.0  # the quote is Mendes's own, only irrelevant
     # the same quote counts as relevant when it is close to the question in meaning
-    assert (
-        score_comparison(wrong, documents, gold, lambda t: [0.9] * len(t))["false_addresses"] == []
-    )
+    assert score_comparison(wrong, documents, gold, lambda t: [0.9] * len(t)).false_addresses == ()
 
 
 def test_summary_totals() -> None:
@@ -709,16 +708,19 @@ def test_summary_totals() -> None:
     unanswerable = {**row, "n_gold": 0, "n_covered": 0, "addressed": ["A"], "false_addresses": []}
     summary = summarise_perspectives(
         [
-            {"type": "comparative", "perspectives": row},
-            {"type": "unanswerable", "perspectives": unanswerable},
-            {"type": "factual", "perspectives": None},
+            QuestionResult.from_json({"id": qid, "type": kind, "scores": {}, "perspectives": p})
+            for qid, kind, p in (
+                ("c", "comparative", row),
+                ("u", "unanswerable", unanswerable),
+                ("f", "factual", None),
+            )
         ]
     )
     assert summary is not None
-    assert summary["author_coverage"] == 0.5
-    assert summary["attribution"] == 0.75
-    assert summary["false_addresses"] == 1 and summary["false_address_rate"] == 0.5
-    assert summary["addressed_rate_unanswerable"] == round(1 / 3, 4)
+    assert summary.author_coverage == 0.5
+    assert summary.attribution == 0.75
+    assert summary.false_addresses == 1 and summary.false_address_rate == 0.5
+    assert summary.addressed_rate_unanswerable == round(1 / 3, 4)
 
 
 def test_run_eval_reports_perspectives(demo_assistant: Assistant, tmp_path: Path) -> None:
@@ -729,12 +731,13 @@ def test_run_eval_reports_perspectives(demo_assistant: Assistant, tmp_path: Path
     ]
     small = tmp_path / "small.jsonl"
     small.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    summary = run_eval(demo_assistant, small, k=5)
-    figures = summary["perspectives"]  # the factual question is not compared
-    assert figures["n_comparative"] == 1 and figures["n_unanswerable"] == 1
-    assert figures["author_coverage"] == 1.0
-    assert figures["attribution"] == 1.0
-    assert figures["false_addresses"] == 0
+    summary = run_eval(demo_assistant, small, k=5).summary
+    figures = summary.perspectives  # the factual question is not compared
+    assert figures is not None
+    assert figures.n_comparative == 1 and figures.n_unanswerable == 1
+    assert figures.author_coverage == 1.0
+    assert figures.attribution == 1.0
+    assert figures.false_addresses == 0
     caption = str(summary_table(summary).caption)
     assert "perspectives (extractive): author coverage 1.000" in caption
 

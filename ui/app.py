@@ -30,8 +30,9 @@ from rag import serialize
 from rag.assistant import Assistant
 from rag.conversation import Conversation
 from rag.errors import RagError, RunError
-from rag.evaluation import runner as eval_runner
 from rag.evaluation.compare import compare_runs as compare_eval_runs
+from rag.evaluation.perspectives import perspectives_line
+from rag.evaluation.records import EvalRun, QuestionResult
 from rag.evaluation.runner import answers_line, run_eval
 from rag.evaluation.runs import list_runs, load_run, new_run_dir, run_name, save_run
 from rag.indexing import IngestReport, Skipped
@@ -50,7 +51,7 @@ from ui.render import (
     esc,
     library_html,
     messages_html,
-    question_verdict,
+    question_mark,
     settings_html,
     sources_html,
 )
@@ -709,14 +710,11 @@ def build_app(
 
         # ------------------------------------------------------------ handlers: Evaluate
 
-        def question_choices(rows: Sequence[dict[str, Any]]) -> list[tuple[str, str]]:
+        def question_choices(rows: Sequence[QuestionResult]) -> list[tuple[str, str]]:
             choices = []
             for row in rows:
-                retrieval, answer_ok = question_verdict(row)
-                verdicts = [v for v in (retrieval, answer_ok) if v is not None]
-                mark = "✓" if verdicts and all(verdicts) else ("✗" if verdicts else "·")
-                label = f"{mark} {row['id']} · {row['type']} · {row['question']}"
-                choices.append((label if len(label) < 110 else label[:107] + "…", row["id"]))
+                label = f"{question_mark(row)} {row.id} · {row.type} · {row.question}"
+                choices.append((label if len(label) < 110 else label[:107] + "…", row.id))
             return choices
 
         def evaluate(
@@ -743,7 +741,7 @@ def build_app(
                 progress((done, total), desc=f"Question {done} of {total}", unit="questions")
 
             try:
-                summary = run_eval(
+                run = run_eval(
                     assistant,
                     path,
                     k=int(k_value),
@@ -753,14 +751,14 @@ def build_app(
                 )
             except RagError as error:
                 raise gr.Error(str(error)) from error
-            saved = save_run(summary, new_run_dir(runs_dir))
-            rows = summary["questions"]
+            saved = save_run(run, new_run_dir(runs_dir))
+            rows, summary = run.rows, run.summary
             lines = [("ok", f"{len(rows)} questions from {path.name}; saved in {_shown(saved)}")]
-            if summary.get("answers"):
-                lines.append(("info", answers_line(summary)))
-            perspectives_line = getattr(eval_runner, "perspectives_line", None)
-            if summary.get("perspectives") and perspectives_line is not None:
-                lines.append(("info", perspectives_line(summary)))
+            lines += [
+                ("info", line)
+                for line in (answers_line(summary), perspectives_line(summary))
+                if line
+            ]
             table = gr.Dataframe(
                 value=runs.metric_rows(summary), headers=runs.metric_headers(int(k_value))
             )
@@ -773,16 +771,18 @@ def build_app(
                 pd.DataFrame(plot, columns=["type", "recall"]),
                 gr.Dropdown(choices=question_choices(rows), value=None),
                 "",
-                rows,
+                run,
                 gr.Dropdown(choices=run_choices, value=previous),
                 gr.Dropdown(choices=run_choices, value=saved.name),
             )
 
-        def drill(question_id: str | None, rows: Sequence[dict[str, Any]] | None) -> str:
+        def drill(question_id: str | None, run: EvalRun | None) -> str:
             """One question of the last run: answer, retrieved passages, pass/fail."""
-            for row in rows or ():
-                if row["id"] == question_id:
-                    return drilldown_html(row)
+            if run is None:
+                return ""
+            for row in run.rows:
+                if row.id == question_id:
+                    return drilldown_html(row, run.summary.k)
             return ""
 
         def compare_runs(a: str | None, b: str | None) -> Any:

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from rag.evaluation.records import QuestionResult
+from rag.evaluation.scores import METRICS, evidence_metric, question_verdict
 from rag.types import Answer, Comparison, Passage, Perspective, Point, Quote
 
 # `[3]` and `[1, 4]` (what the answerers write) in answer text.
@@ -463,53 +465,52 @@ def _mark(ok: bool | None, yes: str, no: str) -> str:
     return f'<span class="badge {"pass" if ok else "fail"}">{esc(yes if ok else no)}</span>'
 
 
-def question_verdict(row: Mapping[str, Any]) -> tuple[bool | None, bool | None]:
-    """(retrieval found all evidence, answer right) for one results row; None: not scored."""
-    scores = row.get("scores") or {}
-    recall = scores.get("recall")
-    retrieval = None if recall is None else recall >= 1.0
-    if not row.get("answer"):
-        return retrieval, None
-    if scores.get("abstained") is not None:
-        return retrieval, scores["abstained"] == 1.0
-    if scores.get("false_refusal") == 1.0:
-        return retrieval, False
-    key_hit = scores.get("key_hit")
-    return retrieval, None if key_hit is None else key_hit == 1.0
+def question_mark(row: QuestionResult) -> str:
+    """✓ when everything known of the question went right, ✗ when anything went wrong, ·
+    when nothing was judged (the report flags the same questions: `question_verdict`)."""
+    verdict = question_verdict(row).passed
+    return "·" if verdict is None else ("✓" if verdict else "✗")
 
 
-def drilldown_html(row: Mapping[str, Any]) -> str:
-    retrieval, answer_ok = question_verdict(row)
-    scores = row.get("scores") or {}
+def drilldown_html(row: QuestionResult, k: int | None = None) -> str:
+    verdict = question_verdict(row)
+    evidence = evidence_metric(row.type)
     figures = " · ".join(
-        f"{esc(k)} {v:.2f}" for k, v in scores.items() if isinstance(v, int | float)
+        f"{esc(m.short_label(k))} {esc(m.format(value))}"
+        for m in METRICS
+        if (value := row.score(m.name)) is not None
     )
-    answer = row.get("answer")
+    answer = row.answer
     if answer:
-        refused = " (refused)" if answer.get("refused") else ""
+        refused = " (refused)" if answer.refused else ""
         answer_block = (
             f'<div class="drill-answer"><div class="label">Answer{refused} · '
-            f"{esc(answer.get('backend'))}</div><p>{esc(answer.get('text'))}</p></div>"
+            f"{esc(answer.backend)}</div><p>{esc(answer.text)}</p></div>"
         )
     else:
         answer_block = '<p class="muted">Answers were not scored in this run.</p>'
     items = []
-    for p in row.get("retrieved") or ():
-        author = p.get("author") or "unknown author"
-        gold = ' <span class="chip">evidence</span>' if p.get("gold") else ""
+    for p in row.retrieved:
+        author = p.author or "unknown author"
+        gold = ' <span class="chip">evidence</span>' if p.gold else ""
         items.append(
-            f'<li><div class="card-meta"><b>{esc(p.get("rank"))}.</b> {esc(author)} — '
-            f"{esc(p.get('title') or p.get('doc_id'))}{gold}</div>"
-            f'<div class="passage small">{esc(p.get("text"))}</div></li>'
+            f'<li><div class="card-meta"><b>{esc(p.rank)}.</b> {esc(author)} — '
+            f"{esc(p.title or p.doc_id)}{gold}</div>"
+            f'<div class="passage small">{esc(p.text)}</div></li>'
         )
-    good = "refused correctly" if row.get("type") == "unanswerable" else "answer correct"
+    good = "refused correctly" if row.type == "unanswerable" else "answer correct"
+    found, missed = (
+        ("every author retrieved", "an author missed")
+        if evidence.name == "author_coverage"
+        else ("evidence retrieved", "evidence missed")
+    )
     return (
         '<div class="drill">'
-        f'<div class="drill-q"><span class="chip">{esc(row.get("id"))}</span>'
-        f'<span class="chip">{esc(row.get("type"))}</span> {esc(row.get("question"))}</div>'
+        f'<div class="drill-q"><span class="chip">{esc(row.id)}</span>'
+        f'<span class="chip">{esc(row.type)}</span> {esc(row.question)}</div>'
         '<div class="verdicts">'
-        f"{_mark(retrieval, 'evidence retrieved', 'evidence missed')}"
-        f"{_mark(answer_ok, good, 'answer wrong')}"
+        f"{_mark(verdict.retrieval, found, missed)}"
+        f"{_mark(verdict.answer, good, 'answer wrong')}"
         f'<span class="muted">{figures}</span></div>'
         f"{answer_block}"
         f'<div class="label">Retrieved passages</div><ol class="retrieved">{"".join(items)}</ol>'

@@ -1,15 +1,14 @@
 """The tables the Evaluate tab shows of saved runs (metrics by type, deltas between two).
 
 The figures come from rag.evaluation.runner and the run folders from
-rag.evaluation.runs; this module only lays them out."""
+rag.evaluation.runs; labels and number formats from the metric registry; this module only
+lays them out."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from rag.evaluation.compare import RunComparison
-from rag.evaluation.runner import SHORT_LABELS
+from rag.evaluation.records import RunSummary
+from rag.evaluation.scores import metric
 
 # The columns of the Evaluate tab's table (the run's report.html has every metric).
 TABLE_METRICS = ("recall", "mrr", "key_hit", "citation_recall", "abstained", "false_refusal")
@@ -17,33 +16,34 @@ DELTA_HEADERS = ["scope", "metric", "n", "A", "B", "B − A", "95% interval", "v
 
 
 def metric_headers(k: int) -> list[str]:
-    return ["type", "n", *(SHORT_LABELS[m].replace("@k", f"@{k}") for m in TABLE_METRICS)]
+    return ["type", "n", *(metric(name).short_label(k) for name in TABLE_METRICS)]
 
 
-def metric_rows(summary: Mapping[str, Any]) -> list[list[Any]]:
+def metric_rows(summary: RunSummary) -> list[list[str | int]]:
     """One row per question type, then `overall` (figures to three decimals, – if absent)."""
-    rows = []
-    for name, figures in [*summary["by_type"].items(), ("overall", summary["overall"])]:
-        if not figures.get("n"):
+    rows: list[list[str | int]] = []
+    for name, figures in [*summary.by_type.items(), ("overall", summary.overall)]:
+        if not figures.n:
             continue
-        shown = [f"{figures[m]:.3f}" if m in figures else "–" for m in TABLE_METRICS]
-        rows.append([name, figures["n"], *shown])
+        shown = [metric(m).format(figures.mean(m)) for m in TABLE_METRICS]
+        rows.append([name, figures.n, *shown])
     return rows
 
 
-def recall_rows(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
+def recall_rows(summary: RunSummary) -> list[dict[str, str | float]]:
+    """The bar chart's data: evidence recall by question type."""
     return [
-        {"type": name, "recall": figures["recall"]}
-        for name, figures in summary["by_type"].items()
-        if "recall" in figures
+        {"type": name, "recall": recall}
+        for name, figures in summary.by_type.items()
+        if (recall := figures.mean("recall")) is not None
     ]
 
 
-def delta_rows(comparison: RunComparison) -> list[list[Any]]:
+def delta_rows(comparison: RunComparison) -> list[list[str | int]]:
     """One row per metric and scope: the paired means, the delta and its bootstrap interval."""
     scoped = [("overall", d) for d in comparison.metrics]
     scoped += [(t, d) for t, deltas in comparison.by_type.items() for d in deltas]
-    rows = []
+    rows: list[list[str | int]] = []
     for scope, d in scoped:
         if d.delta is None:
             continue

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from rag.citations import parse_citations
 from rag.evaluation.metrics import normalise
-from rag.evaluation.schema import EvalQuestion
 from rag.types import Answer
+
+if TYPE_CHECKING:  # pydantic: not needed to score
+    from rag.evaluation.schema import EvalQuestion
 
 
 def keys_hit(answer: Answer, question: EvalQuestion) -> bool:

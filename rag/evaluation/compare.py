@@ -10,9 +10,9 @@ Uncertainty comes from a paired percentile bootstrap: the question indices are r
 with replacement, jointly for A and B, and the mean difference recomputed each time
 (`scipy.stats.bootstrap(..., paired=True, method="percentile")`; scipy comes with
 sentence-transformers). A change is *significant* when its interval excludes 0, and
-*better* / *worse* when it is significant in the metric's good / bad direction
-(`higher_is_better`). With one paired question there is no interval (a bootstrap of one
-value is a point) and nothing is significant.
+*better* / *worse* when it is significant and B's mean is good / bad against A's
+(`Metric.verdict` with A as the floor). With one paired question there is no interval (a
+bootstrap of one value is a point) and nothing is significant.
 
 `regressions` lists the questions that got worse on at least one metric. Quality metrics
 count any drop (a rise for lower-is-better ones such as `false_refusal`); cost metrics
@@ -25,23 +25,21 @@ Everything here is pure; `rag.evaluation.runs.load_run` reads the run folders.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from rich.table import Table
-from rich.text import Text
 
 from rag.errors import RunError
+from rag.evaluation.records import QuestionResult
 from rag.evaluation.runs import Run
-from rag.evaluation.scores import BY_NAME, METRICS, Metric
+from rag.evaluation.scores import BY_NAME, EPSILON, METRICS, Metric
 
-EPSILON = 1e-9  # differences below this are float noise, not a change
 COST_TOLERANCE = 0.5  # a cost metric counts as worse only when B > A * (1 + this)
 
-Verdict = Literal["better", "worse", "no significant change", "n/a"]
+DeltaVerdict = Literal["better", "worse", "no significant change", "n/a"]
 
 
 # --- the bootstrap ---------------------------------------------------------------------
@@ -138,15 +136,15 @@ class MetricDelta:
     @property
     def better(self) -> bool:
         """Significantly better in the metric's direction."""
-        return self.significant and _improved(self.metric, self.ci.delta or 0.0)
+        return self.significant and self.metric.verdict(self.mean_b, floor=self.mean_a) == "good"
 
     @property
     def worse(self) -> bool:
         """Significantly worse in the metric's direction."""
-        return self.significant and not _improved(self.metric, self.ci.delta or 0.0)
+        return self.significant and self.metric.verdict(self.mean_b, floor=self.mean_a) == "bad"
 
     @property
-    def verdict(self) -> Verdict:
+    def verdict(self) -> DeltaVerdict:
         if self.n == 0:
             return "n/a"
         if self.better:
@@ -155,9 +153,26 @@ class MetricDelta:
             return "worse"
         return "no significant change"
 
+    def to_json(self) -> dict[str, Any]:
+        digits = 4 if self.metric.fraction else 2
 
-def _improved(metric: Metric, delta: float) -> bool:
-    return delta > 0 if metric.higher_is_better else delta < 0
+        def rounded(value: float | None) -> float | None:
+            return None if value is None else round(value, digits)
+
+        return {
+            "metric": self.metric.name,
+            "label": self.metric.label,
+            "group": self.metric.group,
+            "higher_is_better": self.metric.higher_is_better,
+            "n": self.n,
+            "mean_a": rounded(self.mean_a),
+            "mean_b": rounded(self.mean_b),
+            "delta": rounded(self.delta),
+            "low": rounded(self.ci.low),
+            "high": rounded(self.ci.high),
+            "significant": self.significant,
+            "verdict": self.verdict,
+        }
 
 
 @dataclass(frozen=True)
@@ -177,16 +192,47 @@ class RunComparison:
     def metric_names(self) -> tuple[str, ...]:
         return tuple(d.metric.name for d in self.metrics)
 
+    def to_json(self, regressions: Sequence[Regression] | None = None) -> dict[str, Any]:
+        """JSON-ready form of the comparison (and, when given, its regressions) for
+        `rag eval compare --json`."""
 
-def _score(row: Mapping[str, Any], name: str) -> float | None:
-    value = (row.get("scores") or {}).get(name)
+        def run(run: Run) -> dict[str, Any]:
+            s = run.summary
+            return {
+                "path": str(run.path),
+                "set": s.eval_set,
+                "k": s.k,
+                "backend": s.backend,
+                "created": s.created,
+                "n": len(run.rows),
+            }
+
+        payload: dict[str, Any] = {
+            "a": run(self.a),
+            "b": run(self.b),
+            "confidence": self.confidence,
+            "n_resamples": self.n_resamples,
+            "seed": self.seed,
+            "only_in_a": list(self.only_in_a),
+            "only_in_b": list(self.only_in_b),
+            "notices": list(self.notices),
+            "metrics": [d.to_json() for d in self.metrics],
+            "by_type": {t: [d.to_json() for d in ds] for t, ds in self.by_type.items()},
+        }
+        if regressions is not None:
+            payload["regressions"] = [r.to_json() for r in regressions]
+        return payload
+
+
+def _score(row: QuestionResult, name: str) -> float | None:
+    value = row.score(name)
     return None if value is None else float(value)
 
 
 def _pairs(
     ids: Sequence[str],
-    rows_a: Mapping[str, Mapping[str, Any]],
-    rows_b: Mapping[str, Mapping[str, Any]],
+    rows_a: Mapping[str, QuestionResult],
+    rows_b: Mapping[str, QuestionResult],
     name: str,
 ) -> tuple[list[float], list[float]]:
     xs: list[float] = []
@@ -233,12 +279,10 @@ def _notices(
     a: Run, b: Run, common: Sequence[str], only_a: Sequence[str], only_b: Sequence[str]
 ) -> list[str]:
     notes: list[str] = []
-    set_a, set_b = a.summary.get("set"), b.summary.get("set")
-    if set_a != set_b and not (
-        isinstance(set_a, str) and isinstance(set_b, str) and Path(set_a) == Path(set_b)
-    ):
+    set_a, set_b = a.summary.eval_set, b.summary.eval_set
+    if set_a != set_b and Path(set_a) != Path(set_b):
         notes.append(f"different eval sets: A used {set_a}, B used {set_b}")
-    k_a, k_b = a.summary.get("k"), b.summary.get("k")
+    k_a, k_b = a.summary.k, b.summary.k
     if k_a != k_b:
         notes.append(f"different k: A used k={k_a}, B used k={k_b} (retrieval metrics @k differ)")
     if only_a:
@@ -249,9 +293,9 @@ def _notices(
     changed = [
         qid
         for qid in common
-        if rows_a[qid].get("question") is not None
-        and rows_b[qid].get("question") is not None
-        and rows_a[qid].get("question") != rows_b[qid].get("question")
+        if rows_a[qid].question
+        and rows_b[qid].question
+        and rows_a[qid].question != rows_b[qid].question
     ]
     if changed:
         notes.append(
@@ -306,7 +350,7 @@ def compare_runs(
     if by_type:
         grouped: dict[str, list[str]] = {}
         for qid in common:
-            grouped.setdefault(str(rows_a[qid].get("type") or "untyped"), []).append(qid)
+            grouped.setdefault(rows_a[qid].type or "untyped", []).append(qid)
         types = {t: deltas(ids, keep_named=False) for t, ids in sorted(grouped.items())}
     return RunComparison(
         a=a,
@@ -340,6 +384,9 @@ class MetricChange:
         change = self.after - self.before
         return -change if self.metric.higher_is_better else change
 
+    def to_json(self) -> dict[str, Any]:
+        return {"metric": self.metric.name, "before": self.before, "after": self.after}
+
 
 @dataclass(frozen=True)
 class Regression:
@@ -360,15 +407,22 @@ class Regression:
         cost = [c.drop for c in self.changes if c.metric.group == "cost"]
         return (self.n_worse, max(quality, default=0.0), max(cost, default=0.0))
 
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "type": self.type,
+            "question": self.question,
+            "worse": [c.to_json() for c in self.changes],
+        }
+
 
 def got_worse(metric: Metric, before: float, after: float, *, cost_tolerance: float = 0.5) -> bool:
-    """Quality: any move in the bad direction. Cost: B above A by more than `cost_tolerance`."""
+    """Quality: any move in the bad direction. Cost: B worse than A by more than
+    `cost_tolerance` (a share of A)."""
+    floor = before
     if metric.group == "cost":
-        if metric.higher_is_better:  # no such metric today; mirror the rule
-            return after < before * (1 - cost_tolerance) - EPSILON
-        return after > before * (1 + cost_tolerance) + EPSILON
-    change = after - before
-    return change < -EPSILON if metric.higher_is_better else change > EPSILON
+        floor = before * (1 - cost_tolerance if metric.higher_is_better else 1 + cost_tolerance)
+    return metric.verdict(after, floor=floor) == "bad"
 
 
 def regressions(
@@ -415,8 +469,8 @@ def regressions(
             found.append(
                 Regression(
                     id=qid,
-                    type=str(row_a.get("type") or row_b.get("type") or ""),
-                    question=str(row_b.get("question") or row_a.get("question") or ""),
+                    type=row_a.type or row_b.type,
+                    question=row_b.question or row_a.question,
                     changes=tuple(changes),
                 )
             )
@@ -444,147 +498,15 @@ def format_delta(d: MetricDelta) -> str:
     return text + (" *" if d.significant else "")
 
 
-_VERDICT_STYLE = {"better": "green", "worse": "red"}
-
-
-def _run_line(run: Run) -> str:
-    s = run.summary
-    return f"{run.name} ({s.get('backend', '?')}, k={s.get('k', '?')})"
-
-
-def comparison_table(comparison: RunComparison) -> Table:
-    """Overall rows, then one section per question type when compared by type.
-
-    `comparison.notices` are not in the table: the caller shows them (the CLI on stderr)."""
-    scoped = bool(comparison.by_type)
-    columns = ["metric", "n", "A", "B", f"Δ B−A [{comparison.confidence:.0%} CI]", "verdict"]
-    table = Table(
-        *(["scope", *columns] if scoped else columns),
-        title=f"A = {_run_line(comparison.a)}   B = {_run_line(comparison.b)}",
-        caption=(
-            f"* the {comparison.confidence:.0%} paired bootstrap interval "
-            f"({comparison.n_resamples} resamples) excludes 0; means over the questions "
-            "scored in both runs"
-        ),
-    )
-    for column in table.columns[(2 if scoped else 1) :]:
-        column.justify = "right"
-    table.columns[-1].justify = "left"
-
-    def add(scope: str, d: MetricDelta) -> None:
-        cells: list[str | Text] = [
-            d.metric.name,
-            str(d.n),
-            _fmt(d.metric, d.mean_a),
-            _fmt(d.metric, d.mean_b),
-            format_delta(d),
-            Text(d.verdict, style=_VERDICT_STYLE.get(d.verdict, "dim")),
-        ]
-        table.add_row(*([scope, *cells] if scoped else cells))
-
-    for d in comparison.metrics:
-        add("overall", d)
-    for type_name, deltas in comparison.by_type.items():
-        table.add_section()
-        for d in deltas:
-            add(type_name, d)
-    return table
-
-
-def _change_line(c: MetricChange) -> str:
+def format_change(c: MetricChange) -> str:
+    """`recall 1.000 → 0.500`, with the relative rise for a cost metric."""
     text = f"{c.metric.name} {_fmt(c.metric, c.before)} → {_fmt(c.metric, c.after)}"
     if c.metric.group == "cost" and math.isfinite(c.drop):
         text += f" ({c.drop:+.0%})"
     return text
 
 
-def regressions_table(found: Sequence[Regression], *, limit: int | None = None) -> Table:
-    shown = found if limit is None else found[:limit]
-    table = Table(
-        "id",
-        "type",
-        "question",
-        "worse on (A → B)",
-        title=f"{len(found)} question(s) got worse",
-        caption=(f"showing the {len(shown)} most severe" if len(shown) < len(found) else None),
-    )
-    for r in shown:
-        table.add_row(
-            r.id,
-            r.type,
-            _shorten(r.question, 70),
-            "; ".join(_change_line(c) for c in r.changes),
-        )
-    return table
-
-
-def _shorten(text: str, width: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
-
-
-def _round(metric: Metric) -> Callable[[float | None], float | None]:
-    digits = 4 if metric.fraction else 2
-    return lambda v: None if v is None else round(v, digits)
-
-
-def _delta_dict(d: MetricDelta) -> dict[str, Any]:
-    r = _round(d.metric)
-    return {
-        "metric": d.metric.name,
-        "label": d.metric.label,
-        "group": d.metric.group,
-        "higher_is_better": d.metric.higher_is_better,
-        "n": d.n,
-        "mean_a": r(d.mean_a),
-        "mean_b": r(d.mean_b),
-        "delta": r(d.delta),
-        "low": r(d.ci.low),
-        "high": r(d.ci.high),
-        "significant": d.significant,
-        "verdict": d.verdict,
-    }
-
-
-def _run_dict(run: Run) -> dict[str, Any]:
-    s = run.summary
-    return {
-        "path": str(run.path),
-        "set": s.get("set"),
-        "k": s.get("k"),
-        "backend": s.get("backend"),
-        "created": s.get("created"),
-        "n": len(run.rows),
-    }
-
-
-def regression_dict(r: Regression) -> dict[str, Any]:
-    return {
-        "id": r.id,
-        "type": r.type,
-        "question": r.question,
-        "worse": [
-            {"metric": c.metric.name, "before": c.before, "after": c.after} for c in r.changes
-        ],
-    }
-
-
-def comparison_dict(
-    comparison: RunComparison, regressions: Sequence[Regression] | None = None
-) -> dict[str, Any]:
-    """JSON-ready form of a comparison (and, when given, its regressions) for `--json`."""
-    payload: dict[str, Any] = {
-        "a": _run_dict(comparison.a),
-        "b": _run_dict(comparison.b),
-        "confidence": comparison.confidence,
-        "n_resamples": comparison.n_resamples,
-        "seed": comparison.seed,
-        "only_in_a": list(comparison.only_in_a),
-        "only_in_b": list(comparison.only_in_b),
-        "notices": list(comparison.notices),
-        "metrics": [_delta_dict(d) for d in comparison.metrics],
-        "by_type": {t: [_delta_dict(d) for d in ds] for t, ds in comparison.by_type.items()},
-    }
-    if regressions is not None:
-        payload["regressions"] = [regression_dict(r) for r in regressions]
-    return payload
+# The JSON of `rag eval compare --json` (the methods above and MetricDelta.to_json),
+# under the names callers import.
+comparison_dict = RunComparison.to_json
+regression_dict = Regression.to_json

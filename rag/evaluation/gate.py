@@ -7,9 +7,9 @@ takes the value as a ceiling; the others as a floor. The overall figure is check
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from rag.errors import ConfigError
+from rag.evaluation.records import RunSummary
 from rag.evaluation.scores import BY_NAME
 
 
@@ -34,16 +34,14 @@ def parse_requirements(items: Sequence[str]) -> dict[str, float]:
     return required
 
 
-def failures(summary: Mapping[str, Any], required: Mapping[str, float]) -> list[str]:
+def failures(summary: RunSummary, required: Mapping[str, float]) -> list[str]:
     """One line per requirement the run's overall figures miss (absent counts as missed)."""
-    overall = summary["overall"]
     missed = []
     for name, bound in required.items():
-        value = overall.get(name)
+        m, value = BY_NAME[name], summary.overall.mean(name)
         if value is None:
             missed.append(f"{name}: not measured in this run (needed {bound:g})")
-        elif BY_NAME[name].higher_is_better and value < bound:
-            missed.append(f"{name} = {value:.3f}, below the required {bound:g}")
-        elif not BY_NAME[name].higher_is_better and value > bound:
-            missed.append(f"{name} = {value:.3f}, above the allowed {bound:g}")
+        elif m.verdict(value, floor=bound) == "bad":
+            side = "below the required" if m.higher_is_better else "above the allowed"
+            missed.append(f"{name} = {value:.3f}, {side} {bound:g}")
     return missed

@@ -61,6 +61,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from rag.embeddings import Embedder
 from rag.errors import ConfigError, LLMError, RagError
+from rag.evaluation.records import JudgeClaimRecord, JudgeRecord, JudgeSummary
 from rag.llm import LLM, Message, OpenAICompatibleLLM, StructuredLLM
 from rag.prompts import format_passages, load_prompt
 from rag.settings import Settings
@@ -164,71 +165,34 @@ def _excerpt(text: str, limit: int = 80) -> str:
 # --- results ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ClaimVerdict:
-    """One claim of the answer and the judge's verdict on it."""
-
-    claim: str
-    supported: bool
-    reason: str = ""
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"claim": self.claim, "verdict": int(self.supported), "reason": self.reason}
+# The judge's records are those of the run (rag.evaluation.records), under its own names.
+ClaimVerdict = JudgeClaimRecord
+JudgeResult = JudgeRecord
 
 
-@dataclass(frozen=True)
-class JudgeResult:
-    """The judge's scores for one question; a metric is None where it does not apply or
-    failed (see `errors`), never 0 for a failure."""
-
-    faithfulness: float | None
-    answer_relevance: float | None
-    claims: tuple[ClaimVerdict, ...] = ()
-    generated_questions: tuple[str, ...] = ()
-    noncommittal: bool | None = None
-    errors: tuple[str, ...] = ()  # one line each, prefixed with the metric
-    parse_failures: tuple[str, ...] = ()  # metrics whose judge reply did not validate
-    llm_failures: tuple[str, ...] = ()  # metrics whose judge request failed (LLMError)
-    requests: int = 0  # requests sent to the judge; 0 when everything came from the cache
-    cached: int = 0  # replies taken from the cache
-
-    @property
-    def scores(self) -> dict[str, float | None]:
-        """The two metrics under their registry names (rag.evaluation.scores)."""
-        return {"faithfulness": self.faithfulness, "answer_relevance": self.answer_relevance}
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "faithfulness": self.faithfulness,
-            "answer_relevance": self.answer_relevance,
-            "claims": [c.as_dict() for c in self.claims],
-            "generated_questions": list(self.generated_questions),
-            "noncommittal": self.noncommittal,
-            "errors": list(self.errors),
-            "parse_failures": list(self.parse_failures),
-            "llm_failures": list(self.llm_failures),
-            "requests": self.requests,
-            "cached": self.cached,
-        }
-
-
-def summarise_judge(results: Sequence[JudgeResult]) -> dict[str, Any]:
+def summarise_judge(results: Sequence[JudgeResult], model: str | None = None) -> JudgeSummary:
     """Means over the non-None values (None never counts as 0), how many questions each
     mean covers, and the failures per metric."""
-    summary: dict[str, Any] = {"n": len(results)}
+    means: dict[str, float | None] = {}
+    counts: dict[str, int] = {}
     for name in JUDGE_METRICS:
         found = [v for r in results if (v := r.scores[name]) is not None]
-        summary[name] = round(mean(found), 4) if found else None
-        summary[f"n_{name}"] = len(found)
-    summary["parse_failures"] = {
-        name: sum(name in r.parse_failures for r in results) for name in JUDGE_METRICS
-    }
-    summary["llm_failures"] = {
-        name: sum(name in r.llm_failures for r in results) for name in JUDGE_METRICS
-    }
-    summary["requests"] = sum(r.requests for r in results)
-    summary["cached"] = sum(r.cached for r in results)
-    return summary
+        means[name] = round(mean(found), 4) if found else None
+        counts[name] = len(found)
+    return JudgeSummary(
+        model=model,
+        n=len(results),
+        faithfulness=means["faithfulness"],
+        n_faithfulness=counts["faithfulness"],
+        answer_relevance=means["answer_relevance"],
+        n_answer_relevance=counts["answer_relevance"],
+        parse_failures={
+            name: sum(name in r.parse_failures for r in results) for name in JUDGE_METRICS
+        },
+        llm_failures={name: sum(name in r.llm_failures for r in results) for name in JUDGE_METRICS},
+        requests=sum(r.requests for r in results),
+        cached=sum(r.cached for r in results),
+    )
 
 
 # --- cache --------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 _QUOTES = str.maketrans({"‘": "'", "’": "'", "“": '"', "”": '"', "–": "-", "—": "-", "\u00a0": " "})
@@ -29,7 +29,9 @@ class Retrieved:
     end: int
 
 
-def quote_found(quote: str, passages: Sequence[Retrieved], document_texts: dict[str, str]) -> bool:
+def quote_found(
+    quote: str, passages: Sequence[Retrieved], document_texts: Mapping[str, str]
+) -> bool:
     """A quote is found when one retrieved passage, or two adjacent ones, contain it."""
     needle = normalise(quote)
     if any(needle in normalise(p.text) for p in passages):

@@ -20,9 +20,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import replace
 from statistics import mean
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from rag.evaluation.records import (
+    PerspectivesRecord,
+    PerspectivesSummary,
+    QuestionResult,
+    RunSummary,
+)
+from rag.evaluation.scores import metric
 from rag.extractive import question_terms
 from rag.lexical import terms
 from rag.perspectives import author_label, perspective_label
@@ -90,7 +98,7 @@ def score_comparison(
     documents: Mapping[str, Document],
     gold_doc_ids: Collection[str],
     similarities: Similarities,
-) -> dict[str, Any]:
+) -> PerspectivesRecord:
     """The perspective metrics of one comparison (`gold_doc_ids` empty: no gold authors)."""
     gold = sorted({author_label(documents[d].meta) for d in gold_doc_ids if d in documents})
     addressed = [p for p in comparison.perspectives if p.addressed]
@@ -102,22 +110,22 @@ def score_comparison(
         for p in addressed
         if not p.quotes or all(irrelevant_quotes(comparison.question, p.quotes, similarities))
     ]
-    return {
-        "gold_authors": gold,
-        "addressed": [perspective_label(p) for p in addressed],
-        "n_authors": len(comparison.perspectives),
-        "coverage": round(len(covered) / len(gold), 4) if gold else None,
-        "n_gold": len(gold),
-        "n_covered": len(covered),
-        "n_checks": len(checks),
-        "n_attributed": sum(checks),
-        "attribution": round(sum(checks) / len(checks), 4) if checks else 1.0,
-        "false_addresses": false,
-        "agreements": len(comparison.agreements),
-        "divergences": len(comparison.divergences),
-        "backend": comparison.backend,
-        "notice": comparison.notice,
-    }
+    return PerspectivesRecord(
+        gold_authors=tuple(gold),
+        addressed=tuple(perspective_label(p) for p in addressed),
+        n_authors=len(comparison.perspectives),
+        coverage=round(len(covered) / len(gold), 4) if gold else None,
+        n_gold=len(gold),
+        n_covered=len(covered),
+        n_checks=len(checks),
+        n_attributed=sum(checks),
+        attribution=round(sum(checks) / len(checks), 4) if checks else 1.0,
+        false_addresses=tuple(false),
+        agreements=len(comparison.agreements),
+        divergences=len(comparison.divergences),
+        backend=comparison.backend,
+        notice=comparison.notice,
+    )
 
 
 def embedding_similarities(assistant: Assistant, question: str) -> Similarities:
@@ -135,7 +143,7 @@ def evaluate_comparison(
     question: EvalQuestion,
     gold_doc_ids: Collection[str],
     backend: str | None = None,
-) -> dict[str, Any]:
+) -> PerspectivesRecord:
     """Compare the authors on one eval question and score the comparison."""
     started = time.perf_counter()
     comparison = assistant.compare(question.question, backend=backend)
@@ -146,65 +154,59 @@ def evaluate_comparison(
         gold_doc_ids,
         embedding_similarities(assistant, question.question),
     )
-    return {**scores, "ms": round(1000 * elapsed, 2)}
+    return replace(scores, ms=round(1000 * elapsed, 2))
 
 
-def summarise_perspectives(rows: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
-    """Totals over the eval rows that carry a `perspectives` score."""
-    scored = [r for r in rows if r.get("perspectives")]
+def summarise_perspectives(rows: Sequence[QuestionResult]) -> PerspectivesSummary | None:
+    """Totals over the eval rows that carry a comparison's scores."""
+    scored = [(r.type, r.perspectives) for r in rows if r.perspectives]
     if not scored:
         return None
-    comparative = [r["perspectives"] for r in scored if r["type"] == "comparative"]
-    unanswerable = [r["perspectives"] for r in scored if r["type"] == "unanswerable"]
-    everything = [r["perspectives"] for r in scored]
-    n_gold = sum(s["n_gold"] for s in comparative)
-    n_checks = sum(s["n_checks"] for s in everything)
-    n_addressed = sum(len(s["addressed"]) for s in comparative)
-    n_false = sum(len(s["false_addresses"]) for s in comparative)
-    pairs_unanswerable = sum(s["n_authors"] for s in unanswerable)
+    comparative = [p for kind, p in scored if kind == "comparative"]
+    unanswerable = [p for kind, p in scored if kind == "unanswerable"]
+    everything = [p for _, p in scored]
+    n_gold = sum(s.n_gold for s in comparative)
+    n_checks = sum(s.n_checks for s in everything)
+    n_addressed = sum(len(s.addressed) for s in comparative)
+    n_false = sum(len(s.false_addresses) for s in comparative)
+    pairs_unanswerable = sum(s.n_authors for s in unanswerable)
+    timed = [s.ms for s in everything if s.ms is not None]
 
     def share(part: int, whole: int) -> float | None:
         return round(part / whole, 4) if whole else None
 
-    return {
-        "n_comparative": len(comparative),
-        "author_coverage": share(sum(s["n_covered"] for s in comparative), n_gold),
-        "n_gold_authors": n_gold,
-        "attribution": share(sum(s["n_attributed"] for s in everything), n_checks)
-        if n_checks
-        else 1.0,
-        "n_attribution_checks": n_checks,
-        "false_addresses": n_false,
-        "false_address_rate": share(n_false, n_addressed),
-        "n_addressed": n_addressed,
-        "n_unanswerable": len(unanswerable),
-        "addressed_rate_unanswerable": share(
-            sum(len(s["addressed"]) for s in unanswerable), pairs_unanswerable
+    return PerspectivesSummary(
+        n_comparative=len(comparative),
+        author_coverage=share(sum(s.n_covered for s in comparative), n_gold),
+        n_gold_authors=n_gold,
+        attribution=share(sum(s.n_attributed for s in everything), n_checks) if n_checks else 1.0,
+        n_attribution_checks=n_checks,
+        false_addresses=n_false,
+        false_address_rate=share(n_false, n_addressed),
+        n_addressed=n_addressed,
+        n_unanswerable=len(unanswerable),
+        addressed_rate_unanswerable=share(
+            sum(len(s.addressed) for s in unanswerable), pairs_unanswerable
         ),
-        "with_agreements": share(sum(1 for s in comparative if s["agreements"]), len(comparative)),
-        "with_divergences": share(
-            sum(1 for s in comparative if s["divergences"]), len(comparative)
-        ),
-        "compare_p50_ms": sorted(s["ms"] for s in everything)[len(everything) // 2]
-        if all("ms" in s for s in everything)
-        else None,
-        "mean_authors_addressing": round(mean(len(s["addressed"]) for s in comparative), 3)
+        with_agreements=share(sum(1 for s in comparative if s.agreements), len(comparative)),
+        with_divergences=share(sum(1 for s in comparative if s.divergences), len(comparative)),
+        compare_p50_ms=sorted(timed)[len(timed) // 2] if len(timed) == len(everything) else None,
+        mean_authors_addressing=round(mean(len(s.addressed) for s in comparative), 3)
         if comparative
         else None,
-    }
+    )
 
 
-def perspectives_line(summary: Mapping[str, Any]) -> str:
-    """One caption line for `rag eval`, beside the answers line."""
-    p = summary["perspectives"]
-
-    def fmt(value: float | None) -> str:
-        return "–" if value is None else f"{value:.3f}"
-
+def perspectives_line(summary: RunSummary) -> str:
+    """One line on the comparisons of a run, for `rag eval` and the Evaluate tab."""
+    p = summary.perspectives
+    if p is None:
+        return ""
+    share = metric("attribution").format  # a share, to three decimals
     return (
-        f"perspectives ({summary['backend']}): author coverage {fmt(p['author_coverage'])} "
-        f"(n={p['n_gold_authors']} gold authors, {p['n_comparative']} questions), attribution "
-        f"{fmt(p['attribution'])}, false addresses {p['false_addresses']} of "
-        f"{p['n_addressed']}, addressed on unanswerable {fmt(p['addressed_rate_unanswerable'])} "
-        f"(n={p['n_unanswerable']}); compare p50 {p['compare_p50_ms']} ms"
+        f"perspectives ({summary.backend}): author coverage {share(p.author_coverage)} "
+        f"(n={p.n_gold_authors} gold authors, {p.n_comparative} questions), attribution "
+        f"{share(p.attribution)}, false addresses {p.false_addresses} of "
+        f"{p.n_addressed}, addressed on unanswerable {share(p.addressed_rate_unanswerable)} "
+        f"(n={p.n_unanswerable}); compare p50 {p.compare_p50_ms} ms"
     )

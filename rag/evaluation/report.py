@@ -1,8 +1,9 @@
 """The self-contained HTML report of an eval run: one file that opens from `file://` offline.
 
-`render_report(summary, rows)` is pure: the run's `summary.json` and the rows of its
-`results.jsonl` in, one HTML document out. `write_report(run_dir)` reads those two files
-and writes `<run_dir>/report.html` atomically.
+`render_report(summary, rows)` is pure: a run's `RunSummary` and its `QuestionResult`
+rows in, one HTML document out (`rag.evaluation.runs.write_report` renders a saved run
+again). Labels, number formats and the good/bad colouring of every figure come from the
+metric registry (`rag.evaluation.scores`), so the report and the Evaluate tab agree.
 
 The report holds no external resource (no font, stylesheet, script or image URL): the CSS is
 inline, the charts are inline SVG drawn here, and the drill-down uses `<details>`, so it
@@ -14,10 +15,12 @@ only links to other hosts are `<a href>` to a passage's source URL when it is ht
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, fields
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -25,18 +28,34 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup, escape
 
-from rag.evaluation.scores import BY_NAME, METRICS, Metric, percentile
-
-# The per-question badges, in order; (metric, label).
-BADGES: tuple[tuple[str, str], ...] = (
-    ("recall", "recall"),
-    ("key_hit", "key hit"),
-    ("citation_recall", "cit. recall"),
-    ("abstained", "abstained"),
-    ("false_refusal", "false refusal"),
+from rag.evaluation.records import (
+    AnswerRecord,
+    AnswersSummary,
+    Figures,
+    JudgeRecord,
+    JudgeSummary,
+    PerspectivesRecord,
+    PerspectivesSummary,
+    QuestionResult,
+    RetrievedRecord,
+    RunSummary,
 )
+from rag.evaluation.scores import (
+    BY_NAME,
+    METRICS,
+    Metric,
+    Verdict,
+    evidence_metric,
+    metric,
+    percentile,
+    question_verdict,
+)
+
+# The per-question badges, in order ("recall" stands for the question type's evidence
+# metric: author coverage for a comparative question).
+BADGES = ("recall", "key_hit", "citation_recall", "abstained", "false_refusal")
 CHART_GROUPS = ("retrieval", "answers")
-EXTRA_BLOCKS = (("answers", "Answers"), ("perspectives", "Perspectives"), ("judge", "Judge"))
+MISSING = "—"
 _CITATION = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 _SAFE_SCHEMES = ("http://", "https://")
 
@@ -44,7 +63,7 @@ _SAFE_SCHEMES = ("http://", "https://")
 # --------------------------------------------------------------------------- formatting
 
 
-def _number(value: Any) -> float | None:
+def _number(value: object) -> float | None:
     if isinstance(value, bool):
         return float(value)
     if isinstance(value, int | float) and math.isfinite(value):
@@ -52,24 +71,12 @@ def _number(value: Any) -> float | None:
     return None
 
 
-def format_metric(value: Any, m: Metric | None) -> str:
-    """`0.894` for a fraction, `19.6` for ms or tokens, `—` for None."""
-    if value is None:
-        return "—"
-    number = _number(value)
-    if number is None:
-        return str(value)
-    if m is None or m.fraction:
-        return f"{number:.3f}"
-    return f"{number:.1f}"
-
-
-def format_figure(key: str, value: Any) -> str:
+def format_figure(key: str, value: object) -> str:
     """A summary figure whose key is not necessarily a metric: counts stay integers."""
     if key in BY_NAME:
-        return format_metric(value, BY_NAME[key])
+        return BY_NAME[key].format(_number(value), missing=MISSING)
     if value is None:
-        return "—"
+        return MISSING
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, int):
@@ -84,10 +91,10 @@ def format_figure(key: str, value: Any) -> str:
     return f"{number:.2f}"
 
 
-def _plain(value: Any) -> str:
+def _plain(value: object) -> str:
     """A free-form value as short text: lists joined, mappings as compact JSON."""
     if value is None:
-        return "—"
+        return MISSING
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float):
@@ -99,47 +106,25 @@ def _plain(value: Any) -> str:
     return str(value)
 
 
-def _duration(seconds: Any) -> str:
-    number = _number(seconds)
-    if number is None:
-        return "—"
-    if number < 60:
-        return f"{number:.1f} s"
-    minutes, rest = divmod(round(number), 60)
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return MISSING
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, rest = divmod(round(seconds), 60)
     if minutes < 60:
         return f"{minutes} min {rest} s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes} min"
 
 
-def _timestamp(value: Any) -> str:
+def _timestamp(value: str) -> str:
     """An ISO timestamp as `2026-11-26 01:00:00` (with its offset, if any); else as given."""
-    if not isinstance(value, str):
-        return _plain(value)
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
         return value
     return moment.isoformat(sep=" ", timespec="seconds")
-
-
-def _goodness(value: Any, m: Metric) -> float | None:
-    """0 (bad) .. 1 (good) for a fraction metric's value; None where it does not apply."""
-    number = _number(value)
-    if number is None or not m.fraction:
-        return None
-    number = min(1.0, max(0.0, number))
-    return number if m.higher_is_better else 1.0 - number
-
-
-def _tone(goodness: float | None) -> str:
-    if goodness is None:
-        return "neutral"
-    if goodness >= 0.999:
-        return "good"
-    if goodness <= 0.001:
-        return "bad"
-    return "good" if goodness >= 0.75 else "mid" if goodness >= 0.4 else "bad"
 
 
 def _cell_style(goodness: float | None) -> str:
@@ -158,16 +143,8 @@ def _slug(text: str, taken: set[str]) -> str:
     return slug
 
 
-def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
-def _list(value: Any) -> list[Any]:
-    return list(value) if isinstance(value, list | tuple) else []
-
-
-def _safe_url(url: Any) -> str | None:
-    if isinstance(url, str) and url.lower().startswith(_SAFE_SCHEMES):
+def _safe_url(url: str | None) -> str | None:
+    if url and url.lower().startswith(_SAFE_SCHEMES):
         return url
     return None
 
@@ -243,7 +220,7 @@ def _svg_number(value: float) -> str:
     return f"{value:.1f}".rstrip("0").rstrip(".")
 
 
-def bar_chart(m: Metric, series: Sequence[tuple[str, Any]]) -> Markup:
+def bar_chart(m: Metric, series: Sequence[tuple[str, float | None]]) -> Markup:
     """A small horizontal bar chart of one fraction metric, one bar per question type."""
     label_w, bar_w, value_w, row_h, top = 104, 190, 44, 22, 6
     width = label_w + bar_w + value_w
@@ -276,13 +253,13 @@ def bar_chart(m: Metric, series: Sequence[tuple[str, Any]]) -> Markup:
             )
             continue
         length = bar_w * min(1.0, max(0.0, number))
-        tone = _tone(_goodness(number, m))
+        tone = m.verdict(number)
         out.append(
             f'<rect class="bar {tone} {row_class}" x="{label_w}" y="{y + 4}" '
             f'width="{_svg_number(max(length, 1.0))}" height="{row_h - 8}" rx="2">'
-            f"<title>{escape(name)}: {format_metric(number, m)}</title></rect>"
+            f"<title>{escape(name)}: {m.format(number, missing=MISSING)}</title></rect>"
             f'<text class="value" x="{_svg_number(label_w + bar_w + 4)}" '
-            f'y="{y + row_h / 2 + 4:.1f}">{format_metric(number, m)}</text>'
+            f'y="{y + row_h / 2 + 4:.1f}">{m.format(number, missing=MISSING)}</text>'
         )
     out.append("</svg>")
     return Markup("".join(out))
@@ -398,393 +375,484 @@ def histogram(values: Sequence[float], *, label: str) -> Markup:
 
 
 # --------------------------------------------------------------------------- view model
+# What the template shows, in frozen records (Jinja reads their attributes).
 
 
-def _is_weak(scores: Mapping[str, Any], question_type: str = "") -> bool:
-    """Did this question go worse than it should: evidence missed (for a comparative
-    question: an author missed, its quotes being examples), key missed, a false refusal, or
-    an answer to an unanswerable question."""
-
-    def value(name: str) -> float | None:
-        return _number(scores.get(name))
-
-    evidence = "author_coverage" if question_type == "comparative" else "recall"
-    recall, key_hit = value(evidence), value("key_hit")
-    false_refusal, abstained = value("false_refusal"), value("abstained")
-    return (
-        (recall is not None and recall < 0.999)
-        or (key_hit is not None and key_hit < 0.5)
-        or (false_refusal is not None and false_refusal >= 0.5)
-        or (abstained is not None and abstained < 0.5)
-    )
+@dataclass(frozen=True)
+class Badge:
+    text: str
+    tone: Verdict
+    title: str
 
 
-def _badges(scores: Mapping[str, Any], question_type: str = "") -> list[dict[str, str]]:
+@dataclass(frozen=True)
+class FigureItem:
+    key: str
+    label: str
+    value: str
+    tone: Verdict
+
+
+@dataclass(frozen=True)
+class ScoreItem:
+    label: str
+    description: str
+    value: str
+    tone: Verdict
+
+
+@dataclass(frozen=True)
+class KeyValue:
+    label: str
+    value: str
+
+
+@dataclass(frozen=True)
+class Fact:
+    label: str
+    value: str
+
+
+@dataclass(frozen=True)
+class Setting:
+    key: str
+    value: str
+
+
+@dataclass(frozen=True)
+class Header:
+    title: str
+    subtitle: str
+    facts: tuple[Fact, ...]
+    settings: tuple[Setting, ...]
+
+
+@dataclass(frozen=True)
+class Column:
+    label: str
+    description: str
+    lower_better: bool
+
+
+@dataclass(frozen=True)
+class ColumnGroup:
+    name: str
+    span: int
+
+
+@dataclass(frozen=True)
+class Cell:
+    text: str
+    title: str
+    style: str
+
+
+@dataclass(frozen=True)
+class TableRow:
+    name: str
+    n: str
+    cells: tuple[Cell, ...]
+    overall: bool
+
+
+@dataclass(frozen=True)
+class SummaryTable:
+    columns: tuple[Column, ...]
+    groups: tuple[ColumnGroup, ...]
+    rows: tuple[TableRow, ...]
+
+
+@dataclass(frozen=True)
+class Block:
+    title: str
+    figures: tuple[FigureItem, ...]
+
+
+@dataclass(frozen=True)
+class BarChart:
+    label: str
+    description: str
+    lower_better: bool
+    svg: Markup
+
+
+@dataclass(frozen=True)
+class LatencyChart:
+    label: str
+    n: int
+    p50: str
+    p95: str
+    svg: Markup
+
+
+@dataclass(frozen=True)
+class Charts:
+    bars: tuple[BarChart, ...]
+    latency: tuple[LatencyChart, ...]
+
+
+@dataclass(frozen=True)
+class PassageView:
+    anchor: str
+    rank: str
+    chunk_id: str
+    title: str
+    author: str | None
+    url: str | None
+    url_text: str | None
+    score: str
+    gold: bool
+    beyond_k: bool
+    html: Markup
+
+
+@dataclass(frozen=True)
+class CitationView:
+    n: int
+    chunk_id: str
+    anchor: str | None
+    quote: str | None
+
+
+@dataclass(frozen=True)
+class ClaimView:
+    text: str
+    score: str
+    cited: Markup
+    irrelevant: str
+    supported: str
+    tone: Verdict
+
+
+@dataclass(frozen=True)
+class AnswerView:
+    html: Markup
+    refused: bool
+    backend: str | None
+    notice: str | None
+    citations: tuple[CitationView, ...]
+    claims: tuple[ClaimView, ...]
+
+
+@dataclass(frozen=True)
+class JudgeClaimView:
+    claim: str
+    reason: str
+    verdict: str
+    tone: Verdict
+
+
+@dataclass(frozen=True)
+class JudgeView:
+    figures: tuple[FigureItem, ...]
+    claims: tuple[JudgeClaimView, ...]
+    lists: tuple[KeyValue, ...]
+    errors: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class EvidenceView:
+    quote: str
+    doc_id: str
+
+
+@dataclass(frozen=True)
+class QuestionView:
+    id: str
+    anchor: str
+    type: str
+    question: str
+    weak: bool
+    badges: tuple[Badge, ...]
+    scores: tuple[ScoreItem, ...]
+    evidence: tuple[EvidenceView, ...]
+    passages: tuple[PassageView, ...]
+    answer: AnswerView | None
+    perspectives: tuple[KeyValue, ...] | None
+    judge: JudgeView | None
+    errors: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Section:
+    type: str
+    anchor: str
+    questions: tuple[QuestionView, ...]
+    weak: int
+
+
+Shown = AnswersSummary | PerspectivesSummary | JudgeSummary | JudgeRecord | PerspectivesRecord
+
+
+def _fields(record: Shown) -> list[tuple[str, object]]:
+    return [(f.name, getattr(record, f.name)) for f in fields(record)]
+
+
+def _badges(result: QuestionResult, k: int | None) -> tuple[Badge, ...]:
     badges = []
-    for name, label in BADGES:
-        if name == "recall" and question_type == "comparative":
-            name, label = "author_coverage", "authors"  # its quotes are only examples
-        number = _number(scores.get(name))
-        if number is None:
+    for name in BADGES:
+        m = evidence_metric(result.type) if name == "recall" else metric(name)
+        value = result.score(m.name)
+        if value is None:
             continue
-        m = BY_NAME[name]
+        label = m.short_label(k)
         if name in ("key_hit", "abstained"):
-            text = f"{label} {'✓' if number >= 0.5 else '✗'}"
+            text = f"{label} {'✓' if m.passed(value) else '✗'}"
         elif name == "false_refusal":
-            if number < 0.5:
+            if m.passed(value):
                 continue  # the normal case: no badge for "did not refuse"
             text = label
         else:
-            text = f"{label} {format_metric(number, m)}"
-        badges.append({"text": text, "tone": _tone(_goodness(number, m)), "title": m.label})
-    return badges
+            text = f"{label} {m.format(value, missing=MISSING)}"
+        badges.append(Badge(text, m.verdict(value), m.label))
+    return tuple(badges)
 
 
-def _figure_items(figures: Any) -> list[dict[str, str]]:
-    """The scalar entries of a summary block (nested values skipped)."""
+def _figure_items(record: Shown) -> tuple[FigureItem, ...]:
+    """The scalar fields of a summary block (lists and mappings skipped)."""
     items = []
-    for key, value in _mapping(figures).items():
+    for key, value in _fields(record):
         if isinstance(value, Mapping | list | tuple):
             continue
-        label = BY_NAME[key].label if key in BY_NAME else str(key).replace("_", " ")
-        tone = _tone(_goodness(value, BY_NAME[key])) if key in BY_NAME else "neutral"
+        m = BY_NAME.get(key)
         items.append(
-            {
-                "key": str(key),
-                "label": label,
-                "value": format_figure(str(key), value),
-                "tone": tone,
-            }
+            FigureItem(
+                key=key,
+                label=m.label if m else key.replace("_", " "),
+                value=format_figure(key, value),
+                tone=m.verdict(_number(value)) if m else "neutral",
+            )
         )
-    return items
+    return tuple(items)
 
 
-def _summary_table(summary: Mapping[str, Any]) -> dict[str, Any]:
-    by_type = _mapping(summary.get("by_type"))
-    named_rows: list[tuple[str, Mapping[str, Any]]] = [
-        (str(name), _mapping(figures)) for name, figures in by_type.items()
-    ]
-    if isinstance(summary.get("overall"), Mapping):
-        named_rows.append(("overall", summary["overall"]))
-    columns = [m for m in METRICS if any(f.get(m.name) is not None for _, f in named_rows)]
-    groups: list[dict[str, Any]] = []
-    for m in columns:
-        if groups and groups[-1]["name"] == m.group:
-            groups[-1]["span"] += 1
-        else:
-            groups.append({"name": m.group, "span": 1})
+def _summary_table(summary: RunSummary) -> SummaryTable:
+    named: list[tuple[str, Figures]] = [*summary.by_type.items(), ("overall", summary.overall)]
+    columns = [m for m in METRICS if any(f.mean(m.name) is not None for _, f in named)]
     rows = []
-    for name, figures in named_rows:
+    for name, figures in named:
         cells = []
         for m in columns:
-            value = figures.get(m.name)
-            count = figures.get(f"n_{m.name}")
-            title = f"n = {count}" if count is not None else m.label
+            value, count = figures.mean(m.name), figures.count(m.name)
             cells.append(
-                {
-                    "text": format_metric(value, m),
-                    "title": title,
-                    "style": _cell_style(_goodness(value, m)),
-                }
+                Cell(
+                    text=m.format(value, missing=MISSING),
+                    title=f"n = {count}" if count is not None else m.label,
+                    style=_cell_style(m.goodness(value)),
+                )
             )
-        rows.append(
-            {
-                "name": name,
-                "n": _plain(figures.get("n")) if figures.get("n") is not None else "—",
-                "cells": cells,
-                "overall": name == "overall",
-            }
-        )
-    return {
-        "columns": [
-            {
-                "label": m.label,
-                "description": m.description,
-                "lower_better": not m.higher_is_better,
-            }
-            for m in columns
-        ],
-        "groups": groups,
-        "rows": rows,
-    }
+        rows.append(TableRow(name, str(figures.n), tuple(cells), name == "overall"))
+    return SummaryTable(
+        columns=tuple(Column(m.label, m.description, not m.higher_is_better) for m in columns),
+        groups=tuple(
+            ColumnGroup(group, len(list(members)))
+            for group, members in itertools.groupby(columns, key=lambda m: m.group)
+        ),
+        rows=tuple(rows),
+    )
 
 
-def _charts(summary: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    by_type = _mapping(summary.get("by_type"))
-    series_names = [str(name) for name in by_type]
-    figures = [_mapping(by_type[name]) for name in by_type]
-    if isinstance(summary.get("overall"), Mapping):
-        series_names.append("overall")
-        figures.append(summary["overall"])
+def _charts(summary: RunSummary, rows: Sequence[QuestionResult]) -> Charts:
+    series = [*summary.by_type.items(), ("overall", summary.overall)]
     bars = []
     for m in METRICS:
         if m.group not in CHART_GROUPS or not m.fraction:
             continue
-        values = [f.get(m.name) for f in figures]
-        if all(_number(v) is None for v in values):
+        points = [(name, figures.mean(m.name)) for name, figures in series]
+        if all(value is None for _, value in points):
             continue
-        bars.append(
-            {
-                "label": m.label,
-                "description": m.description,
-                "lower_better": not m.higher_is_better,
-                "svg": bar_chart(m, list(zip(series_names, values, strict=True))),
-            }
-        )
+        bars.append(BarChart(m.label, m.description, not m.higher_is_better, bar_chart(m, points)))
     latency = []
     for name, label in (("retrieval_ms", "retrieval"), ("answer_ms", "answer")):
-        series = [
-            v for v in (_number(_mapping(r.get("scores")).get(name)) for r in rows) if v is not None
-        ]
-        p50, p95 = percentile(series, 0.5), percentile(series, 0.95)
+        found = [v for r in rows if (v := _number(r.score(name))) is not None]
+        m = metric(name)
         latency.append(
-            {
-                "label": f"{label} time",
-                "n": len(series),
-                "p50": format_metric(p50, BY_NAME[name]),
-                "p95": format_metric(p95, BY_NAME[name]),
-                "svg": histogram(series, label=f"{label} time"),
-            }
-        )
-    return {"bars": bars, "latency": latency}
-
-
-def _passage(item: Mapping[str, Any], anchor: str, k: int | None) -> dict[str, Any]:
-    text = str(item.get("text") or "")
-    spans = _list(item.get("gold"))
-    score = _number(item.get("score"))
-    rank = _number(item.get("rank"))
-    return {
-        "anchor": anchor,
-        "rank": _plain(item.get("rank")),
-        "chunk_id": _plain(item.get("chunk_id")),
-        "title": str(item.get("title") or item.get("doc_id") or "untitled"),
-        "author": str(item["author"]) if item.get("author") else None,
-        "url": _safe_url(item.get("url")),
-        "url_text": str(item["url"]) if item.get("url") else None,
-        "score": f"{score:.3f}" if score is not None else "—",
-        "gold": bool(spans),
-        "beyond_k": k is not None and rank is not None and rank > k,
-        "html": highlight(text, spans),
-    }
-
-
-def _claims(answer: Mapping[str, Any], anchors: Mapping[int, str | None]) -> list[dict[str, Any]]:
-    claims = []
-    for claim in _list(answer.get("claims")):
-        claim = _mapping(claim)
-        cited = [c for c in _list(claim.get("cited")) if isinstance(c, int)]
-        irrelevant = [c for c in _list(claim.get("irrelevant")) if isinstance(c, int)]
-        supported = claim.get("supported")
-        score = _number(claim.get("score"))
-        claims.append(
-            {
-                "text": str(claim.get("text") or ""),
-                "score": f"{score:.2f}" if score is not None else "",
-                "cited": link_citations(" ".join(f"[{n}]" for n in cited), anchors)
-                if cited
-                else Markup("—"),
-                "irrelevant": ", ".join(str(n) for n in irrelevant) if irrelevant else "",
-                "supported": "—" if supported is None else ("✓" if supported else "✗"),
-                "tone": "neutral" if supported is None else ("good" if supported else "bad"),
-            }
-        )
-    return claims
-
-
-def _judge(judge: Any) -> dict[str, Any] | None:
-    if not isinstance(judge, Mapping):
-        return None
-    figures = [
-        item
-        for item in _figure_items(judge)
-        if item["key"] not in ("model",)  # shown in the header
-    ]
-    claims = []
-    for claim in _list(judge.get("claims")):
-        claim = _mapping(claim)
-        verdict = _number(claim.get("verdict"))
-        claims.append(
-            {
-                "claim": str(claim.get("claim") or ""),
-                "reason": str(claim.get("reason") or ""),
-                "verdict": "—" if verdict is None else ("✓" if verdict >= 0.5 else "✗"),
-                "tone": "neutral" if verdict is None else ("good" if verdict >= 0.5 else "bad"),
-            }
-        )
-    errors = [str(e) for e in _list(judge.get("errors"))]
-    lists = [
-        {"label": str(key).replace("_", " "), "value": _plain(value)}
-        for key, value in judge.items()
-        if isinstance(value, list | tuple) and value and key not in ("claims", "errors")
-    ]
-    return {"figures": figures, "claims": claims, "lists": lists, "errors": errors}
-
-
-def _question(row: Mapping[str, Any], taken: set[str], k: int | None) -> dict[str, Any]:
-    qid = str(row.get("id") or "question")
-    anchor = _slug("q-" + qid, taken)
-    scores = _mapping(row.get("scores"))
-    retrieved = sorted(
-        (_mapping(p) for p in _list(row.get("retrieved"))),
-        key=lambda p: (_number(p.get("rank")) is None, _number(p.get("rank")) or 0.0),
-    )
-    passages: list[dict[str, Any]] = []
-    by_chunk: dict[str, str] = {}
-    for index, item in enumerate(retrieved, 1):
-        rank = _number(item.get("rank"))
-        passage_anchor = _slug(f"{anchor}-p{int(rank) if rank is not None else index}", taken)
-        passages.append(_passage(item, passage_anchor, k))
-        chunk_id = item.get("chunk_id")
-        if chunk_id is not None:
-            by_chunk.setdefault(str(chunk_id), passage_anchor)
-    answer_view = None
-    answer = row.get("answer")
-    if isinstance(answer, Mapping):
-        anchors: dict[int, str | None] = {}
-        citations = []
-        for citation in _list(answer.get("citations")):
-            citation = _mapping(citation)
-            number = citation.get("n")
-            if not isinstance(number, int):
-                continue
-            target = by_chunk.get(str(citation.get("chunk_id")))
-            anchors[number] = target
-            citations.append(
-                {
-                    "n": number,
-                    "chunk_id": _plain(citation.get("chunk_id")),
-                    "anchor": target,
-                    "quote": str(citation["quote"]) if citation.get("quote") else None,
-                }
+            LatencyChart(
+                label=f"{label} time",
+                n=len(found),
+                p50=m.format(percentile(found, 0.5), missing=MISSING),
+                p95=m.format(percentile(found, 0.95), missing=MISSING),
+                svg=histogram(found, label=f"{label} time"),
             )
-        answer_view = {
-            "html": link_citations(str(answer.get("text") or ""), anchors),
-            "refused": bool(answer.get("refused")),
-            "backend": _plain(answer.get("backend")) if answer.get("backend") else None,
-            "notice": str(answer["notice"]) if answer.get("notice") else None,
-            "citations": citations,
-            "claims": _claims(answer, anchors),
-        }
+        )
+    return Charts(tuple(bars), tuple(latency))
+
+
+def _passage(item: RetrievedRecord, anchor: str, k: int | None) -> PassageView:
+    return PassageView(
+        anchor=anchor,
+        rank=str(item.rank),
+        chunk_id=_plain(item.chunk_id),
+        title=item.title or item.doc_id or "untitled",
+        author=item.author or None,
+        url=_safe_url(item.url),
+        url_text=item.url or None,
+        score=f"{item.score:.3f}" if item.score is not None else MISSING,
+        gold=bool(item.gold),
+        beyond_k=k is not None and item.rank > k,
+        html=highlight(item.text, item.gold),
+    )
+
+
+def _answer(answer: AnswerRecord, by_chunk: Mapping[str, str]) -> AnswerView:
+    anchors: dict[int, str | None] = {}
+    citations = []
+    for citation in answer.citations:
+        target = by_chunk.get(citation.chunk_id)
+        anchors[citation.n] = target
+        citations.append(
+            CitationView(citation.n, _plain(citation.chunk_id), target, citation.quote or None)
+        )
+    claims = tuple(
+        ClaimView(
+            text=claim.text,
+            score=f"{claim.score:.2f}" if claim.score is not None else "",
+            cited=link_citations(" ".join(f"[{n}]" for n in claim.cited), anchors)
+            if claim.cited
+            else Markup(MISSING),
+            irrelevant=", ".join(str(n) for n in claim.irrelevant),
+            supported=MISSING if claim.supported is None else ("✓" if claim.supported else "✗"),
+            tone="neutral" if claim.supported is None else ("good" if claim.supported else "bad"),
+        )
+        for claim in answer.claims
+    )
+    return AnswerView(
+        html=link_citations(answer.text, anchors),
+        refused=answer.refused,
+        backend=answer.backend or None,
+        notice=answer.notice or None,
+        citations=tuple(citations),
+        claims=claims,
+    )
+
+
+def _judge(judge: JudgeRecord) -> JudgeView:
+    return JudgeView(
+        figures=_figure_items(judge),
+        claims=tuple(
+            JudgeClaimView(
+                claim.claim,
+                claim.reason,
+                "✓" if claim.supported else "✗",
+                "good" if claim.supported else "bad",
+            )
+            for claim in judge.claims
+        ),
+        lists=tuple(
+            KeyValue(key.replace("_", " "), _plain(value))
+            for key, value in _fields(judge)
+            if isinstance(value, tuple) and value and key not in ("claims", "errors")
+        ),
+        errors=judge.errors,
+    )
+
+
+def _question(row: QuestionResult, taken: set[str], k: int | None) -> QuestionView:
+    anchor = _slug("q-" + (row.id or "question"), taken)
+    passages: list[PassageView] = []
+    by_chunk: dict[str, str] = {}
+    for item in sorted(row.retrieved, key=lambda p: p.rank):
+        passage_anchor = _slug(f"{anchor}-p{item.rank}", taken)
+        passages.append(_passage(item, passage_anchor, k))
+        if item.chunk_id:
+            by_chunk.setdefault(item.chunk_id, passage_anchor)
+    answer = _answer(row.answer, by_chunk) if row.answer else None
     # The runner copies the answer's notice and the judge's errors into `errors` too: each is
     # shown once, where it belongs.
-    judge = _judge(row.get("judge"))
-    shown = set(judge["errors"]) if judge else set()
-    if answer_view and answer_view["notice"]:
-        shown.add(answer_view["notice"])
-    errors = [str(e) for e in _list(row.get("errors")) if str(e) not in shown]
-    perspectives = row.get("perspectives")
-    score_items = []
-    for m in METRICS:
-        value = scores.get(m.name)
-        if value is None:
-            continue
-        score_items.append(
-            {
-                "label": m.label,
-                "description": m.description,
-                "value": format_metric(value, m),
-                "tone": _tone(_goodness(value, m)),
-            }
+    judge = _judge(row.judge) if row.judge else None
+    shown = set(judge.errors) if judge else set()
+    if answer and answer.notice:
+        shown.add(answer.notice)
+    verdict = question_verdict(row)
+    return QuestionView(
+        id=row.id or "question",
+        anchor=anchor,
+        type=row.type or "untyped",
+        question=row.question,
+        weak=verdict.weak,
+        badges=_badges(row, k),
+        scores=tuple(
+            ScoreItem(m.label, m.description, m.format(value, missing=MISSING), m.verdict(value))
+            for m in METRICS
+            if (value := row.score(m.name)) is not None
+        ),
+        evidence=tuple(EvidenceView(e.quote, _plain(e.doc_id)) for e in row.evidence),
+        passages=tuple(passages),
+        answer=answer,
+        perspectives=tuple(
+            KeyValue(key.replace("_", " "), _plain(value))
+            for key, value in _fields(row.perspectives)
         )
-    evidence = [
-        {"quote": str(e.get("quote") or ""), "doc_id": _plain(e.get("doc_id"))}
-        for e in (_mapping(x) for x in _list(row.get("evidence")))
-    ]
-    return {
-        "id": qid,
-        "anchor": anchor,
-        "type": str(row.get("type") or "untyped"),
-        "question": str(row.get("question") or ""),
-        "weak": _is_weak(scores, str(row.get("type") or "")),
-        "badges": _badges(scores, str(row.get("type") or "")),
-        "scores": score_items,
-        "evidence": evidence,
-        "passages": passages,
-        "answer": answer_view,
-        "perspectives": [
-            {"label": str(k).replace("_", " "), "value": _plain(v)} for k, v in perspectives.items()
-        ]
-        if isinstance(perspectives, Mapping)
+        if row.perspectives
         else None,
-        "judge": judge,
-        "errors": errors,
-    }
+        judge=judge,
+        errors=tuple(e for e in row.errors if e not in shown),
+    )
 
 
-def _sections(
-    summary: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]
-) -> list[dict[str, Any]]:
+def _sections(summary: RunSummary, rows: Sequence[QuestionResult]) -> tuple[Section, ...]:
     taken: set[str] = set()
-    k = summary.get("k")
-    questions = [_question(row, taken, k if isinstance(k, int) else None) for row in rows]
-    order = [str(t) for t in _mapping(summary.get("by_type"))]
+    questions = [_question(row, taken, summary.k) for row in rows]
+    order = list(summary.by_type)
     for q in questions:
-        if q["type"] not in order:
-            order.append(q["type"])
+        if q.type not in order:
+            order.append(q.type)
     sections = []
     for kind in order:
-        members = [q for q in questions if q["type"] == kind]
+        members = [q for q in questions if q.type == kind]
         if not members:
             continue
-        members.sort(key=lambda q: not q["weak"])  # stable: flagged first, else file order
+        members.sort(key=lambda q: not q.weak)  # stable: flagged first, else file order
         sections.append(
-            {
-                "type": kind,
-                "anchor": _slug("type-" + kind, taken),
-                "questions": members,
-                "weak": sum(1 for q in members if q["weak"]),
-            }
+            Section(
+                type=kind,
+                anchor=_slug("type-" + kind, taken),
+                questions=tuple(members),
+                weak=sum(1 for q in members if q.weak),
+            )
         )
-    return sections
+    return tuple(sections)
 
 
-def _judge_model(summary: Mapping[str, Any]) -> str | None:
-    settings = _mapping(summary.get("settings"))
-    for value in (
-        summary.get("judge_model"),
-        _mapping(summary.get("judge")).get("model"),
-        settings.get("judge_model"),
-    ):
-        if value:
-            return str(value)
-    return None
+def _judge_model(summary: RunSummary) -> str | None:
+    if summary.judge and summary.judge.model:
+        return summary.judge.model
+    model = summary.settings.get("judge_model")
+    return str(model) if model else None
 
 
-def _header(summary: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    latency = _mapping(summary.get("latency_ms"))
+def _header(summary: RunSummary, rows: Sequence[QuestionResult]) -> Header:
     facts = [
-        ("eval set", _plain(summary.get("set"))),
-        ("k", _plain(summary.get("k"))),
-        ("backend", _plain(summary.get("backend"))),
-        ("created", _timestamp(summary.get("created"))),
-        ("duration", _duration(summary.get("duration_s"))),
-        ("questions", str(len(rows))),
+        Fact("eval set", _plain(summary.eval_set)),
+        Fact("k", _plain(summary.k)),
+        Fact("backend", _plain(summary.backend)),
+        Fact("created", _timestamp(summary.created)),
+        Fact("duration", _duration(summary.duration_s)),
+        Fact("questions", str(len(rows))),
     ]
     judge_model = _judge_model(summary)
     if judge_model:
-        facts.append(("judge model", judge_model))
-    for key, label in (
-        ("search_p50", "retrieval p50"),
-        ("search_p95", "retrieval p95"),
-        ("answer_p50", "answer p50"),
-        ("answer_p95", "answer p95"),
+        facts.append(Fact("judge model", judge_model))
+    latency = summary.latency
+    for value, label in (
+        (latency.search_p50, "retrieval p50"),
+        (latency.search_p95, "retrieval p95"),
+        (latency.answer_p50, "answer p50"),
+        (latency.answer_p95, "answer p95"),
     ):
-        if _number(latency.get(key)) is not None:
-            facts.append((label, f"{format_figure('x_ms', latency[key])} ms"))
-    settings = [
-        {"key": str(k), "value": _plain(v)} for k, v in _mapping(summary.get("settings")).items()
+        if value is not None:
+            facts.append(Fact(label, f"{format_figure('x_ms', value)} ms"))
+    subtitle = [
+        text
+        for text in (_plain(summary.eval_set), _timestamp(summary.created))
+        if text and text != MISSING
     ]
-    return {
-        "title": f"Eval report — {_plain(summary.get('set'))}",
-        "subtitle": " · ".join(
-            _plain(summary.get("set")) if key == "set" else _timestamp(summary.get(key))
-            for key in ("set", "created")
-            if summary.get(key)
-        ),
-        "facts": [{"label": label, "value": value} for label, value in facts],
-        "settings": settings,
-    }
+    return Header(
+        title=f"Eval report — {_plain(summary.eval_set)}",
+        subtitle=" · ".join(subtitle),
+        facts=tuple(facts),
+        settings=tuple(Setting(key, _plain(value)) for key, value in summary.settings.items()),
+    )
 
 
 # --------------------------------------------------------------------------- entry points
@@ -801,20 +869,21 @@ def _environment() -> Environment:
     )
 
 
-def render_report(summary: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> str:
+def render_report(summary: RunSummary, rows: Sequence[QuestionResult]) -> str:
     """The report of one run as a self-contained HTML document."""
     sections = _sections(summary, rows)
-    extras = [
-        {"title": title, "figures": _figure_items(summary.get(key))}
-        for key, title in EXTRA_BLOCKS
-        if isinstance(summary.get(key), Mapping)
+    blocks: list[tuple[str, Shown | None]] = [
+        ("Answers", summary.answers),
+        ("Perspectives", summary.perspectives),
+        ("Judge", summary.judge),
     ]
+    extras = [Block(title, _figure_items(record)) for title, record in blocks if record]
     template = _environment().get_template("report.html.j2")
     return template.render(
         header=_header(summary, rows),
         table=_summary_table(summary),
-        extras=[e for e in extras if e["figures"]],
+        extras=[e for e in extras if e.figures],
         charts=_charts(summary, rows),
         sections=sections,
-        n_weak=sum(s["weak"] for s in sections),
+        n_weak=sum(s.weak for s in sections),
     )

@@ -3,23 +3,26 @@
     <runs_dir>/<YYYYmmddTHHMMSS>/summary.json + results.jsonl + report.html
 
 A folder is written under a temporary name and renamed into place, so a run that fails
-half-way leaves no half-written folder that `rag eval compare` would read."""
+half-way leaves no half-written folder that `rag eval compare` would read.
+
+This is the only module that reads or writes those files: the records of
+`rag.evaluation.records` convert to and from their JSON, and every fault in a file is
+reported here with the file, the line and the field."""
 
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 import shutil
 import tempfile
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from rag.errors import RunError
+from rag.evaluation.records import EvalRun, QuestionResult, RunSummary
 from rag.evaluation.report import render_report
 from rag.jsonlines import json_objects
 
@@ -45,8 +48,8 @@ def check_free(target: Path) -> None:
         raise RunError(f"{target} already exists and is not empty; choose another --out folder")
 
 
-def save_run(summary: Mapping[str, Any], target: Path) -> Path:
-    """Write summary.json, results.jsonl (the rows under "questions") and report.html.
+def save_run(run: EvalRun, target: Path) -> Path:
+    """Write summary.json, results.jsonl (one row per question) and report.html.
 
     `target` must not exist yet, or be an empty folder: a run never overwrites another."""
     check_free(target)
@@ -56,16 +59,14 @@ def save_run(summary: Mapping[str, Any], target: Path) -> Path:
         shutil.rmtree(staging)
     staging.mkdir()
     try:
-        head = {key: value for key, value in summary.items() if key != "questions"}
-        (staging / "summary.json").write_text(
-            json.dumps(head, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+        (staging / SUMMARY_FILE).write_text(
+            json.dumps(run.summary.to_json(), ensure_ascii=False, indent=2) + "\n",
+            encoding="utf-8",
         )
-        with (staging / "results.jsonl").open("w", encoding="utf-8") as out:
-            for row in summary.get("questions", []):
-                out.write(json.dumps(row, ensure_ascii=False) + "\n")
-        (staging / REPORT_FILE).write_text(
-            render_report(head, summary.get("questions", [])), encoding="utf-8"
-        )
+        with (staging / RESULTS_FILE).open("w", encoding="utf-8") as out:
+            for row in run.rows:
+                out.write(json.dumps(row.to_json(), ensure_ascii=False) + "\n")
+        (staging / REPORT_FILE).write_text(render_report(run.summary, run.rows), encoding="utf-8")
         if target.exists():
             target.rmdir()  # empty, checked above
         os.replace(staging, target)
@@ -73,6 +74,16 @@ def save_run(summary: Mapping[str, Any], target: Path) -> Path:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return target
+
+
+def run_json(run: EvalRun, run_dir: Path | None = None) -> dict[str, Any]:
+    """What `rag eval --json` prints: summary.json's object with the rows under
+    "questions" and, when the run was saved, its folder under "run_dir"."""
+    payload = run.summary.to_json()
+    payload["questions"] = [row.to_json() for row in run.rows]
+    if run_dir is not None:
+        payload["run_dir"] = str(run_dir)
+    return payload
 
 
 def list_runs(runs_dir: Path) -> list[tuple[str, str]]:
@@ -89,9 +100,7 @@ def list_runs(runs_dir: Path) -> list[tuple[str, str]]:
         except RunError:
             continue  # listed runs are the readable ones; `rag eval compare` names the fault
         when = datetime.strptime(name[:15], "%Y%m%dT%H%M%S").strftime("%Y-%m-%d %H:%M:%S")
-        label = f"{when} · {Path(str(head.get('set', '?'))).name} · k={head.get('k')} · " + str(
-            head.get("backend")
-        )
+        label = f"{when} · {Path(head.eval_set or '?').name} · k={head.k} · {head.backend}"
         labelled.append((label, name))
     return labelled
 
@@ -103,7 +112,7 @@ def run_name(name: str) -> str:
     return name
 
 
-def load_summary(runs_dir: Path, name: str) -> dict[str, Any]:
+def load_summary(runs_dir: Path, name: str) -> RunSummary:
     """summary.json of the run called `name` (a name from list_runs, never a path)."""
     return _load_summary(runs_dir / run_name(name) / SUMMARY_FILE, "re-run `rag eval`")
 
@@ -112,19 +121,14 @@ def load_summary(runs_dir: Path, name: str) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
-class Run:
+class Run(EvalRun):
     """One saved eval run: its folder, `summary.json` and the rows of `results.jsonl`."""
 
-    path: Path
-    summary: Mapping[str, Any]
-    rows: tuple[Mapping[str, Any], ...]
+    path: Path = Path()
 
     @property
     def name(self) -> str:
         return self.path.name or str(self.path)
-
-    def by_id(self) -> dict[str, Mapping[str, Any]]:
-        return {str(row["id"]): row for row in self.rows}
 
 
 def load_run(path: Path) -> Run:
@@ -137,7 +141,7 @@ def load_run(path: Path) -> Run:
         raise RunError(f"{path} is a file, not a run folder; {hint}")
     summary = _load_summary(path / SUMMARY_FILE, hint)
     rows = _load_rows(path / RESULTS_FILE, hint)
-    return Run(path=path, summary=summary, rows=rows)
+    return Run(summary=summary, rows=rows, path=path)
 
 
 def _read(file: Path, hint: str) -> str:
@@ -151,7 +155,7 @@ def _read(file: Path, hint: str) -> str:
         raise RunError(f"{file} is not UTF-8 text ({exc.reason}); {hint}") from exc
 
 
-def _load_summary(file: Path, hint: str) -> dict[str, Any]:
+def _load_summary(file: Path, hint: str) -> RunSummary:
     text = _read(file, hint)
     try:
         summary = json.loads(text)
@@ -161,36 +165,26 @@ def _load_summary(file: Path, hint: str) -> dict[str, Any]:
         ) from exc
     if not isinstance(summary, dict):
         raise RunError(f"{file}: expected a JSON object, found {type(summary).__name__}")
-    return summary
+    try:
+        return RunSummary.from_json(summary)
+    except RunError as exc:
+        raise RunError(f"{file}: {exc}; fix the file or re-run `rag eval`") from exc
 
 
-def _load_rows(file: Path, hint: str) -> tuple[dict[str, Any], ...]:
+def _load_rows(file: Path, hint: str) -> tuple[QuestionResult, ...]:
     text = _read(file, hint)
-    rows: list[dict[str, Any]] = []
+    rows: list[QuestionResult] = []
     seen: dict[str, int] = {}
     hint = "fix or delete that line, or re-run `rag eval`"
-    for number, row in json_objects(text, file, RunError, hint):
+    for number, record in json_objects(text, file, RunError, hint):
         where = f"{file}:{number}"
-        qid = row.get("id")
-        if not isinstance(qid, str) or not qid:
-            raise RunError(f'{where}: a result row needs a non-empty "id" string')
-        if qid in seen:
-            raise RunError(f"{where}: question id {qid!r} already used on line {seen[qid]}")
-        seen[qid] = number
-        scores = row.get("scores")
-        if not isinstance(scores, dict):
-            raise RunError(
-                f'{where}: question {qid!r} has no "scores" object; this run was written '
-                "by an older `rag eval`, re-run it"
-            )
-        for name, value in scores.items():
-            if value is None or isinstance(value, bool):  # a bool reads as 0 / 1
-                continue
-            if not isinstance(value, int | float) or not math.isfinite(value):
-                raise RunError(
-                    f"{where}: question {qid!r}, score {name!r} must be a number or null, "
-                    f"not {value!r}"
-                )
+        try:
+            row = QuestionResult.from_json(record)
+        except RunError as exc:
+            raise RunError(f"{where}: {exc}") from exc
+        if row.id in seen:
+            raise RunError(f"{where}: question id {row.id!r} already used on line {seen[row.id]}")
+        seen[row.id] = number
         rows.append(row)
     if not rows:
         raise RunError(f"{file} holds no results; re-run `rag eval`")

@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
-from rich.table import Table
 
 from rag.embeddings import CachedEmbedder, Embedder
 from rag.errors import ConfigError
+from rag.evaluation.records import Figures
 from rag.evaluation.runner import run_eval
 from rag.evaluation.scores import BY_NAME, metric
 from rag.settings import Settings
@@ -32,7 +32,8 @@ ALIASES = {
 INDEX_FIELDS = ("chunk_tokens", "chunk_overlap_tokens", "embedding_model")
 NOT_SWEPT = ("index_dir", "collection", "corpus_dir", "prompts_dir", "llm_api_key", "backend")
 
-Grid = dict[str, list[Any]]
+Config = dict[str, object]  # setting name (or "k") -> value, checked against Settings
+Grid = dict[str, list[object]]
 
 
 def parse_grid(text: str) -> Grid:
@@ -70,7 +71,7 @@ def _check_name(field: str, typed: str) -> None:
         raise ConfigError(f"--grid: {typed!r} is not a setting that can be swept; known: {known}")
 
 
-def _convert(field: str, value: str) -> Any:
+def _convert(field: str, value: str) -> object:
     annotation: Any = int if field == "k" else Settings.model_fields[field].annotation
     try:
         converted = TypeAdapter(annotation).validate_strings(value)
@@ -82,17 +83,25 @@ def _convert(field: str, value: str) -> Any:
     return converted
 
 
-def configurations(grid: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
+def configurations(grid: Mapping[str, Sequence[object]]) -> list[Config]:
     names = list(grid)
     return [dict(zip(names, values, strict=True)) for values in itertools.product(*grid.values())]
 
 
 @dataclass(frozen=True)
 class SweepRow:
-    config: dict[str, Any]
-    figures: dict[str, Any]  # the run's overall figures
+    config: Config
+    figures: Figures  # the run's overall figures
     score: float | None  # the chosen metric, overall
     chunks: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "config": self.config,
+            "score": self.score,
+            "chunks": self.chunks,
+            "overall": self.figures.to_json(),
+        }
 
 
 @dataclass(frozen=True)
@@ -103,6 +112,14 @@ class SweepResult:
     @property
     def best(self) -> SweepRow | None:
         return self.rows[0] if self.rows and self.rows[0].score is not None else None
+
+    def to_json(self) -> dict[str, Any]:
+        """What `rag eval sweep --json` prints."""
+        return {
+            "metric": self.metric,
+            "best": self.best.config if self.best else None,
+            "rows": [row.to_json() for row in self.rows],
+        }
 
 
 def rank(rows: Sequence[SweepRow], metric_name: str) -> list[SweepRow]:
@@ -115,14 +132,14 @@ def rank(rows: Sequence[SweepRow], metric_name: str) -> list[SweepRow]:
 def run_sweep(
     settings: Settings,
     eval_set: Path,
-    grid: Mapping[str, Sequence[Any]],
+    grid: Mapping[str, Sequence[object]],
     *,
     metric_name: str,
     embedder: Embedder,
     k: int,
     answers: bool,
     make_assistant: Callable[[Settings, Embedder], Any],
-    progress: Callable[[int, int, dict[str, Any]], None] | None = None,
+    progress: Callable[[int, int, Config], None] | None = None,
 ) -> SweepResult:
     """Every configuration of the grid, scored on the eval set, ranked by `metric_name`."""
     metric(metric_name)  # unknown names fail before any work
@@ -133,7 +150,7 @@ def run_sweep(
     sources = sorted({Path(d.meta.source) for d in real.documents.values()})
     configs = configurations(grid)
     rows: list[SweepRow] = []
-    index_variants: dict[tuple[Any, ...], Settings] = {}
+    index_variants: dict[tuple[object, ...], Settings] = {}
     with tempfile.TemporaryDirectory(prefix="rag-sweep-") as workdir:
         for number, config in enumerate(configs, 1):
             if progress:
@@ -152,14 +169,17 @@ def run_sweep(
                     update={"index_dir": index_variants[index_key].index_dir}
                 )
             assistant = make_assistant(variant, cached)
-            summary = run_eval(assistant, eval_set, k=int(config.get("k", k)), answers=answers)
-            figures = summary["overall"]
+            run_k = config.get("k", k)
+            run = run_eval(
+                assistant, eval_set, k=run_k if isinstance(run_k, int) else k, answers=answers
+            )
+            figures = run.summary.overall
             rows.append(
                 SweepRow(
                     config=config,
                     figures=figures,
-                    score=figures.get(metric_name),
-                    chunks=summary["index"]["chunks"],
+                    score=figures.mean(metric_name),
+                    chunks=run.summary.index.chunks if run.summary.index else 0,
                 )
             )
         if progress:
@@ -167,7 +187,7 @@ def run_sweep(
     return SweepResult(metric=metric_name, rows=tuple(rank(rows, metric_name)))
 
 
-def env_assignments(config: Mapping[str, Any]) -> str:
+def env_assignments(config: Mapping[str, object]) -> str:
     """The configuration as the environment variables (and flag) that apply it."""
     parts = [f"RAG_{name.upper()}={value}" for name, value in config.items() if name != "k"]
     if "k" in config:
@@ -175,39 +195,5 @@ def env_assignments(config: Mapping[str, Any]) -> str:
     return " ".join(parts)
 
 
-def sweep_table(result: SweepResult, shown: Sequence[str] = ("recall", "mrr", "key_hit")) -> Table:
-    names = list(result.rows[0].config) if result.rows else []
-    extra = [m for m in shown if m != result.metric]
-    table = Table(
-        "#",
-        *names,
-        f"{result.metric} ▼" if metric(result.metric).higher_is_better else f"{result.metric} ▲",
-        *extra,
-        "chunks",
-        title=f"Sweep ranked by overall {result.metric}",
-    )
-    for position, row in enumerate(result.rows, 1):
-        table.add_row(
-            str(position),
-            *(str(row.config[n]) for n in names),
-            _show(row.score),
-            *(_show(row.figures.get(m)) for m in extra),
-            str(row.chunks),
-            style="bold" if position == 1 and row.score is not None else None,
-        )
-    return table
-
-
-def _show(value: Any) -> str:
-    return "–" if value is None else f"{value:.3f}"
-
-
-def sweep_dict(result: SweepResult) -> dict[str, Any]:
-    return {
-        "metric": result.metric,
-        "best": result.best.config if result.best else None,
-        "rows": [
-            {"config": r.config, "score": r.score, "chunks": r.chunks, "overall": r.figures}
-            for r in result.rows
-        ],
-    }
+# The JSON of `rag eval sweep --json`, under the name callers import.
+sweep_dict = SweepResult.to_json
