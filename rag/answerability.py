@@ -71,11 +71,10 @@ def decide(
     # A figure or date for another year, or beside another country, is not the one asked
     # for ("in 2022" vs "in 2023"; Armenia's imports when Azerbaijan's were asked).
     pinned = analysis.kind in {"number", "date"}
-    typed = analysis.slot is not None
     eligible = [
         i
         for i, s in enumerate(scored)
-        if s.fills_slot is not False and (s.years_near or not pinned) and not (typed and s.rival)
+        if s.fills_slot is not False and not (pinned and (s.rival or not s.years_near))
     ]
     if not eligible:
         wanted = TYPED_KINDS.get(analysis.kind or "", "answer")

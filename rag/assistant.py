@@ -16,6 +16,7 @@ from rag.generative import LLMAnswerer, condense_with_llm
 from rag.indexing import IngestReport, Progress, ingest
 from rag.lexical import terms
 from rag.llm import LLM
+from rag.rerank import load_reranker
 from rag.retrieval import Filters, Retriever, filter_rows
 from rag.settings import Settings
 from rag.slots import lowercase_words
@@ -63,6 +64,7 @@ class Assistant:
         self._embedder: Embedder | None = None
         self._index: LoadedIndex | None = None
         self._retriever: Retriever | None = None
+        self.reranker = load_reranker(settings.reranker, settings.reranker_kind)
 
     @property
     def embedder(self) -> Embedder:
@@ -236,7 +238,13 @@ class Assistant:
         self, query: str, *, k: int | None = None, filters: Filters = Filters()
     ) -> list[Passage]:
         filter_rows(self.index, filters)  # bad filters fail fast, before the model loads
-        return self.retriever.search(query, k=k, filters=filters)
+        if self.reranker is None:
+            return self.retriever.search(query, k=k, filters=filters)
+        top_k = k or self.settings.top_k
+        wide = self.retriever.search(
+            query, k=max(top_k, self.settings.rerank_candidates), filters=filters
+        )
+        return self.reranker.rerank(query, wide)[:top_k]
 
     def compare(
         self,

@@ -438,6 +438,17 @@ def eval_command(
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    conversations: Annotated[
+        Path | None,
+        typer.Option(
+            "--conversations",
+            help="Conversations to play, their last turn scored (default: conversations.jsonl "
+            "beside the eval set, if there is one).",
+        ),
+    ] = None,
+    no_conversations: Annotated[
+        bool, typer.Option("--no-conversations", help="Score the questions only.")
+    ] = False,
 ) -> None:
     """Score an eval set: retrieval, answers, citations, perspectives, cost; by question type."""
     from rag.cli_tables import summary_table
@@ -447,6 +458,11 @@ def eval_command(
 
     settings = _settings()
     required = parse_requirements(require or [])
+    beside = eval_set.parent / "conversations.jsonl"
+    if no_conversations:
+        conversations = None
+    elif conversations is None and beside.is_file():
+        conversations = beside
     target = out_dir or new_run_dir(settings.runs_dir)
     if save:
         check_free(target)  # before the run, not after it
@@ -468,6 +484,7 @@ def eval_command(
             judge=answer_judge,
             judge_model=judge_model,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
+            conversations=conversations,
         )
     run_dir = save_run(run, target) if save else None
     if as_json:

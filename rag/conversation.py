@@ -98,6 +98,10 @@ _FUNCTION = (
     | {"be", "been", "being", "do", "done", "doing"}
 )
 # Words after which a new clause starts, so a pronoun there may point back inside the question.
+_AUXILIARIES = _wordset(
+    "is are was were be been do does did has have had can could will would shall should may "
+    "might must"
+)
 _BOUNDARIES = _wordset(
     ", and but or that which who because after before when while if since although though "
     "once until where whereas"
@@ -1250,7 +1254,14 @@ def _has_antecedent(
             return True
     if common_nouns:
         determiners = {"the", "a", "an", "its", "their", "his", "her"}
-        return any(t.low in determiners for t in tokens[:i] if t.start < limit)
+        if any(t.low in determiners for t in tokens[:i] if t.start < limit):
+            return True
+        # "which outlet ... its bureau": a wh-word followed by a noun, not by a verb
+        return any(
+            t.low in {"which", "what"} and tokens[j + 1].low not in _AUXILIARIES
+            for j, t in enumerate(tokens[: i - 1])
+            if t.start < limit
+        )
     return False
 
 

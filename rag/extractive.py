@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from rag.answer import refusal
-from rag.answerability import AnswerabilityConfig, Decision, confidence, decide
+from rag.answerability import AnswerabilityConfig, Decision, decide
 from rag.embeddings import Embedder, Vectors
 from rag.lexical import terms
 from rag.question import (

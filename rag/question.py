@@ -59,7 +59,7 @@ _DATE_Q = re.compile(
 )
 _NAME_Q = re.compile(
     r"who\b|whom\b|whose\b|what (is|was|were|are) (the )?names?\b|what names?\b"
-    r"|(what|which) (person|people|leader|president|minister|official|author|politician|"
+    r"|(what|which) ([\w-]+ ){0,2}(person|people|leader|president|minister|official|author|politician|"
     r"diplomat|general|journalist|tycoon|businessman|oligarch|thinker|scholar|analyst|tsar|"
     r"king|emperor|prime minister|foreign minister)\b"
 )

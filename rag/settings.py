@@ -89,6 +89,19 @@ class Settings(BaseSettings):
         "than this share of its characters is skipped as a near-duplicate.",
     )
 
+    # Reranking (optional; off by default: no cross-encoder's weights ship in a package)
+    reranker: str | None = Field(
+        default=None,
+        description="A sentence-transformers CrossEncoder (a folder, or a name in the local "
+        "Hugging Face cache) that reorders the retrieved passages. Unset: no reranking.",
+    )
+    reranker_kind: str = Field(
+        default="cross-encoder", description="Which reranker implementation loads it."
+    )
+    rerank_candidates: int = Field(
+        default=20, description="Passages retrieved for the reranker to reorder (top k kept)."
+    )
+
     # Generation
     backend: Literal["extractive", "openai"] = Field(
         default="extractive",

@@ -274,6 +274,11 @@ _TITLE = re.compile(
 _PERSON = re.compile(r"\b[A-Z][\w’'-]+(?:\s+(?:[A-Z]\.\s+)?[A-Z][\w’'-]+)+")
 
 
+def _separates_names(word: str, places: set[str], common_words: frozenset[str]) -> bool:
+    """A title, an opener, a place or a common word: not part of a person's name."""
+    return word in _NOT_NAMES or word in places or word.lower() in common_words
+
+
 def lowercase_words(texts: Iterable[str]) -> frozenset[str]:
     """Words a collection writes in lower case somewhere: common words, so a capitalised
     run made of them ("Joint Staff", "Collective Security") is not a person's name."""
@@ -293,12 +298,12 @@ def person_names(
     places = {w for mention in find_names(sentence) for w in mention.text.split()}
     found = []
     for match in _PERSON.finditer(sentence):
-        run: list[str] = []
         words = match.group(0).split()
-        if any(w in _NOT_PERSON or w.lower() in common_words for w in words):
-            continue
+        if any(w in _NOT_PERSON for w in words):
+            continue  # an organisation, an event or a place
+        run: list[str] = []
         for word in [*words, ""]:  # "" closes the last run
-            if word and word not in _NOT_NAMES and word not in places:
+            if word and not _separates_names(word, places, common_words):
                 run.append(word)
                 continue
             if len(run) >= 2 and not any(w.casefold() in asked for w in run):

@@ -439,7 +439,7 @@ def test_split_sentences_is_linear_time() -> None:
     huge_line = "word " * 200_000 + "."
     started = time.perf_counter()
     assert len(split_sentences(huge_line)) == 1
-    assert time.perf_counter() - started < 2.0
+    assert time.perf_counter() - started < 20.0  # quadratic would take hours, not seconds
 
 
 @pytest.mark.parametrize(
@@ -462,4 +462,6 @@ def test_adversarial_inputs_stay_fast(text: str) -> None:
     validate_citations(text, 3)
     is_cannot_answer(text)
     split_sentences(text)
-    assert time.perf_counter() - started < 1.0
+    # Not a speed target (that is `make bench`): catastrophic backtracking on these inputs
+    # takes minutes, so a bound far above a loaded CI machine's worst case still catches it.
+    assert time.perf_counter() - started < 10.0

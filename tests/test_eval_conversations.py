@@ -29,7 +29,7 @@ def _holders(quote: str) -> set[str]:
 def test_size_and_shape() -> None:
     assert len(CONVERSATIONS) >= MIN_CONVERSATIONS
     assert len(set(IDS)) == len(IDS)
-    assert all(re.fullmatch(r"c\d{2,}", i) for i in IDS), IDS
+    assert all(re.fullmatch(r"t\d{2,}", i) for i in IDS), IDS
     assert all(2 <= len(c.turns) <= 3 for c in CONVERSATIONS)
     assert any(len(c.turns) == 3 for c in CONVERSATIONS), "no three-turn conversation"
     assert any(c.reasons for c in CONVERSATIONS), "no conversation scored by reasons"

@@ -45,7 +45,8 @@ def test_a_run_written_before_schema_versions_loads() -> None:
     rows = run.by_id()
     assert list(rows) == ["f03", "c08", "u08"]
     f03, c08, u08 = rows["f03"], rows["c08"], rows["u08"]
-    assert set(f03.scores) == {m.name for m in METRICS}
+    assert set(f03.scores) <= {m.name for m in METRICS}  # metrics added since show "–"
+    assert {"recall", "key_hit", "abstained", "attribution"} <= set(f03.scores)
     assert f03.answer is not None and f03.answer.claims and f03.answer.citations
     assert f03.judge is not None and [c.supported for c in f03.judge.claims] == [True, False]
     assert f03.retrieved[0].gold and f03.evidence[0].doc_id == f03.retrieved[0].doc_id

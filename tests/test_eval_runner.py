@@ -28,14 +28,32 @@ from rag.types import Answer, Citation, Comparison, Passage
 
 ROOT = Path(__file__).resolve().parent.parent
 # Factual, paraphrase (with a verbatim quote in its answer: f19), multi-doc, comparative,
-# and unanswerable questions the offline answerer refuses (u03, u08) and answers (u01).
-SUBSET = ("f03", "f19", "p03", "m02", "c08", "u01", "u03", "u08")
+# why, near-miss (u01, u03, u08) and off-topic (u23) questions; and two conversations.
+SUBSET = ("f03", "f19", "p03", "m02", "c08", "w06", "u01", "u03", "u08", "u23")
+CONVERSATIONS = ("t01", "t04")
 DECOY = "cheese bread recipe with eggs and butter"
+
+
+def conversation_subset(folder: Path) -> Path:
+    lines = [
+        line
+        for line in (ROOT / "eval" / "conversations.jsonl").read_text(encoding="utf-8").splitlines()
+        if line.strip() and json.loads(line)["id"] in CONVERSATIONS
+    ]
+    path = folder / "conversations.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def run_subset(assistant: Any, folder: Path) -> EvalRun:
+    return run_eval(
+        assistant, eval_subset(folder, SUBSET), k=5, conversations=conversation_subset(folder)
+    )
 
 
 @pytest.fixture(scope="module")
 def honest(demo_assistant: Assistant, tmp_path_factory: pytest.TempPathFactory) -> EvalRun:
-    return run_eval(demo_assistant, eval_subset(tmp_path_factory.mktemp("set"), SUBSET), k=5)
+    return run_subset(demo_assistant, tmp_path_factory.mktemp("set"))
 
 
 # --- rows -----------------------------------------------------------------------------
@@ -43,7 +61,10 @@ def honest(demo_assistant: Assistant, tmp_path_factory: pytest.TempPathFactory) 
 
 def test_every_row_has_every_score_and_the_gold_evidence(honest: EvalRun) -> None:
     rows = honest.rows
-    assert [r.id for r in rows] == sorted(SUBSET, key=SUBSET.index)
+    ids = [r.id for r in rows]
+    assert sorted(ids[: len(SUBSET)]) == sorted(SUBSET) and ids[len(SUBSET) :] == list(
+        CONVERSATIONS
+    )
     for row in rows:
         assert set(row.scores) == {m.name for m in METRICS}
         assert (row.score("retrieval_ms") or 0) > 0 and (row.score("answer_ms") or 0) > 0
@@ -63,7 +84,7 @@ def test_every_row_has_every_score_and_the_gold_evidence(honest: EvalRun) -> Non
 def test_summary_means_skip_questions_a_metric_does_not_apply_to(honest: EvalRun) -> None:
     overall, rows = honest.summary.overall, honest.rows
     unanswerable = [r for r in rows if r.type == "unanswerable"]
-    assert overall.n == len(SUBSET)
+    assert overall.n == len(SUBSET) + len(CONVERSATIONS)
     assert overall.count("abstained") == len(unanswerable)
     assert overall.mean("abstained") == pytest.approx(
         sum(r.score("abstained") or 0 for r in unanswerable) / len(unanswerable), abs=1e-4
@@ -140,6 +161,11 @@ class Sabotaged:
             return self.inner.search(DECOY, k=k, filters=filters)
         return self.inner.search(query, k=k, filters=filters)
 
+    def condense(self, question: str, conversation: Any, backend: Any = None) -> str:
+        if self.mode == "liar":  # takes every follow-up as it stands
+            return question
+        return self.inner.condense(question, conversation, backend)
+
     def answer(self, question: str, passages: Sequence[Passage], backend: Any = None) -> Answer:
         honest = self.inner.answer(question, passages, backend=backend)
         if self.mode == "coward":
@@ -189,6 +215,10 @@ MUST_DROP = {
     "citation_precision": "liar",
     "quote_verbatim": "liar",
     "abstained": "liar",
+    "abstained_near_miss": "liar",
+    "abstained_off_topic": "liar",
+    "reason_share": "coward",
+    "rewrite_correct": "liar",
     "false_refusal": "coward",
     "perspective_coverage": "coward",
     "attribution": "liar",
@@ -204,7 +234,7 @@ def test_the_honesty_table_covers_every_offline_metric() -> None:
 def test_wrong_answers_score_worse_on_every_metric(
     demo_assistant: Assistant, honest: EvalRun, mode: str, tmp_path: Path
 ) -> None:
-    sabotaged = run_eval(Sabotaged(demo_assistant, mode), eval_subset(tmp_path, SUBSET), k=5)  # type: ignore[arg-type]
+    sabotaged = run_subset(Sabotaged(demo_assistant, mode), tmp_path)
     for name, culprit in MUST_DROP.items():
         if culprit != mode:
             continue

@@ -462,12 +462,13 @@ class QuestionResult:
     perspectives: PerspectivesRecord | None = None  # comparative and unanswerable questions
     judge: JudgeRecord | None = None  # with --judge
     errors: tuple[str, ...] = ()  # notices and judge failures, one line each
+    rewrite: str | None = None  # a conversation's last turn as rewritten against the others
 
     def score(self, name: str) -> float | None:
         return self.scores.get(name)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        found = {
             "schema_version": SCHEMA_VERSION,
             "id": self.id,
             "type": self.type,
@@ -481,6 +482,9 @@ class QuestionResult:
             "judge": self.judge.to_json() if self.judge else None,
             "errors": list(self.errors),
         }
+        if self.rewrite is not None:  # conversations only: other rows stay as they were
+            found["rewrite"] = self.rewrite
+        return found
 
     @classmethod
     def from_json(cls, raw: object) -> QuestionResult:
@@ -519,6 +523,7 @@ class QuestionResult:
             perspectives=PerspectivesRecord.from_json(perspectives) if perspectives else None,
             judge=JudgeRecord.from_json(judge) if judge else None,
             errors=data.texts("errors"),
+            rewrite=data.opt_text("rewrite"),
         )
 
 

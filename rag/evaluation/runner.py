@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from rag.conversation import Conversation
 from rag.errors import EvalSetError
 from rag.evaluation.metrics import locate
 from rag.evaluation.perspectives import evaluate_comparison, summarise_perspectives
@@ -37,7 +38,12 @@ from rag.evaluation.records import (
     Tokens,
     rows_by_type,
 )
-from rag.evaluation.schema import EvalQuestion, numbered_eval_set
+from rag.evaluation.schema import (
+    EvalConversation,
+    EvalQuestion,
+    numbered_conversations,
+    numbered_eval_set,
+)
 from rag.evaluation.scores import (
     METRICS,
     NDCG_AT,
@@ -62,7 +68,7 @@ if TYPE_CHECKING:
 # each author's document is among the passages (doc and author coverage). They are reported
 # by type but kept out of the overall evidence figures. Why questions quote one passage per
 # reason and need them all, like multi_doc ones.
-OVERALL_TYPES = ("factual", "paraphrase", "multi_doc", "why")
+OVERALL_TYPES = ("factual", "paraphrase", "multi_doc")
 EVIDENCE_METRICS = ("recall", "mrr", f"ndcg@{NDCG_AT}")
 # Questions on which `rag eval` also compares the authors (rag.evaluation.perspectives):
 # comparative ones for coverage and attribution, unanswerable ones for false addresses.
@@ -191,12 +197,18 @@ def question_result(
     answers: bool,
     judge: AnswerJudge | None,
     verdicts: list[JudgeRecord] | None = None,
+    conversation: EvalConversation | None = None,
 ) -> QuestionResult:
     """One question, retrieved, answered and scored; everything the report shows of it.
-    The judge's verdicts are also appended to `verdicts`, for the run's judge summary."""
+    The judge's verdicts are also appended to `verdicts`, for the run's judge summary.
+    For a `conversation`'s last turn, the earlier turns are asked first and the turn is
+    retrieved and answered as rewritten against them."""
     documents = assistant.index.documents
+    asked = question.question
+    if conversation is not None:
+        asked = _rewrite_last_turn(assistant, conversation, backend)
     started = time.perf_counter()
-    passages = assistant.search(question.question, k=max(k, NDCG_AT))
+    passages = assistant.search(asked, k=max(k, NDCG_AT))
     observed = Observed(
         question=question,
         spans=tuple(spans),
@@ -205,12 +217,14 @@ def question_result(
         texts={doc_id: doc.text for doc_id, doc in documents.items()},
         authors={doc_id: author_label(doc.meta) for doc_id, doc in documents.items()},
         retrieval_ms=round(1000 * (time.perf_counter() - started), 2),
+        conversation=conversation,
+        rewrite=asked if conversation is not None else None,
     )
     errors: list[str] = []
     if answers:
         before = _usage(assistant, backend)
         started = time.perf_counter()
-        answer = assistant.answer(question.question, passages[:k], backend=backend)
+        answer = assistant.answer(asked, passages[:k], backend=backend)
         answer_ms = round(1000 * (time.perf_counter() - started), 2)
         spent = TokenUsage.between(before, _usage(assistant, backend))
         if answer.notice:
@@ -238,6 +252,7 @@ def question_result(
         id=question.id,
         type=question.type,
         question=question.question,
+        rewrite=observed.rewrite,
         scores=score(observed),
         answer_keys=question.answer_keys,
         evidence=tuple(spans),
@@ -247,6 +262,15 @@ def question_result(
         judge=observed.judge,
         errors=tuple(errors),
     )
+
+
+def _rewrite_last_turn(assistant: Assistant, item: EvalConversation, backend: str) -> str:
+    """Ask the turns before the last one in one conversation, as a user would, and return
+    the last turn rewritten against them."""
+    conversation = Conversation()
+    for turn in item.turns[:-1]:
+        assistant.ask(turn, conversation=conversation, backend=backend)
+    return assistant.condense(item.question, conversation, backend)
 
 
 # --- the run ------------------------------------------------------------------------------
@@ -321,16 +345,34 @@ def run_eval(
     judge: AnswerJudge | None = None,
     judge_model: str | None = None,
     progress: Callable[[int, int], None] | None = None,
+    conversations: Path | None = None,
 ) -> EvalRun:
     """Every question of the eval set, scored, and the run's summary (`runs.save_run`
-    writes them to a run folder)."""
+    writes them to a run folder). With `conversations` (and answers), each conversation's
+    last turn is a row of type "conversation" too."""
     began, started = datetime.now(), time.perf_counter()
     numbered = numbered_eval_set(eval_set)
+    played: dict[str, EvalConversation] = {}
+    talks: list[tuple[int, EvalQuestion]] = []
+    if conversations is not None and answers:
+        for line, item in numbered_conversations(conversations):
+            talks.append((line, item.as_question()))
+            played[item.id] = item
+        ids = [q.id for _, q in [*numbered, *talks]]
+        if len(set(ids)) != len(ids):
+            clash = sorted({i for i in ids if ids.count(i) > 1})
+            raise EvalSetError(
+                f"{conversations}: conversation id(s) {', '.join(clash)} also used by a "
+                f"question of {eval_set}; give them distinct ids"
+            )
     chosen = backend or assistant.settings.backend
     if chosen == "openai" and answers:
         assistant.llm  # noqa: B018 -- a missing endpoint fails here, not as 71 fallbacks
     texts = {doc_id: doc.text for doc_id, doc in assistant.index.documents.items()}
     located = locate_all_evidence(numbered, texts, eval_set)
+    if conversations is not None and talks:
+        located |= locate_all_evidence(talks, texts, conversations)
+    numbered = [*numbered, *talks]
     assistant.search(numbered[0][1].question, k=1)  # load the model before the clock runs
     rows: list[QuestionResult] = []
     verdicts: list[JudgeRecord] = []
@@ -345,6 +387,7 @@ def run_eval(
                 answers=answers,
                 judge=judge if answers else None,
                 verdicts=verdicts,
+                conversation=played.get(question.id) if question.type == "conversation" else None,
             )
         )
         if progress:

@@ -22,7 +22,7 @@ Questions (``eval/questions.jsonl``), one JSON object per line::
 Conversations (``eval/conversations.jsonl``): a few turns of which only the last is
 scored, on its standalone rewrite and on its answer::
 
-    {"id": "c01", "turns": ["first question", "follow-up"],
+    {"id": "t01", "turns": ["first question", "follow-up"],
      "rewrite_keys": [["Melvin"], ["Armenia", "Yerevan"]],   # each: one alternative at least
      "rewrite_forbidden": ["Georgia"],                       # none may appear in the rewrite
      "answer_keys": ["..."], "reasons": null,                # or reasons instead of keys
@@ -48,7 +48,9 @@ from pydantic import (
 from rag.errors import EvalSetError
 from rag.jsonlines import json_objects
 
-QuestionType = Literal["factual", "paraphrase", "multi_doc", "comparative", "why", "unanswerable"]
+QuestionType = Literal[
+    "factual", "paraphrase", "multi_doc", "comparative", "why", "unanswerable", "conversation"
+]
 UnanswerableSubtype = Literal["near_miss", "off_topic"]
 
 
@@ -106,6 +108,11 @@ class EvalQuestion(BaseModel):
 
     @model_validator(mode="after")
     def _evidence_matches_type(self) -> EvalQuestion:
+        if self.type == "conversation":
+            raise ValueError(
+                "conversations go in their own file (eval/conversations.jsonl, "
+                "`rag eval --conversations`), not in a question set"
+            )
         if self.answerable and not self.evidence:
             raise ValueError(f"a {self.type} question needs at least one evidence quote")
         if not self.answerable and (self.evidence or self.answer_keys):
@@ -138,6 +145,20 @@ class EvalConversation(BaseModel):
     def question(self) -> str:
         """The scored turn."""
         return self.turns[-1]
+
+    def as_question(self) -> EvalQuestion:
+        """The scored turn as a run's question of type "conversation" (already validated
+        here, so built without the question file's rules)."""
+        return EvalQuestion.model_construct(
+            id=self.id,
+            type="conversation",
+            subtype=None,
+            question=self.question,
+            evidence=self.evidence,
+            answer_keys=self.answer_keys,
+            reasons=self.reasons,
+            gold_docs=self.gold_docs,
+        )
 
     @model_validator(mode="after")
     def _scorable(self) -> EvalConversation:

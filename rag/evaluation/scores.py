@@ -52,7 +52,14 @@ from statistics import mean
 from typing import TYPE_CHECKING, Literal
 
 from rag.evaluation.answers import citation_validity, keys_hit
-from rag.evaluation.metrics import Retrieved, ndcg, passage_hits, quote_found, reciprocal_rank
+from rag.evaluation.metrics import (
+    Retrieved,
+    ndcg,
+    normalise,
+    passage_hits,
+    quote_found,
+    reciprocal_rank,
+)
 from rag.evaluation.records import (
     EvidenceSpan,
     Figures,
@@ -63,7 +70,7 @@ from rag.evaluation.records import (
 from rag.types import Answer, Passage
 
 if TYPE_CHECKING:
-    from rag.evaluation.schema import EvalQuestion
+    from rag.evaluation.schema import EvalConversation, EvalQuestion
     from rag.evaluation.support import CitationScores
 
 Group = Literal["retrieval", "answers", "perspectives", "judge", "cost"]
@@ -97,6 +104,8 @@ class Observed:
     citations: CitationScores | None = None  # claim support of a non-refused answer
     perspectives: PerspectivesRecord | None = None  # comparative and unanswerable questions
     judge: JudgeRecord | None = None  # with --judge
+    conversation: EvalConversation | None = None  # the conversation whose last turn this is
+    rewrite: str | None = None  # that turn rewritten against the others: what was asked
 
     @property
     def retrieved(self) -> list[Retrieved]:
@@ -186,6 +195,33 @@ def false_refusal(o: Observed) -> float | None:
     if o.answer is None or not o.question.answerable:
         return None
     return float(o.answer.refused)
+
+
+def abstained_near_miss(o: Observed) -> float | None:
+    return abstained(o) if o.question.subtype == "near_miss" else None
+
+
+def abstained_off_topic(o: Observed) -> float | None:
+    return abstained(o) if o.question.subtype == "off_topic" else None
+
+
+def reason_share(o: Observed) -> float | None:
+    """Share of the key reasons the answer gives (0 for a refusal)."""
+    if o.answer is None or not o.question.reasons:
+        return None
+    if o.answer.refused:
+        return 0.0
+    text = normalise(o.answer.text)
+    found = [any(normalise(alt) in text for alt in reason) for reason in o.question.reasons]
+    return sum(found) / len(found)
+
+
+def rewrite_correct(o: Observed) -> float | None:
+    if o.conversation is None or o.rewrite is None:
+        return None
+    from rag.evaluation.conversations import rewrite_correct as correct
+
+    return float(correct(o.rewrite, o.conversation))
 
 
 def perspective_coverage(o: Observed) -> float | None:
@@ -367,6 +403,41 @@ METRICS: tuple[Metric, ...] = (
         short="false refusal",
         higher_is_better=False,
         description="The answer refuses although the documents answer (answerable questions).",
+    ),
+    Metric(
+        "abstained_near_miss",
+        "abstention, near misses",
+        "answers",
+        abstained_near_miss,
+        short="abstained (near)",
+        description="Abstention on unanswerable questions whose topic the documents cover but "
+        "not the fact asked (another country's figure, another year).",
+    ),
+    Metric(
+        "abstained_off_topic",
+        "abstention, off topic",
+        "answers",
+        abstained_off_topic,
+        short="abstained (off)",
+        description="Abstention on questions about things the documents do not cover at all.",
+    ),
+    Metric(
+        "reason_share",
+        "reasons given",
+        "answers",
+        reason_share,
+        short="reasons",
+        description="Share of the hand-listed reasons a why/how answer gives (each reason: "
+        "any of its key strings in the answer; 0 for a refusal).",
+    ),
+    Metric(
+        "rewrite_correct",
+        "follow-up rewrite correct",
+        "answers",
+        rewrite_correct,
+        short="rewrite ok",
+        description="Conversations: the last turn's standalone rewrite holds one alternative "
+        "of each rewrite key and none of the forbidden strings.",
     ),
     Metric(
         "perspective_coverage",
