@@ -59,8 +59,8 @@ _DATE_Q = re.compile(
 )
 _NAME_Q = re.compile(
     r"who\b|whom\b|whose\b|what (is|was|were|are) (the )?names?\b|what names?\b"
-    r"|(what|which) ([\w-]+ ){0,2}(person|people|leader|president|minister|official|author|politician|"
-    r"diplomat|general|journalist|tycoon|businessman|oligarch|thinker|scholar|analyst|tsar|"
+    r"|(what|which) ([\w-]+ ){0,2}(person|people|leader|president|minister|official|author|"
+    r"politician|diplomat|general|journalist|tycoon|businessman|oligarch|thinker|scholar|analyst|tsar|"
     r"king|emperor|prime minister|foreign minister)\b"
 )
 _PLACE_Q = re.compile(
