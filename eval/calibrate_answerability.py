@@ -39,7 +39,7 @@ from rag.scoring import ScoredSentence
 from rag.settings import Settings
 
 GRID = {
-    "min_similarity": [0.30, 0.33, 0.36, 0.38, 0.40, 0.42, 0.44, 0.46],
+    "min_similarity": [0.30, 0.33, 0.36, 0.38, 0.39, 0.40, 0.41, 0.42, 0.44, 0.46],
     "focus_weight": [0.0, 0.2, 0.35, 0.5, 0.65, 0.8],
     "min_confidence": [round(0.20 + 0.02 * i, 2) for i in range(16)],
 }

@@ -31,9 +31,9 @@ from rag.scoring import ScoredSentence
 class AnswerabilityConfig:
     """Calibrated on eval/questions.jsonl, k-fold; see eval/calibrate_answerability.py."""
 
-    min_similarity: float = 0.39  # off-topic floor on the best raw cosine
-    focus_weight: float = 0.5  # share of confidence lost by a sentence missing all focus
-    min_confidence: float = 0.30  # below this the passages do not answer
+    min_similarity: float = 0.41  # off-topic floor on the best raw cosine
+    focus_weight: float = 0.35  # share of confidence lost by a sentence missing all focus
+    min_confidence: float = 0.24  # below this the passages do not answer
 
 
 @dataclass(frozen=True)
