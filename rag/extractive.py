@@ -172,8 +172,9 @@ class ExtractiveAnswerer:
         decision: Decision,
     ) -> list[int]:
         """The answering sentence, then at most two more: ones nearly as good, or ones that
-        cover a part of the question the chosen sentences leave out ("when ..., and which
-        ...?" is often answered by two sentences)."""
+        cover a part of the question the chosen sentences leave out. A question asking two
+        things ("when ..., and what office ...?") gets the best further sentence for the
+        other part even if it does not fill the first part's slot."""
         assert decision.best is not None
         config = self.config
         best = scored[decision.best]
@@ -184,10 +185,15 @@ class ExtractiveAnswerer:
             if len(chosen) == config.max_sentences:
                 break
             candidate = scored[i]
-            if i in chosen or candidate.fills_slot is False:
+            other_part = len(chosen) < analysis.parts
+            if i in chosen or (candidate.fills_slot is False and not other_part):
                 continue
             if candidate.score < config.part_ratio * best.score:
                 break
+            if other_part and not self._redundant(i, chosen, scored, vectors):
+                chosen.append(i)
+                covered |= set(terms(candidate.text)) & asked
+                continue
             gain = set(terms(candidate.text)) & asked - covered
             added = term_coverage(list(asked), gain, self.idf)
             if candidate.score < config.keep_ratio * best.score and added < config.part_gain:

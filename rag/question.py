@@ -105,6 +105,22 @@ _FUNCTION_TERMS = frozenset(terms(" ".join(STOPWORDS_EN_PLUS))) | frozenset(
 )
 
 
+_SECOND_QUESTION = re.compile(
+    r",?\s+and\s+(?=(?:what|which|who|whom|whose|when|where|why|how|in what|in which|on what|"
+    r"at what|by how|for how)\b)",
+    re.IGNORECASE,
+)
+
+
+def question_parts(question: str) -> list[str]:
+    """A question that asks two things ("When did X happen, and what office did Y hold?")
+    split into its parts; a question asking one thing is one part."""
+    parts = [part.strip(" ,?") + "?" for part in _SECOND_QUESTION.split(question) if part.strip()]
+    if len(parts) > 1 and any(len(part.split()) < 3 for part in parts):
+        return [question]  # "Where and when was it held?" asks about one event
+    return parts
+
+
 def question_terms(question: str) -> list[str]:
     """The content terms of a question, without the words it uses to ask."""
     return [t for t in terms(question) if t not in FILLER]
@@ -247,6 +263,7 @@ class QuestionAnalysis:
     slot: Slot | None
     terms: tuple[str, ...]  # content terms, filler removed (stemmed)
     focus: Focus
+    parts: int = 1  # things asked ("when ..., and which ...?" asks two)
 
     @property
     def explanatory(self) -> bool:
@@ -303,10 +320,13 @@ def analyse(
     question: str, idf: Mapping[str, float], *, authors: Sequence[str] = ()
 ) -> QuestionAnalysis:
     kind = question_kind(question)
+    pointers = {t for w in _author_words(question, authors) for t in terms(w)}
     return QuestionAnalysis(
         text=question,
         kind=kind,
         slot=question_slot(question, kind),
-        terms=tuple(question_terms(question)),
+        # "Huseynov" in "Which thinker does Huseynov cite?" picks a source, not a topic
+        terms=tuple(t for t in question_terms(question) if t not in pointers),
         focus=question_focus(question, idf, authors=authors),
+        parts=len(question_parts(question)),
     )

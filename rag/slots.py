@@ -233,7 +233,9 @@ _NOT_NAMES = word_set(
     Bishop Governor Mayor Speaker Chairman Chairwoman Commander Head Chief Director
     Republic Government State States Parliament Ministry Council Union January February
     March April May June July August September October November December Monday Tuesday
-    Wednesday Thursday Friday Saturday Sunday
+    Wednesday Thursday Friday Saturday Sunday Senior Junior Advisor Adviser Lecturer Adjunct
+    Fellow Professor Researcher Analyst Editor Correspondent Founder Member Envoy
+    Representative Spokesman Spokeswoman Official
     """
 )
 # Words that make a capitalised run an organisation, an event or a place, not a person.
@@ -318,7 +320,20 @@ def person_names(
         named = [w for w in run if w not in _NOT_NAMES]
         if any(w.casefold() in asked for w in named) or word.lower() in common_words:
             continue  # "President Ilham Aliyev" when the question names Aliyev
-        if _TITLE.search(sentence[: match.start()]) and word not in " ".join(found):
+        if word in " ".join(found):
+            continue
+        titled = bool(_TITLE.search(sentence[: match.start()]))
+        # A lone surname ("In Mackinder's terminology"): not an opener, an acronym, a
+        # hyphenated adjective ("Euro-Atlantic") or an organisation's word.
+        lone = (
+            len(named) == 1
+            and len(word) >= 4
+            and not word.isupper()
+            and "-" not in word
+            and word not in _NOT_PERSON
+            and not _SENTENCE_START.search(sentence[: match.start()])
+        )
+        if titled or lone:
             found.append(word)
     return found
 
