@@ -87,8 +87,10 @@ def find_names(text: str) -> list[NameMention]:
     return found
 
 
+@lru_cache(maxsize=16384)
 def canonical_names(text: str) -> frozenset[str]:
-    """The canonical names a text mentions, whichever variant it uses."""
+    """The canonical names a text mentions, whichever variant it uses (cached: passages
+    and sentences are asked about again and again)."""
     return frozenset(m.canonical for m in find_names(text))
 
 

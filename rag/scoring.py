@@ -110,7 +110,13 @@ def _name_terms(name: str) -> tuple[frozenset[str], ...]:
     return tuple(frozenset(terms(v)) for v in variants(name))
 
 
-def _written(name_terms: frozenset[str], text_terms: set[str]) -> bool:
+@lru_cache(maxsize=16384)
+def term_set(text: str) -> frozenset[str]:
+    """The terms of a text as a set, cached: a passage is the context of all its sentences."""
+    return frozenset(terms(text))
+
+
+def _written(name_terms: frozenset[str], text_terms: frozenset[str]) -> bool:
     """A name is written in a text when all its terms are, or, for a one-word name of six
     letters or more, when a word starts with it ("Transcaucasia" in "Transcaucasian")."""
     if name_terms <= text_terms:
@@ -145,7 +151,7 @@ def focus_shares(
     subject. Items the collection never uses weigh nothing: a paraphrase describes in its
     own words what the text names, so their absence says nothing about one sentence."""
     near_names, passage_names = canonical_names(near), canonical_names(passage)
-    near_terms, passage_terms = set(terms(near)), set(terms(passage))
+    near_terms, passage_terms = term_set(near), term_set(passage)
     total = near_found = found = 0.0
     for name in focus.names:
         spellings = [t for t in _name_terms(name) if t]
