@@ -43,7 +43,7 @@ GRID = {
     "focus_weight": [0.0, 0.2, 0.35, 0.5, 0.65, 0.8],
     "min_confidence": [round(0.20 + 0.02 * i, 2) for i in range(16)],
 }
-MAX_FALSE_REFUSALS = 0.05
+MAX_FALSE_REFUSALS = 0.045  # the target is 0.05; held-out folds run a little higher
 
 
 @dataclass(frozen=True)
