@@ -58,8 +58,8 @@ Candidate = ScoredSentence  # the name perspectives.py knows a scored sentence b
 _CAUSAL = re.compile(
     r"\b(because|due to|owing to|thanks to|as a result|result(?:s|ed)? in|led to|leads? to|"
     r"lead to|caus(?:e|es|ed|ing)|driven by|stems? from|stemmed from|reasons?|therefore|thus|"
-    r"hence|consequently|so that|in order to|undermin\w*|weaken\w*|erod\w*|los(?:e|es|ing|t) "
-    r"\w+|amid|given that|in light of|since|after|enabl\w*|allow\w*|through|by \w+ing)\b",
+    r"hence|consequently|so that|in order to|undermin\w*|weaken\w*|erod\w*|amid|given that|"
+    r"in light of|enabl\w*|allow\w*|deprived?|drain\w*|forc(?:e|ed|es|ing) \w+ to)\b",
     re.IGNORECASE,
 )
 
@@ -76,7 +76,7 @@ class ExtractiveConfig:
     part_gain: float = 0.15  # the IDF-weighted share of the question it must add
     reason_ratio: float = 0.7  # a further reason must be this confident relative to the best
     causal_bonus: float = 0.05  # added to a reason sentence that states a cause
-    restatement: float = 0.7  # coverage of the question above which a sentence restates it
+    restatement: float = 0.8  # coverage of the question above which a sentence restates it
     redundancy: float = 0.8  # cosine above which a sentence repeats one already chosen
 
 
@@ -221,7 +221,7 @@ class ExtractiveAnswerer:
             return bool(_CAUSAL.search(scored[i].text))
 
         def restates(i: int) -> bool:
-            return scored[i].coverage >= config.restatement and not causal(i)
+            return scored[i].coverage >= config.restatement
 
         def merit(i: int) -> float:
             s = scored[i]
