@@ -123,7 +123,8 @@ def _candidate(
     close = [item for item in close if item[0] >= threshold]
     if not close:
         return None
-    kept = {label for _, a, b in close for label in (a, b)}
+    paired = {label for _, a, b in close for label in (a, b)}
+    kept = [label for label in labels if label in paired]  # in the authors' order
     # one side, then the other; each side the most confident first
     first = by_author[max(kept, key=lambda label: by_author[label].sentence.score)].claim.sign
     ordered = sorted(
