@@ -236,6 +236,7 @@ class Token:
 
 
 _WORD = re.compile(r"[^\W_]+(?:[-'’][^\W_]+)*")
+_PAIR_HYPHEN = re.compile(r"(?<=[a-z])-(?=[A-Z][a-z])")
 _PUNCT = re.compile(r"[;:()\[\]—–,\"“”]")
 
 
@@ -243,7 +244,18 @@ def tokens(sentence: str) -> list[Token]:
     """Words, punctuation and name mentions (one token each, with the canonical name)."""
     found: list[Token] = []
     covered: list[tuple[int, int]] = []
-    for m in find_names(sentence):
+    # "Azerbaijan-Russia relations": a hyphen between two capitalised words that are not one
+    # name ("Euro-Atlantic") joins two names (same length, so offsets hold)
+    split = _PAIR_HYPHEN.sub("–", sentence)
+    whole = find_names(sentence)
+    parts = [
+        m for m in find_names(split) if not any(w.start < m.end and m.start < w.end for w in whole)
+    ]
+    sentence = "".join(
+        "–" if c == "-" and split[i] == "–" and not any(w.start <= i < w.end for w in whole) else c
+        for i, c in enumerate(sentence)
+    )
+    for m in sorted([*whole, *parts], key=lambda m: m.start):
         if any(s < m.end and m.start < e for s, e in covered):
             continue
         covered.append((m.start, m.end))
@@ -395,10 +407,22 @@ def _after(toks: list[Token], head: int, limit: int = 6) -> tuple[int, list[Toke
     """A marker after the head of the subject ("... in the region is growing"): only
     auxiliaries, adverbs, determiners, prepositions and names in between."""
     between: list[Token] = []
-    for i in range(head + 1, min(head + 1 + limit, len(toks))):
+    i = head + 1
+    while i < min(head + 1 + limit, len(toks)):
         t = toks[i]
+        if t.text == "," and i + 1 < len(toks) and toks[i + 1].low in {"which", "who"}:
+            # "relations with Russia, which is a critical player, have deteriorated"
+            close = next(
+                (j for j in range(i + 2, min(i + 30, len(toks))) if toks[j].text == ","), None
+            )
+            if close is None:
+                return None
+            limit += close + 1 - i
+            i = close + 1
+            continue
+        i += 1
         if _is_marker(t):
-            return i, between
+            return toks.index(t), between
         if t.kind == "name" or t.low in _BETWEEN or t.low in _PLACE_WORDS:
             between.append(t)
             continue
@@ -425,14 +449,14 @@ def _before(toks: list[Token], first: int, limit: int = 4) -> int | None:
 
 
 def _stance(
-    toks: list[Token], first: int, head: int, modifiers: list[int]
+    toks: list[Token], first: int, last: int, modifiers: list[int]
 ) -> tuple[int, str, Token] | None:
-    """The stance on the subject spanning toks[first..head]: a change word among its
+    """The stance on the subject spanning toks[first..last]: a change word among its
     modifiers ("diminishing power"), a marker after it, or a change word before it."""
     at: int | None = next((i for i in modifiers if toks[i].low in _CHANGE_FORMS), None)
     before = _clause_before(toks, first)
     if at is None:
-        after = _after(toks, head)
+        after = _after(toks, last)
         if after is not None:
             at, between = after
             before = [*before, *between] if toks[at].low not in _CHANGE_FORMS else between
@@ -452,22 +476,25 @@ def _aimed(toks: list[Token], marker: Token) -> bool:
     return any(t.low in _INTENT for t in toks[max(at - 3, 0) : at])
 
 
-def _partner(toks: list[Token], head: int, word: str) -> str | None:
-    """The other side of a relationship or a dependence: "relations with Russia",
+def _partner(toks: list[Token], head: int, word: str) -> int | None:
+    """Where the other side of a relationship or a dependence is: "relations with Russia",
     "dependence on Russia", "relationship with another country – Armenia"."""
     if head + 2 >= len(toks) or toks[head + 1].low != word:
         return None
-    for i in range(head + 2, min(head + 8, len(toks) - 1)):
+    if toks[head + 2].kind == "name":
+        following = toks[head + 3] if head + 3 < len(toks) else None
+        if (
+            following is not None
+            and following.kind == "word"
+            and following.low not in _BETWEEN | _BOUNDARY_WORDS | _PHRASE_END
+        ):
+            return None  # "with South Caucasus states": not the name itself
+        return head + 2
+    for i in range(head + 2, min(head + 8, len(toks) - 1)):  # "with its neighbour, Russia"
         if toks[i].kind in ("punct", "join") and toks[i].text in ",–—":
-            return toks[i + 1].canonical if toks[i + 1].kind == "name" else None
+            return i + 1 if toks[i + 1].kind == "name" else None
         if toks[i].kind == "punct" or toks[i].low in _BOUNDARY_WORDS:
             break
-    if toks[head + 2].kind == "name" and not (
-        head + 3 < len(toks)
-        and toks[head + 3].kind == "word"
-        and toks[head + 3].low not in _BETWEEN | _BOUNDARY_WORDS | _PHRASE_END
-    ):
-        return toks[head + 2].canonical  # "with Russia", not "with South Caucasus states"
     return None
 
 
@@ -478,8 +505,15 @@ def _entities(group: str, entities: Sequence[str], partner: str | None) -> tuple
 
 
 def _claim(
-    toks: list[Token], entities: set[str], first: int, head: int, modifiers: list[int]
+    toks: list[Token],
+    entities: set[str],
+    first: int,
+    head: int,
+    modifiers: list[int],
+    last: int | None = None,
 ) -> Claim | None:
+    """The claim on the subject whose aspect is toks[head] ("influence"), its phrase spanning
+    toks[first..last] ("the influence of Russia"; `last` defaults to the head)."""
     word = toks[head].low
     group = ASPECT_GROUP.get(word)
     if group is None:  # "Russia's decline": the noun is both the aspect (power) and the stance
@@ -488,11 +522,14 @@ def _claim(
             return None
         subject = Subject(tuple(sorted(entities)), "influence")
         return Claim(subject, "power", *found, toks[head].text, toks[head].start)
+    last = head if last is None else last
     partner = None
     if group in ("relations", "dependence"):
-        partner = _partner(toks, head, "with" if group == "relations" else "on")
+        at = _partner(toks, head, "with" if group == "relations" else "on")
+        if at is not None:
+            partner, last = toks[at].canonical, max(last, at)
     names = _entities(group, sorted(entities), partner)
-    stance = _stance(toks, first, head, modifiers)
+    stance = _stance(toks, first, last, modifiers)
     if stance is None or len(names) > 2:
         return None
     sign, phrase, marker = stance
@@ -568,11 +605,16 @@ def _of_phrase(toks: list[Token], i: int) -> Claim | None:
     if toks[j].low not in ASPECT_GROUP:
         return None
     entities = {toks[i].canonical}
+    last = i
     if toks[i - 1].low == "between":
-        if not (i + 2 < len(toks) and toks[i + 1].low == "and" and toks[i + 2].kind == "name"):
+        other = i + 2
+        if other < len(toks) and toks[other].low == "the":
+            other += 1
+        if not (other < len(toks) and toks[i + 1].low == "and" and toks[other].kind == "name"):
             return None
-        entities.add(toks[i + 2].canonical)
-    return _claim(toks, entities, j, j, [])
+        entities.add(toks[other].canonical)
+        last = other
+    return _claim(toks, entities, j, j, [], last)
 
 
 def _verb_frame(toks: list[Token], i: int, entities: set[str]) -> Claim | None:

@@ -31,7 +31,7 @@ from rag.perspectives.quotes import (
     pool,
     select_quotes,
 )
-from rag.perspectives.search import claim_sentences, search_author
+from rag.perspectives.search import actors, claim_sentences, search_author
 from rag.question import analyse
 from rag.retrieval import Retriever
 from rag.scoring import SentenceScorer
@@ -96,7 +96,7 @@ def compare(
             )
             for e in addressing
         ],
-        analysis.focus.names,
+        actors(analysis.focus.names),
         config,
     )
     notices = _coverage_notices(groups, addressing, authors)

@@ -151,12 +151,17 @@ def offline_points(
     config: CompareConfig,
 ) -> tuple[tuple[Point, ...], tuple[Point, ...]]:
     """Points of agreement and of divergence among the authors' sentences (each author's
-    most relevant first), at most `max_points` of each; those about a name the question
-    asks about (`focus`, canonical names) first, then the closest in meaning."""
+    most relevant first), at most `max_points` of each. `focus`: the actors the question
+    names (canonical names, regions left out); points about more of them come first, then
+    the closest in meaning."""
+    # a question naming actors wants points about them: about its one actor, or about at
+    # least two of its actors ("Azerbaijan's relations with Russia"), not about a third party
+    required = min(len(focus), 2)
     found = [
         candidate
         for subject, by_author in positions(authors).items()
         if len(by_author) >= 2
+        and len(set(subject.entities) & set(focus)) >= required
         and (candidate := _candidate(subject, by_author, focus, config.same_subject)) is not None
     ]
     found.sort(key=lambda c: (-c.focus, -c.similarity, c.point.point))

@@ -81,6 +81,11 @@ _REGIONS = frozenset(
 )
 
 
+def actors(names: Collection[str]) -> frozenset[str]:
+    """The actors among a question's focus names (regions left out)."""
+    return frozenset(names) - _REGIONS
+
+
 def claim_sentences(
     names: Collection[str],
     group: AuthorGroup,
@@ -92,8 +97,8 @@ def claim_sentences(
     the question names ("Russia's influence is declining" for a question on Russia),
     closest to the question first: what an author holds on the question's subject is often
     outside the few passages quoted."""
-    actors = set(names) - _REGIONS
-    if not actors:
+    wanted_actors = actors(names)
+    if not wanted_actors:
         return []
     documents = index.documents
     wanted = set(group.doc_ids)
@@ -107,7 +112,7 @@ def claim_sentences(
             continue
         doc_id, start, end = index.sentences[row]
         text = documents[doc_id].text[start:end]
-        if not any(set(c.subject.entities) & actors for c in claims(text)):
+        if not any(set(c.subject.entities) & wanted_actors for c in claims(text)):
             continue
         chunk = next((c for c in index.chunks_of(doc_id) if c.start <= start < c.end), None)
         if chunk is None:
