@@ -6,9 +6,9 @@ For every comparative question, each gold author (whose documents hold an eviden
 should address it; for every unanswerable question (near misses and off-topic), authors
 mostly should not. Each author's decision is `rag.answerability.decide` over the sentences
 of their own passages, exactly as `rag compare` makes it; this prints, for a range of
-off-topic floors and `min_confidence` bars, the share of gold authors covered and the share of (author,
-unanswerable question) pairs addressed, so the bar in `rag.perspectives.config` can be
-read off. Needs the demo index (`rag ingest corpus`).
+off-topic floors and `min_confidence` bars, the share of gold authors covered and the share
+of (author, unanswerable question) pairs addressed, so the bars in
+`rag.perspectives.config` can be read off. Needs the demo index (`rag ingest corpus`).
 """
 
 from __future__ import annotations

@@ -154,6 +154,22 @@ def score(rows: list[dict[str, Any]], labels_file: Path, code: str) -> None:
         print(f"unlabelled: [{row['id']}] {row['point']}")
 
 
+def summary(labels_file: Path) -> None:
+    """Point precision of each labelled code version, per split, from the labels alone."""
+    rows = [json.loads(line) for line in labels_file.read_text("utf-8").splitlines()]
+    for code in sorted({row["code"] for row in rows}, reverse=True):
+        for split in ("tune", "test", "all"):
+            marks = [
+                row["label"] == "correct"
+                for row in rows
+                if row["code"] == code and split in ("all", row["split"])
+            ]
+            print(
+                f"{code:<7} {split:<5} precision {sum(marks) / len(marks):.3f} "
+                f"({sum(marks)} of {len(marks)} labelled points)"
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, help="write the produced points here (JSON lines)")
@@ -165,7 +181,13 @@ def main() -> None:
         nargs="*",
         help="thresholds to try (CompareConfig.same_subject); default: the configured one",
     )
+    parser.add_argument(
+        "--summary", action="store_true", help="only print the precision of the labels file"
+    )
     args = parser.parse_args()
+    if args.summary:
+        summary(args.labels or ROOT / "eval" / "compare_points.jsonl")
+        return
     assistant = Assistant(Settings())
     rows: list[dict[str, Any]] = []
     times: list[float] = []
