@@ -12,6 +12,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import subprocess
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -35,6 +37,7 @@ from rag.perspectives import (
     Scored,
     author_groups,
     claims,
+    compare,
     condense,
     offline_points,
     perspective_label,
@@ -302,6 +305,22 @@ def test_one_author_collection_says_so(authors_index: Path, embedder: Embedder) 
         f"Only one author ({PETROVA}) is in this collection: there is nothing to compare."
     )
     assert comparison.agreements == () and comparison.divergences == ()
+
+
+def test_compare_needs_no_assistant(authors: Assistant, influence: Comparison) -> None:
+    # the retriever, the scorer and the settings are all it takes
+    direct = compare(
+        INFLUENCE,
+        retriever=authors.retriever,
+        scorer=authors.extractive.scorer,
+        settings=authors.settings,
+    )
+    assert direct == influence
+    code = "import sys, rag.perspectives; print('rag.assistant' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert result.stdout.strip() == "False"
 
 
 def test_author_groups_merge_an_authors_documents(authors: Assistant) -> None:
