@@ -11,6 +11,9 @@ Only a few English shapes are read, each local and explicit:
 - attributive:  [growing] Turkish presence; the Armenia–Russia alliance [has frayed]
 - verb:         Russia is losing influence; Azerbaijan gained importance
 - relations:    relations between Azerbaijan and Russia; Azerbaijan's relations with Russia
+- state:        Russia remains an indispensable partner for Armenia; Armenia remains
+                reliant on Russia
+- "its":        Moscow, amid its weakening influence (the sentence's subject)
 
 A sentence that reports others' views ("some argue", "according to"), recommends ("should"),
 states a condition ("if") or an intention ("seeks to weaken") yields no claim: the stance in
