@@ -256,4 +256,12 @@ class Assistant:
         (see rag.perspectives; imported here so plain answering never loads it)."""
         from rag.perspectives import compare
 
-        return compare(self, question, authors=authors, backend=backend)
+        return compare(
+            question,
+            retriever=self.retriever,
+            scorer=self.extractive.scorer,
+            settings=self.settings,
+            llm=lambda: self.llm,
+            authors=authors,
+            backend=backend,
+        )

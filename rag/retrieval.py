@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from rag.aliases import expand_query
-from rag.embeddings import Embedder
+from rag.embeddings import Embedder, Vectors
 from rag.errors import RagError
 from rag.lexical import terms
 from rag.settings import Settings
@@ -208,6 +208,13 @@ class Retriever:
 
     # ------------------------------------------------------------ search
 
+    def embed_query(self, query: str) -> Vectors:
+        """The vector `search` ranks by (place names expanded), for callers that search one
+        query many times with different filters."""
+        expanded = expand_query(query) if self.settings.expand_place_names else query
+        vector: Vectors = self.embedder.embed([expanded])[0]
+        return vector
+
     def search(
         self,
         query: str,
@@ -215,7 +222,10 @@ class Retriever:
         k: int | None = None,
         filters: Filters = Filters(),
         max_per_doc: int | None = None,
+        query_vector: Vectors | None = None,
     ) -> list[Passage]:
+        """`query_vector` (from `embed_query`) spares embedding the query again; the query
+        text still drives BM25, so it may carry extra spellings the embedding need not see."""
         top_k = k or self.settings.top_k
         chunks = self.index.chunks
         if not chunks or not query.strip():
@@ -227,7 +237,8 @@ class Retriever:
             return []
         if self.settings.expand_place_names:
             query = expand_query(query)
-        query_vector = self.embedder.embed([query])[0]
+        if query_vector is None:
+            query_vector = self.embedder.embed([query])[0]
         rankings = [
             self.dense_ranking(query_vector, limit, allowed),
             self.sentence_ranking(query_vector, limit, allowed),

@@ -12,6 +12,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import subprocess
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -31,15 +33,18 @@ from rag.evaluation.perspectives import score_comparison, summarise_perspectives
 from rag.evaluation.records import QuestionResult
 from rag.evaluation.runner import run_eval
 from rag.evaluation.schema import load_eval_set
+from rag.names import canonical_names
 from rag.perspectives import (
     CompareConfig,
     Scored,
-    _Side,
     author_groups,
+    claims,
+    compare,
     condense,
     offline_points,
     perspective_label,
 )
+from rag.perspectives.search import author_query
 from rag.retrieval import Retriever
 from rag.serialize import comparison_dict, comparison_markdown
 from rag.settings import Settings
@@ -304,6 +309,22 @@ def test_one_author_collection_says_so(authors_index: Path, embedder: Embedder) 
     assert comparison.agreements == () and comparison.divergences == ()
 
 
+def test_compare_needs_no_assistant(authors: Assistant, influence: Comparison) -> None:
+    # the retriever, the scorer and the settings are all it takes
+    direct = compare(
+        INFLUENCE,
+        retriever=authors.retriever,
+        scorer=authors.extractive.scorer,
+        settings=authors.settings,
+    )
+    assert direct == influence
+    code = "import sys, rag.perspectives; print('rag.assistant' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert result.stdout.strip() == "False"
+
+
 def test_author_groups_merge_an_authors_documents(authors: Assistant) -> None:
     groups = author_groups(authors.index.documents)
     petrova = [g for g in groups if g.author == PETROVA]
@@ -317,63 +338,157 @@ def test_author_groups_merge_an_authors_documents(authors: Assistant) -> None:
 def test_points_name_authors_with_a_quote_from_each(
     authors: Assistant, influence: Comparison
 ) -> None:
-    assert influence.agreements or influence.divergences
     assert_verbatim(influence, authors.index.documents)
+    # Petrova says Russia's influence grows, Okafor that it declines: a divergence on one
+    # subject, saying what each holds, each quote naming the subject
+    [point] = [p for p in influence.divergences if p.point.startswith("On Russia's influence:")]
+    assert set(point.authors) == {PETROVA, OKAFOR}
+    assert f"{PETROVA} says it is growing" in point.point
+    assert f"{OKAFOR} says it is declining" in point.point
+    for quote in point.quotes:
+        assert "Russia" in canonical_names(quote.text)
+    # never a point made of shared keywords
     texts = [p.point for p in (*influence.agreements, *influence.divergences)]
-    # Petrova says the influence grows, Okafor that it declines: a divergence in word choice
-    polar = [t for t in texts if "writes of" in t]
-    assert polar, texts
-    assert PETROVA in polar[0] and OKAFOR in polar[0]
-    assert "“growing”" in polar[0] and "“declining”" in polar[0]
-    # the offline wording states what the texts say, never a stance
-    assert not any(w in t.lower() for t in texts for w in ("agree", "support", "oppose"))
+    assert not any(w in t for t in texts for w in ("discuss", "mentions", "writes of"))
 
 
-def test_demo_comparison_has_agreements_naming_both_sides(demo_assistant: Assistant) -> None:
+def test_demo_points_pair_claims_about_one_subject(demo_assistant: Assistant) -> None:
     comparison = demo_assistant.compare(
-        "How do the authors see Turkey's role in the South Caucasus?"
+        "How do the authors assess Russia's influence in the South Caucasus?"
     )
-    assert comparison.agreements
-    for point in comparison.agreements:
-        assert point.point.startswith("Both ")
-        assert all(name in point.point for name in point.authors)
-        assert len(point.quotes) == 2
-    for point in comparison.divergences:
-        assert all(name in point.point for name in point.authors)
+    points = (*comparison.agreements, *comparison.divergences)
+    assert points
+    for point in points:
+        assert point.point.startswith("On ") and len(point.quotes) == len(point.authors) >= 2
+        assert all(f"{name} says " in point.point for name in point.authors)
+        subject = point.point.removeprefix("On ").split(":")[0]
+        shared = set.intersection(*(set(canonical_names(q.text)) for q in point.quotes))
+        assert shared & set(canonical_names(subject)), point
     assert_verbatim(comparison, demo_assistant.index.documents)
 
 
-def _scored(text: str, vector: Sequence[float], start: int, doc_id: str) -> Scored:
+def test_an_author_spelling_a_name_differently_addresses_it(demo_assistant: Assistant) -> None:
+    # Askerov writes "Türkiye", never "Turkey"
+    comparison = demo_assistant.compare(
+        "How do the authors see Turkey's role in the South Caucasus?", authors=["askerov"]
+    )
+    [askerov] = comparison.perspectives
+    assert askerov.addressed
+    assert any("Türkiye" in q.text for q in askerov.quotes)
+
+
+def test_author_query_adds_the_authors_spellings(demo_assistant: Assistant) -> None:
+    documents = demo_assistant.index.documents
+    groups = {g.label: g for g in author_groups(documents)}
+    question = "How do the authors see Turkey's role?"
+    assert "Türkiye" in author_query(question, {"Turkey"}, groups["Ali Askerov"], documents)
+    assert "Türkiye" not in author_query(question, {"Turkey"}, groups["Neil Melvin"], documents)
+    assert author_query(question, set(), groups["Ali Askerov"], documents) == question
+
+
+@pytest.mark.parametrize(
+    ("sentence", "subject", "sign", "phrase"),
+    [
+        (
+            "Russia's influence in the South Caucasus is growing again.",
+            (("Russia",), "influence"),
+            1,
+            "is growing",
+        ),
+        (
+            "The Kremlin's leverage is not weakening.",
+            (("Russia",), "influence"),
+            1,
+            "is not weakening",
+        ),
+        ("Moscow's role in the region may decline.", (("Russia",), "influence"), -1, "may decline"),
+        ("Türkiye's presence has strengthened.", (("Turkey",), "influence"), 1, "has strengthened"),
+        ("Russia is losing influence in Armenia.", (("Russia",), "influence"), -1, "is being lost"),
+        (
+            "An opening would see a greater Turkish presence.",
+            (("Turkey",), "influence"),
+            1,
+            "would grow",
+        ),
+        (
+            "The cooling of relations between Baku and Moscow has objective causes.",
+            (("Azerbaijan", "Russia"), "relations"),
+            -1,
+            "is cooling",
+        ),
+        (
+            "Armenia remains heavily reliant on Russia for its energy.",
+            (("Armenia", "Russia"), "dependence"),
+            1,
+            "persists",
+        ),
+        (
+            "Moscow, amid its weakening influence in the Caucasus, is losing control.",
+            (("Russia",), "influence"),
+            -1,
+            "is weakening",
+        ),
+    ],
+)
+def test_claims_read_subject_and_stance(
+    sentence: str, subject: tuple[tuple[str, ...], str], sign: int, phrase: str
+) -> None:
+    [claim] = [c for c in claims(sentence) if (c.subject.entities, c.subject.aspect) == subject]
+    assert (claim.sign, claim.phrase) == (sign, phrase)
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Some analysts argue that Russia's influence is declining.",  # reported
+        "Azerbaijan seeks to weaken Russia's influence in the region.",  # an aim
+        "If Russia's influence declines, Armenia will turn west.",  # a condition
+        "The West should strengthen its presence in Georgia.",  # a recommendation
+        "Tehran fears it would strengthen Turkey's regional position.",  # someone's fear
+        "Is Russia's influence declining?",  # a question
+        "Russia's influence in the region is a recurring theme of the paper.",  # no stance
+        "Azerbaijan is less reliant on Russia than Armenia.",  # a comparison
+    ],
+)
+def test_no_claim_that_is_not_the_authors_own_finding(sentence: str) -> None:
+    assert claims(sentence) == ()
+
+
+def _scored(text: str, vector: Sequence[float], doc_id: str) -> Scored:
     v = np.asarray(vector, dtype=np.float32)
-    quote = Quote(text, f"{doc_id}:0", doc_id, start, start + len(text))
+    quote = Quote(text, f"{doc_id}:0", doc_id, 0, len(text))
     return Scored(quote, 0.5, 0.5, v / np.linalg.norm(v))
 
 
-def test_offline_points_need_similar_sentences_sharing_key_terms() -> None:
-    a = _scored("Gazprom controls the pipeline network of Armenia.", [1, 0.1, 0], 0, "a")
-    b = _scored("The pipeline network of Armenia belongs to Gazprom.", [1, 0.12, 0], 0, "b")
-    c = _scored("Gazprom controls the pipeline network of Armenia.", [0, 0, 1], 0, "c")
-    sides = [_Side("A", (a,), (a,)), _Side("B", (b,), (b,)), _Side("C", (c,), (c,))]
-    terms = {"A": set(), "B": set(), "C": set()}
-    agreements, _ = offline_points(sides, "What about energy?", {}, terms, CompareConfig())
-    # A and B say the same in other words; C shares the words but not the meaning (vector)
-    assert [p.authors for p in agreements] == [("A", "B")]
-    assert agreements[0].quotes == (a.quote, b.quote)
-    assert "Gazprom" in agreements[0].point
+def test_points_pair_claims_about_the_same_subject_only() -> None:
+    down = _scored("Russia's influence in the region is declining.", [1, 0.1, 0], "a")
+    up = _scored("The Kremlin's influence in the region is growing.", [1, 0.2, 0], "b")
+    other = _scored("Turkey's influence in the region is growing.", [1, 0.15, 0], "c")
+    config = CompareConfig(same_subject=0.5)
+    authors = [("A", [down]), ("B", [up]), ("C", [other])]
+    agreements, divergences = offline_points(authors, {"Russia"}, config)
+    # Russia and the Kremlin are one subject; Turkey's influence is another (however close
+    # the sentences are in meaning)
+    assert agreements == ()
+    [point] = divergences
+    assert point.point == "On Russia's influence: A says it is declining; B says it is growing."
+    assert point.authors == ("A", "B") and point.quotes == (down.quote, up.quote)
+    # the same subject, in sentences far apart in meaning: no point
+    far = _scored("The Kremlin's influence in the region is growing.", [0, 0, 1], "b")
+    assert offline_points([("A", [down]), ("B", [far])], {"Russia"}, config) == ((), ())
+    # the same stance: an agreement
+    also = _scored("Moscow's influence in the region is waning.", [1, 0.12, 0], "d")
+    agreements, divergences = offline_points([("A", [down]), ("D", [also])], set(), config)
+    assert divergences == ()
+    assert [p.point for p in agreements] == [
+        "On Russia's influence: A says it is declining; D says it is waning."
+    ]
 
 
-def test_offline_divergence_from_opposed_direction_words() -> None:
-    up = _scored("Russian influence keeps growing in the region every year.", [1, 0.3, 0], 0, "u")
-    down = _scored("Russian influence is declining fast in the region now.", [1, 0.2, 0.1], 0, "d")
-    sides = [_Side("Up", (up,), (up,)), _Side("Down", (down,), (down,))]
-    _, divergences = offline_points(
-        sides, "How do they see the region?", {}, {"Up": set(), "Down": set()}, CompareConfig()
-    )
-    [point] = [p for p in divergences if "writes of" in p.point]
-    assert point.point == (
-        "On Russian influence, Up writes of “growing” where Down writes of “declining”."
-    )
-    assert point.quotes == (up.quote, down.quote)
+def test_no_point_from_shared_keywords_alone() -> None:
+    a = _scored("Gazprom controls the pipeline network of Armenia and Russia.", [1, 0.1, 0], "a")
+    b = _scored("The pipeline network of Armenia and Russia belongs to Gazprom.", [1, 0.12, 0], "b")
+    assert offline_points([("A", [a]), ("B", [b])], {"Armenia"}, CompareConfig()) == ((), ())
 
 
 def test_condense_shortens_at_a_clause() -> None:
