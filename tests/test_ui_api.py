@@ -7,27 +7,22 @@ from __future__ import annotations
 import json
 import re
 import socket
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+
+from rag import serialize
+from rag.assistant import Assistant
+from rag.embeddings import Embedder
+from rag.settings import Settings
+from ui.app import launch
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # `ui` is not an installed package: import it from the checkout
-    sys.path.insert(0, str(ROOT))
-
-import httpx  # noqa: E402
-from gradio_client import Client, handle_file  # noqa: E402
-from gradio_client.exceptions import AppError  # noqa: E402
-
-from rag import serialize  # noqa: E402
-from rag.assistant import Assistant  # noqa: E402
-from rag.embeddings import Embedder  # noqa: E402
-from rag.settings import Settings  # noqa: E402
-from ui.app import launch  # noqa: E402
-
 QUESTION = "Why has Russia lost influence in the South Caucasus?"
 HAS_COMPARE = hasattr(Assistant, "compare")
 pytestmark = pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning")
