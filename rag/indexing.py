@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -29,7 +28,7 @@ from rag.chunking import (
 )
 from rag.embeddings import Embedder, Vectors
 from rag.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError, IngestError
-from rag.ingest import SUPPORTED_SUFFIXES, Catalog, load_catalog, load_document
+from rag.ingest import SUPPORTED_SUFFIXES, Catalog, doc_id_for, load_catalog, load_document
 from rag.settings import Settings
 from rag.store import IndexConfig, LoadedIndex, load_index, write_generation, writer_lock
 from rag.types import Chunk, Document
@@ -71,11 +70,6 @@ class _Entry:
     catalog: dict[str, Any] | None
     sentences: tuple[tuple[int, int], ...]
     sentence_vectors: Vectors
-
-
-def doc_id_for(path: Path) -> str:
-    """Stable id: the slug of the file name, so re-ingesting finds the same document."""
-    return re.sub(r"[^a-z0-9]+", "-", path.stem.lower()).strip("-")
 
 
 def discover(paths: Sequence[Path], catalog_name: str) -> tuple[list[Path], list[Skipped]]:
@@ -316,15 +310,11 @@ def ingest(
                     for e in new.values()
                     if e.document.doc_id not in pending_ids
                 ] + to_embed
-            pending = [
-                (d, c, chunk_document(d, model.count_tokens, chunker, context_header(d.meta)))
-                for d, c in to_embed
-            ]
+            pending = [(d, c, chunk_document(d, model.count_tokens, chunker)) for d, c in to_embed]
             total = sum(len(chunks) for _, _, chunks in pending)
             done = 0
             for document, catalog_entry, chunks in pending:
-                header = context_header(document.meta)
-                vectors = model.embed([indexed_text(c.text, header) for c in chunks])
+                vectors = model.embed([indexed_text(c.text, document.meta) for c in chunks])
                 sentences = searchable_sentences(document)
                 sentence_vectors = model.embed([document.text[a:b] for a, b in sentences])
                 done += len(chunks)
