@@ -26,6 +26,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup, escape
 
 from rag.evaluation.scores import BY_NAME, METRICS, Metric, percentile
+from rag.urls import safe_url
 
 # The per-question badges, in order; (metric, label).
 BADGES: tuple[tuple[str, str], ...] = (
@@ -38,7 +39,6 @@ BADGES: tuple[tuple[str, str], ...] = (
 CHART_GROUPS = ("retrieval", "answers")
 EXTRA_BLOCKS = (("answers", "Answers"), ("perspectives", "Perspectives"), ("judge", "Judge"))
 _CITATION = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
-_SAFE_SCHEMES = ("http://", "https://")
 
 
 # --------------------------------------------------------------------------- formatting
@@ -164,12 +164,6 @@ def _mapping(value: Any) -> Mapping[str, Any]:
 
 def _list(value: Any) -> list[Any]:
     return list(value) if isinstance(value, list | tuple) else []
-
-
-def _safe_url(url: Any) -> str | None:
-    if isinstance(url, str) and url.lower().startswith(_SAFE_SCHEMES):
-        return url
-    return None
 
 
 # --------------------------------------------------------------------------- text markup
@@ -560,7 +554,7 @@ def _passage(item: Mapping[str, Any], anchor: str, k: int | None) -> dict[str, A
         "chunk_id": _plain(item.get("chunk_id")),
         "title": str(item.get("title") or item.get("doc_id") or "untitled"),
         "author": str(item["author"]) if item.get("author") else None,
-        "url": _safe_url(item.get("url")),
+        "url": safe_url(item.get("url")),
         "url_text": str(item["url"]) if item.get("url") else None,
         "score": f"{score:.3f}" if score is not None else "—",
         "gold": bool(spans),
