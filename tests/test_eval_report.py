@@ -13,8 +13,15 @@ import pytest
 from markupsafe import escape
 
 from rag.errors import RunError
-from rag.evaluation.report import highlight, link_citations, render_report
+from rag.evaluation.report import (
+    format_figure,
+    format_metric,
+    highlight,
+    link_citations,
+    render_report,
+)
 from rag.evaluation.runs import write_report
+from rag.evaluation.scores import BY_NAME, format_number
 
 SCRIPT = "<script>alert(1)</script>"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -536,3 +543,16 @@ def test_opens_offline_in_chromium(tmp_path: Path) -> None:
         finally:
             browser.close()
     assert problems == []
+
+
+def test_one_number_format_for_shares_deltas_and_times() -> None:
+    recall = BY_NAME["recall"]
+    assert format_number(0.89449) == recall.format(0.89449) == "0.894"
+    assert format_number(-0.0001) == "0.000"  # never -0.000
+    assert format_number(0.05, signed=True) == recall.format(0.05, signed=True) == "+0.050"
+    assert format_number(None) == recall.format(None) == "–"
+    assert format_metric(-0.0001, recall) == "0.000"
+    assert format_metric(None, recall) == "—" and format_metric("n/a", recall) == "n/a"
+    assert format_figure("answer_ms_p50", 19.64) == "19.6"
+    assert format_figure("tokens_total", 1234.5) == "1234.50"
+    assert format_figure("questions", 71) == "71"

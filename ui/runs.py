@@ -10,6 +10,7 @@ from typing import Any
 
 from rag.evaluation.compare import RunComparison
 from rag.evaluation.runner import SHORT_LABELS
+from rag.evaluation.scores import BY_NAME
 
 # The columns of the Evaluate tab's table (the run's report.html has every metric).
 TABLE_METRICS = ("recall", "mrr", "key_hit", "citation_recall", "abstained", "false_refusal")
@@ -26,7 +27,7 @@ def metric_rows(summary: Mapping[str, Any]) -> list[list[Any]]:
     for name, figures in [*summary["by_type"].items(), ("overall", summary["overall"])]:
         if not figures.get("n"):
             continue
-        shown = [f"{figures[m]:.3f}" if m in figures else "–" for m in TABLE_METRICS]
+        shown = [BY_NAME[m].format(figures.get(m)) for m in TABLE_METRICS]
         rows.append([name, figures["n"], *shown])
     return rows
 

@@ -23,6 +23,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from statistics import mean
 from typing import TYPE_CHECKING, Any
 
+from rag.evaluation.scores import format_number
 from rag.extractive import question_terms
 from rag.lexical import terms
 from rag.perspectives import author_label, perspective_label
@@ -199,7 +200,7 @@ def perspectives_line(summary: Mapping[str, Any]) -> str:
     p = summary["perspectives"]
 
     def fmt(value: float | None) -> str:
-        return "–" if value is None else f"{value:.3f}"
+        return format_number(value)
 
     return (
         f"perspectives ({summary['backend']}): author coverage {fmt(p['author_coverage'])} "

@@ -25,7 +25,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup, escape
 
-from rag.evaluation.scores import BY_NAME, METRICS, Metric, percentile
+from rag.evaluation.scores import BY_NAME, METRICS, Metric, format_number, percentile
 from rag.urls import safe_url
 
 # The per-question badges, in order; (metric, label).
@@ -54,14 +54,10 @@ def _number(value: Any) -> float | None:
 
 def format_metric(value: Any, m: Metric | None) -> str:
     """`0.894` for a fraction, `19.6` for ms or tokens, `—` for None."""
-    if value is None:
-        return "—"
     number = _number(value)
     if number is None:
-        return str(value)
-    if m is None or m.fraction:
-        return f"{number:.3f}"
-    return f"{number:.1f}"
+        return "—" if value is None else str(value)
+    return format_number(number, 3 if m is None or m.fraction else 1)
 
 
 def format_figure(key: str, value: Any) -> str:
@@ -78,10 +74,8 @@ def format_figure(key: str, value: Any) -> str:
     if number is None:
         return str(value)
     if key.endswith("_ms") or "_ms_" in key:
-        return f"{number:.1f}"
-    if 0.0 <= number <= 1.0:
-        return f"{number:.3f}"
-    return f"{number:.2f}"
+        return format_number(number, 1)
+    return format_number(number, 3 if 0.0 <= number <= 1.0 else 2)
 
 
 def _plain(value: Any) -> str:

@@ -32,7 +32,7 @@ from rag.evaluation.perspectives import (
     summarise_perspectives,
 )
 from rag.evaluation.schema import EvalQuestion, numbered_eval_set
-from rag.evaluation.scores import METRICS, aggregate, percentile, values
+from rag.evaluation.scores import METRICS, aggregate, format_number, percentile, values
 from rag.evaluation.support import CitationScores, citation_scores, quote_verbatim
 from rag.llm import TokenUsage
 from rag.perspectives import author_label
@@ -451,7 +451,7 @@ def run_retrieval_eval(assistant: Assistant, eval_set: Path, *, k: int) -> dict[
 
 
 def _fmt(share: float | None) -> str:
-    return "–" if share is None else f"{share:.3f}"
+    return format_number(share)
 
 
 SHORT_LABELS = {

@@ -21,6 +21,15 @@ from dataclasses import dataclass
 from statistics import mean
 from typing import Any, Literal
 
+
+def format_number(value: float | None, digits: int = 3, *, signed: bool = False) -> str:
+    """How every figure is printed: `0.894`, `+0.050`, `19.6`; `–` for None; never `-0.000`."""
+    if value is None:
+        return "–"
+    value = round(value, digits) + 0.0
+    return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
+
+
 Group = Literal["retrieval", "answers", "perspectives", "judge", "cost"]
 
 
@@ -35,11 +44,7 @@ class Metric:
 
     def format(self, value: float | None, *, signed: bool = False) -> str:
         """`0.894` for a share, `19.6` for ms or tokens, `–` for None; never `-0.000`."""
-        if value is None:
-            return "–"
-        digits = 3 if self.fraction else 1
-        value = round(value, digits) + 0.0
-        return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
+        return format_number(value, 3 if self.fraction else 1, signed=signed)
 
 
 METRICS: tuple[Metric, ...] = (
