@@ -282,9 +282,15 @@ def _load(files: Sequence[Path], plan: _Plan, settings: Settings, notify: Progre
         notify("reading files", number - 1, len(files))
         doc_id = doc_id_for(path)
         try:
+            if doc_id in sources:
+                raise IngestError(
+                    path,
+                    f"its document id {doc_id!r} is also that of {sources[doc_id]}; "
+                    "rename one of the files",
+                )
             if path.parent not in catalogs:
                 catalogs[path.parent] = load_catalog(path.parent / settings.catalog_name)
-            read = _read(path, doc_id, catalogs[path.parent], plan, sources, settings)
+            read = _read(path, doc_id, catalogs[path.parent], plan, settings)
         except IngestError as error:
             skipped.append(Skipped(str(path), error.reason))
         except OSError as error:
@@ -313,16 +319,9 @@ def _read(
     doc_id: str,
     catalog: Catalog,
     plan: _Plan,
-    sources: dict[str, str],
     settings: Settings,
 ) -> _Read:
     """Decide what one file needs, reading it only when its hash or catalog entry changed."""
-    if doc_id in sources:
-        raise IngestError(
-            path,
-            f"its document id {doc_id!r} is also that of {sources[doc_id]}; "
-            "rename one of the files",
-        )
     source = _display(path)
     catalog_entry = _catalog_dict(catalog, path)
     previous = plan.reusable.get(doc_id)
