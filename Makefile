@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup demo test lint bench eval index clean serve screenshots
+.PHONY: setup demo test lint bench eval index clean serve screenshots wheel-check
 
 setup: $(STAMP)
 
@@ -31,6 +31,10 @@ screenshots: index  ## screenshots of each tab (1280 and 420 px wide) into docs/
 
 test: setup  ## the whole test suite, offline
 	$(BIN)/pytest -q
+
+# The wheel in a fresh venv outside the checkout: prompts, UI assets and data must ship in it.
+wheel-check: setup  ## build the wheel, install it elsewhere, run ingest/ask/serve from there
+	$(BIN)/python scripts/wheel_check.py
 
 lint: setup
 	$(BIN)/ruff check rag tests eval ui

@@ -37,12 +37,13 @@ from rich.table import Table
 
 from rag.aliases import expand_query
 from rag.assistant import Assistant
-from rag.chunking import context_header, indexed_text
+from rag.chunking import indexed_text
 from rag.embeddings import CachedEmbedder, Embedder, load_embedder
 from rag.evaluation.metrics import Retrieved, normalise, quote_found
 from rag.evaluation.runner import OVERALL_TYPES, evidence_spans, run_retrieval_eval
 from rag.evaluation.schema import EvalQuestion, load_eval_set
-from rag.indexing import IngestReport, doc_id_for
+from rag.indexing import IngestReport
+from rag.ingest import doc_id_for
 from rag.settings import Settings
 from rag.types import Chunk
 
@@ -129,9 +130,7 @@ def measure_ingest(index_dir: Path) -> tuple[Assistant, Embedder, dict[str, Any]
         reports[name] = (report, time.perf_counter() - started)
     cold, warm, noop = (reports[n][0] for n in ("cold", "warm", "noop"))
     index = assistant.index
-    embedded = [
-        indexed_text(c.text, context_header(index.documents[c.doc_id].meta)) for c in index.chunks
-    ]
+    embedded = [indexed_text(c.text, index.documents[c.doc_id].meta) for c in index.chunks]
     figures = {
         "cold_s": reports["cold"][1],
         "model_load_s": load_seconds[0],

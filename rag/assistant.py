@@ -7,7 +7,7 @@ import dataclasses
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from rag.chunking import context_header, indexed_text
+from rag.chunking import indexed_text
 from rag.conversation import Conversation, condense_heuristic
 from rag.embeddings import Embedder, Vectors, load_embedder
 from rag.errors import ConfigError, LLMError
@@ -108,8 +108,10 @@ class Assistant:
     def extractive(self) -> ExtractiveAnswerer:
         if self._extractive is None:
             index = self.index
-            headers = {d: context_header(doc.meta) for d, doc in index.documents.items()}
-            idf = idf_table([terms(indexed_text(c.text, headers[c.doc_id])) for c in index.chunks])
+            documents = index.documents
+            idf = idf_table(
+                [terms(indexed_text(c.text, documents[c.doc_id].meta)) for c in index.chunks]
+            )
             authors = sorted({d.meta.author for d in index.documents.values() if d.meta.author})
             self._extractive = ExtractiveAnswerer(
                 self.embedder,

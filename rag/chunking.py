@@ -55,8 +55,10 @@ def context_header(meta: DocumentMeta) -> str:
     return " — ".join(parts)
 
 
-def indexed_text(chunk_text: str, header: str) -> str:
-    """What the retrievers index for a chunk: its document's header, then its text."""
+def indexed_text(chunk_text: str, meta: DocumentMeta) -> str:
+    """What the retrievers (dense and BM25) and the answer scorers see for a chunk (or a
+    piece of one): its document's header line, then the text. The one place this rule lives."""
+    header = context_header(meta)
     return f"{header}\n{chunk_text}" if header else chunk_text
 
 
@@ -135,9 +137,10 @@ def _nearest_heading(headings: tuple[tuple[int, str], ...], start: int, end: int
 
 
 def chunk_document(
-    document: Document, count_tokens: TokenCounter, config: ChunkerConfig, header: str = ""
+    document: Document, count_tokens: TokenCounter, config: ChunkerConfig
 ) -> list[Chunk]:
-    """Chunks whose indexed text (header + chunk) fits the model's input limit."""
+    """Chunks whose indexed text (`indexed_text`: header + chunk) fits the model's limit."""
+    header = context_header(document.meta)
     reserved = count_tokens(header) - 1 if header else 0  # its word pieces and a newline
     budget = config.budget - reserved
     if budget < 32:
@@ -164,7 +167,7 @@ def chunk_document(
         start, end = units[first].start, units[last].end
         while (
             last > first
-            and count_tokens(indexed_text(text[start:end], header)) > config.model_max_tokens
+            and count_tokens(indexed_text(text[start:end], document.meta)) > config.model_max_tokens
         ):
             last -= 1
             end = units[last].end

@@ -629,11 +629,7 @@ def serve_command(
     ] = None,
 ) -> None:
     """Serve the web app (Ask, Compare, Evaluate, Library) at http://HOST:PORT."""
-    try:
-        from ui import app as web
-    except ModuleNotFoundError:  # `ui` sits beside `rag` in the checkout but is not packaged
-        sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-        from ui import app as web
+    from ui import app as web  # imported here: gradio takes seconds to import
 
     settings = _settings()
     if index is not None:

@@ -3,7 +3,6 @@ implementation wraps sentence-transformers and never touches a model hub."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
@@ -60,9 +59,6 @@ class SentenceTransformerEmbedder:
 
     def __init__(self, model: str, *, batch_size: int = 32) -> None:
         path = resolve_model_path(model)
-        # Belt and braces: no hub look-ups even from libraries we do not call directly.
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as transformers_logging
 
@@ -70,6 +66,8 @@ class SentenceTransformerEmbedder:
         transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
         transformers_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
 
+        # A local folder and local_files_only: the model, tokenizer and config are read from
+        # disk, with no hub look-up, whatever HF_HUB_OFFLINE says (tests/test_offline.py).
         self._model: SentenceTransformer = SentenceTransformer(
             str(path), device="cpu", local_files_only=True
         )

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -29,7 +28,7 @@ from rag.chunking import (
 )
 from rag.embeddings import Embedder, Vectors
 from rag.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError, IngestError
-from rag.ingest import SUPPORTED_SUFFIXES, Catalog, load_catalog, load_document
+from rag.ingest import SUPPORTED_SUFFIXES, Catalog, doc_id_for, load_catalog, load_document
 from rag.settings import Settings
 from rag.store import IndexConfig, LoadedIndex, load_index, write_generation, writer_lock
 from rag.types import Chunk, Document
@@ -71,11 +70,6 @@ class _Entry:
     catalog: dict[str, Any] | None
     sentences: tuple[tuple[int, int], ...]
     sentence_vectors: Vectors
-
-
-def doc_id_for(path: Path) -> str:
-    """Stable id: the slug of the file name, so re-ingesting finds the same document."""
-    return re.sub(r"[^a-z0-9]+", "-", path.stem.lower()).strip("-")
 
 
 def discover(paths: Sequence[Path], catalog_name: str) -> tuple[list[Path], list[Skipped]]:
@@ -167,224 +161,288 @@ def ingest(
     rebuild: bool = False,
     progress: Progress | None = None,
 ) -> IngestReport:
-    """Bring the collection in line with the files under `paths`."""
+    """Bring the collection in line with the files under `paths`: plan (what the index
+    holds, whether it must be rebuilt), load (read what changed), embed (only what needs
+    new vectors), commit (write a new generation if anything changed)."""
     started = time.perf_counter()
-    notify = progress or (lambda stage, done, total: None)
-    collection_dir = settings.collection_dir
-    with writer_lock(collection_dir):
-        existing_index: LoadedIndex | None
-        try:
-            existing_index = load_index(collection_dir)
-        except IndexNotFoundError:
-            existing_index = None
-        except (IndexCorruptError, IndexMismatchError):
-            if not rebuild:
-                raise  # the message says to rebuild; we never overwrite it unasked
-            existing_index = None
-        old = _existing_entries(existing_index) if existing_index else {}
-
-        embedder: Embedder | None = None
-
-        def embedder_now() -> Embedder:
-            nonlocal embedder
-            if embedder is None:
-                notify("loading embedding model", 0, 1)
-                embedder = get_embedder()
-                notify("loading embedding model", 1, 1)
-            return embedder
-
-        rebuilt_because = None
-        if rebuild and old:
-            rebuilt_because = "--rebuild was asked for"
-        elif existing_index and existing_index.embedding_model != settings.embedding_model:
-            rebuilt_because = (
-                f"embedding model changed ({existing_index.embedding_model} -> "
-                f"{settings.embedding_model})"
-            )
-        chunker = ChunkerConfig(
-            settings.chunk_tokens, settings.chunk_overlap_tokens, model_max_tokens=0
-        )
-        if existing_index and not rebuilt_because:
-            stored = existing_index.chunker
-            if (
-                stored.get("chunk_tokens"),
-                stored.get("overlap_tokens"),
-                stored.get("version"),
-            ) != (
-                chunker.chunk_tokens,
-                chunker.overlap_tokens,
-                chunker.as_dict()["version"],
-            ):
-                rebuilt_because = "chunker settings changed"
-        reusable = {} if rebuilt_because else old
-
+    notify = progress or _silent
+    with writer_lock(settings.collection_dir):
+        plan = _plan(settings, rebuild=rebuild)
         files, skipped = discover(paths, settings.catalog_name)
-        catalogs: dict[Path, Catalog] = {}
-        new: dict[str, _Entry] = {}
-        sources: dict[str, str] = {}
-        added: list[str] = []
-        updated: list[str] = []
-        unchanged: list[str] = []
-        to_embed: list[tuple[Document, dict[str, Any] | None]] = []
-        for number, path in enumerate(files, 1):
-            notify("reading files", number - 1, len(files))
-            doc_id = doc_id_for(path)
-            source = _display(path)
-            try:
-                if doc_id in sources:
-                    raise IngestError(
-                        path,
-                        f"its document id {doc_id!r} is also that of {sources[doc_id]}; "
-                        "rename one of the files",
-                    )
-                if path.parent not in catalogs:
-                    catalogs[path.parent] = load_catalog(path.parent / settings.catalog_name)
-                catalog_entry = _catalog_dict(catalogs[path.parent], path)
-                previous = reusable.get(doc_id)
-                previous_source = Path(previous.document.meta.source) if previous else None
-                if (
-                    previous_source
-                    and previous_source.resolve() != path.resolve()
-                    and previous_source.exists()
-                ):
-                    raise IngestError(
-                        path,
-                        f"its document id {doc_id!r} is taken by {previous_source}; "
-                        "rename one of the files",
-                    )
-                content_hash = _sha256_bytes(path)
-                if (
-                    previous
-                    and previous.document.meta.content_hash == content_hash
-                    and previous.catalog == catalog_entry
-                    and previous.document.meta.source == source
-                ):
-                    new[doc_id] = previous
-                    unchanged.append(doc_id)
-                else:
-                    document = load_document(
-                        path, catalog=catalogs[path.parent], max_bytes=settings.max_file_bytes
-                    )
-                    document = dataclasses.replace(
-                        document,
-                        meta=dataclasses.replace(document.meta, doc_id=doc_id, source=source),
-                    )
-                    (updated if doc_id in old else added).append(doc_id)
-                    if (
-                        previous
-                        and previous.document.text == document.text
-                        and context_header(previous.document.meta) == context_header(document.meta)
-                    ):
-                        new[doc_id] = dataclasses.replace(
-                            previous, document=document, catalog=catalog_entry
-                        )
-                    else:
-                        to_embed.append((document, catalog_entry))
-                sources[doc_id] = source
-            except IngestError as error:
-                skipped.append(Skipped(str(path), error.reason))
-                if doc_id in old and doc_id not in new:
-                    new[doc_id] = old[doc_id]  # keep what the index had for it, untouched
-            except OSError as error:
-                skipped.append(Skipped(str(path), f"cannot read it ({error.strerror})"))
-                if doc_id in old and doc_id not in new:
-                    new[doc_id] = old[doc_id]
-        notify("reading files", len(files), len(files))
-
-        roots = [p.resolve() for p in paths if p.exists()]
-        removed = []
-        for doc_id, entry in old.items():
-            if doc_id in new:
-                continue
-            if (
-                _is_under(entry.document.meta.source, roots)
-                and not Path(entry.document.meta.source).exists()
-            ):
-                removed.append(doc_id)
-            else:
-                new[doc_id] = entry  # outside what was ingested now: kept as is
-
-        if to_embed or (rebuilt_because and new):
-            model = embedder_now()
-            chunker = ChunkerConfig(
-                settings.chunk_tokens, settings.chunk_overlap_tokens, model.max_tokens
-            )
-            if rebuilt_because:
-                pending_ids = {d.doc_id for d, _ in to_embed}
-                to_embed = [
-                    (e.document, e.catalog)
-                    for e in new.values()
-                    if e.document.doc_id not in pending_ids
-                ] + to_embed
-            pending = [
-                (d, c, chunk_document(d, model.count_tokens, chunker, context_header(d.meta)))
-                for d, c in to_embed
-            ]
-            total = sum(len(chunks) for _, _, chunks in pending)
-            done = 0
-            for document, catalog_entry, chunks in pending:
-                header = context_header(document.meta)
-                vectors = model.embed([indexed_text(c.text, header) for c in chunks])
-                sentences = searchable_sentences(document)
-                sentence_vectors = model.embed([document.text[a:b] for a, b in sentences])
-                done += len(chunks)
-                notify("embedding chunks", done, total)
-                new[document.doc_id] = _Entry(
-                    document,
-                    tuple(chunks),
-                    vectors,
-                    catalog_entry,
-                    tuple(sentences),
-                    sentence_vectors,
-                )
-            dimension, model_name = model.dimension, model.name
-        elif existing_index:
-            dimension, model_name = existing_index.dimension, existing_index.embedding_model
-            chunker = ChunkerConfig(
-                settings.chunk_tokens,
-                settings.chunk_overlap_tokens,
-                existing_index.chunker["model_max_tokens"],
-            )
+        loaded = _load(files, plan, settings, notify)
+        entries, removed = _settle_removed(plan.old, loaded.entries, paths)
+        if loaded.to_embed or (plan.rebuilt_because and entries):
+            notify("loading embedding model", 0, 1)
+            embedder = get_embedder()
+            notify("loading embedding model", 1, 1)
+            entries, config = _embed(loaded.to_embed, entries, plan, embedder, settings, notify)
         else:
-            dimension, model_name = 0, settings.embedding_model
-
-        changed = bool(added or updated or removed or rebuilt_because)
-        entries = [new[k] for k in sorted(new)]
+            config = _config_as_stored(plan, settings)
+        changed = bool(loaded.added or loaded.updated or removed or plan.rebuilt_because)
         if changed:
-            notify("writing index", 0, 1)
-            chunks = [c for e in entries for c in e.chunks]
-            vectors = (
-                np.concatenate([e.vectors for e in entries])
-                if chunks
-                else np.zeros((0, dimension), dtype=np.float32)
-            )
-            sentence_rows = [(e.document.doc_id, a, b) for e in entries for a, b in e.sentences]
-            sentence_vectors = (
-                np.concatenate([e.sentence_vectors for e in entries])
-                if sentence_rows
-                else np.zeros((0, dimension), dtype=np.float32)
-            )
-            generation = write_generation(
-                collection_dir,
-                [e.document for e in entries],
-                chunks,
-                vectors,
-                IndexConfig(model_name, dimension, chunker.as_dict(), settings.hnsw_min_chunks),
-                sentences=sentence_rows,
-                sentence_embeddings=sentence_vectors,
-                extra_manifest={"catalog": {e.document.doc_id: e.catalog for e in entries}},
-            )
-            notify("writing index", 1, 1)
-            del generation
+            _commit(settings.collection_dir, entries, config, notify)
         return IngestReport(
-            added=tuple(added),
-            updated=tuple(updated),
-            unchanged=tuple(unchanged),
-            removed=tuple(sorted(removed)),
-            skipped=tuple(skipped),
+            added=loaded.added,
+            updated=loaded.updated,
+            unchanged=loaded.unchanged,
+            removed=removed,
+            skipped=(*skipped, *loaded.skipped),
             documents=len(entries),
-            chunks=sum(len(e.chunks) for e in entries),
+            chunks=sum(len(e.chunks) for e in entries.values()),
             seconds=time.perf_counter() - started,
             wrote=changed,
-            rebuilt_because=rebuilt_because,
+            rebuilt_because=plan.rebuilt_because,
         )
+
+
+def _silent(stage: str, done: int, total: int) -> None:
+    pass
+
+
+# --- plan: what the index holds and how much of it may be reused ----------------------------
+
+
+@dataclass(frozen=True)
+class _Plan:
+    existing: LoadedIndex | None
+    old: dict[str, _Entry]  # doc_id -> what the index holds for it
+    rebuilt_because: str | None  # set: nothing is reused, every document is embedded anew
+
+    @property
+    def reusable(self) -> dict[str, _Entry]:
+        return {} if self.rebuilt_because else self.old
+
+
+def _plan(settings: Settings, *, rebuild: bool = False) -> _Plan:
+    """Read the live index (if any) and decide whether it must be rebuilt."""
+    try:
+        existing: LoadedIndex | None = load_index(settings.collection_dir)
+    except IndexNotFoundError:
+        existing = None
+    except (IndexCorruptError, IndexMismatchError):
+        if not rebuild:
+            raise  # the message says to rebuild; we never overwrite it unasked
+        existing = None
+    old = _existing_entries(existing) if existing else {}
+    if rebuild and old:
+        return _Plan(existing, old, "--rebuild was asked for")
+    return _Plan(existing, old, _stale_because(existing, settings))
+
+
+def _stale_because(existing: LoadedIndex | None, settings: Settings) -> str | None:
+    """Why vectors or chunks of `existing` cannot serve `settings`, or None."""
+    if existing is None:
+        return None
+    if existing.embedding_model != settings.embedding_model:
+        return f"embedding model changed ({existing.embedding_model} -> {settings.embedding_model})"
+    wanted = ChunkerConfig(settings.chunk_tokens, settings.chunk_overlap_tokens, 0).as_dict()
+    stored = existing.chunker
+    if any(stored.get(k) != wanted[k] for k in ("chunk_tokens", "overlap_tokens", "version")):
+        return "chunker settings changed"
+    return None
+
+
+# --- load: read the files that changed ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    """The files read: entries that stand as they are, documents that need vectors, and
+    what happened to each file."""
+
+    entries: dict[str, _Entry]
+    to_embed: tuple[tuple[Document, dict[str, Any] | None], ...]
+    added: tuple[str, ...]
+    updated: tuple[str, ...]
+    unchanged: tuple[str, ...]
+    skipped: tuple[Skipped, ...]
+
+
+@dataclass(frozen=True)
+class _Read:
+    """One file: its `entry` when chunks and vectors can be reused, else the `document` to
+    chunk and embed."""
+
+    unchanged: bool
+    entry: _Entry | None
+    document: Document | None = None
+    catalog: dict[str, Any] | None = None
+
+
+def _load(files: Sequence[Path], plan: _Plan, settings: Settings, notify: Progress) -> _Loaded:
+    catalogs: dict[Path, Catalog] = {}
+    sources: dict[str, str] = {}  # doc_id -> the file it came from in this run
+    entries: dict[str, _Entry] = {}
+    to_embed: list[tuple[Document, dict[str, Any] | None]] = []
+    added: list[str] = []
+    updated: list[str] = []
+    unchanged: list[str] = []
+    skipped: list[Skipped] = []
+    for number, path in enumerate(files, 1):
+        notify("reading files", number - 1, len(files))
+        doc_id = doc_id_for(path)
+        try:
+            if doc_id in sources:
+                raise IngestError(
+                    path,
+                    f"its document id {doc_id!r} is also that of {sources[doc_id]}; "
+                    "rename one of the files",
+                )
+            if path.parent not in catalogs:
+                catalogs[path.parent] = load_catalog(path.parent / settings.catalog_name)
+            read = _read(path, doc_id, catalogs[path.parent], plan, settings)
+        except IngestError as error:
+            skipped.append(Skipped(str(path), error.reason))
+        except OSError as error:
+            skipped.append(Skipped(str(path), f"cannot read it ({error.strerror})"))
+        else:
+            sources[doc_id] = _display(path)
+            if read.unchanged:
+                unchanged.append(doc_id)
+            else:
+                (updated if doc_id in plan.old else added).append(doc_id)
+            if read.entry is not None:
+                entries[doc_id] = read.entry
+            elif read.document is not None:
+                to_embed.append((read.document, read.catalog))
+            continue
+        if doc_id in plan.old and doc_id not in entries:
+            entries[doc_id] = plan.old[doc_id]  # keep what the index had for it, untouched
+    notify("reading files", len(files), len(files))
+    return _Loaded(
+        entries, tuple(to_embed), tuple(added), tuple(updated), tuple(unchanged), tuple(skipped)
+    )
+
+
+def _read(
+    path: Path,
+    doc_id: str,
+    catalog: Catalog,
+    plan: _Plan,
+    settings: Settings,
+) -> _Read:
+    """Decide what one file needs, reading it only when its hash or catalog entry changed."""
+    source = _display(path)
+    catalog_entry = _catalog_dict(catalog, path)
+    previous = plan.reusable.get(doc_id)
+    if previous is not None:
+        previous_source = Path(previous.document.meta.source)
+        if previous_source.resolve() != path.resolve() and previous_source.exists():
+            raise IngestError(
+                path,
+                f"its document id {doc_id!r} is taken by {previous_source}; "
+                "rename one of the files",
+            )
+        if (
+            previous.document.meta.content_hash == _sha256_bytes(path)
+            and previous.catalog == catalog_entry
+            and previous.document.meta.source == source
+        ):
+            return _Read(unchanged=True, entry=previous)
+    document = load_document(path, catalog=catalog, max_bytes=settings.max_file_bytes)
+    document = dataclasses.replace(
+        document, meta=dataclasses.replace(document.meta, doc_id=doc_id, source=source)
+    )
+    if (
+        previous is not None
+        and previous.document.text == document.text
+        and context_header(previous.document.meta) == context_header(document.meta)
+    ):  # only metadata the index does not see changed: chunks and vectors stand
+        entry = dataclasses.replace(previous, document=document, catalog=catalog_entry)
+        return _Read(unchanged=False, entry=entry)
+    return _Read(unchanged=False, entry=None, document=document, catalog=catalog_entry)
+
+
+def _settle_removed(
+    old: dict[str, _Entry], entries: dict[str, _Entry], paths: Sequence[Path]
+) -> tuple[dict[str, _Entry], tuple[str, ...]]:
+    """A document the run did not see leaves the index when its file is gone from a folder
+    ingested now; one from elsewhere stays as it is."""
+    roots = [p.resolve() for p in paths if p.exists()]
+    kept = dict(entries)
+    removed = []
+    for doc_id, entry in old.items():
+        if doc_id in kept:
+            continue
+        source = entry.document.meta.source
+        if _is_under(source, roots) and not Path(source).exists():
+            removed.append(doc_id)
+        else:
+            kept[doc_id] = entry
+    return kept, tuple(sorted(removed))
+
+
+# --- embed: chunks and vectors for what changed (everything on a rebuild) -------------------
+
+
+def _embed(
+    to_embed: Sequence[tuple[Document, dict[str, Any] | None]],
+    entries: dict[str, _Entry],
+    plan: _Plan,
+    model: Embedder,
+    settings: Settings,
+    notify: Progress,
+) -> tuple[dict[str, _Entry], IndexConfig]:
+    chunker = ChunkerConfig(settings.chunk_tokens, settings.chunk_overlap_tokens, model.max_tokens)
+    pending = list(to_embed)
+    if plan.rebuilt_because:
+        fresh = {d.doc_id for d, _ in pending}
+        kept = [(e.document, e.catalog) for e in entries.values() if e.document.doc_id not in fresh]
+        pending = kept + pending
+    chunked = [(d, c, chunk_document(d, model.count_tokens, chunker)) for d, c in pending]
+    total = sum(len(chunks) for _, _, chunks in chunked)
+    done = 0
+    embedded = dict(entries)
+    for document, catalog_entry, chunks in chunked:
+        vectors = model.embed([indexed_text(c.text, document.meta) for c in chunks])
+        sentences = searchable_sentences(document)
+        sentence_vectors = model.embed([document.text[a:b] for a, b in sentences])
+        embedded[document.doc_id] = _Entry(
+            document, tuple(chunks), vectors, catalog_entry, tuple(sentences), sentence_vectors
+        )
+        done += len(chunks)
+        notify("embedding chunks", done, total)
+    config = IndexConfig(model.name, model.dimension, chunker.as_dict(), settings.hnsw_min_chunks)
+    return embedded, config
+
+
+def _config_as_stored(plan: _Plan, settings: Settings) -> IndexConfig:
+    """The index configuration when nothing was embedded: the live index's."""
+    existing = plan.existing
+    if existing is None:  # nothing to write either
+        chunker = ChunkerConfig(settings.chunk_tokens, settings.chunk_overlap_tokens, 0)
+        return IndexConfig(settings.embedding_model, 0, chunker.as_dict(), settings.hnsw_min_chunks)
+    chunker = ChunkerConfig(
+        settings.chunk_tokens, settings.chunk_overlap_tokens, existing.chunker["model_max_tokens"]
+    )
+    return IndexConfig(
+        existing.embedding_model, existing.dimension, chunker.as_dict(), settings.hnsw_min_chunks
+    )
+
+
+# --- commit: a new generation ---------------------------------------------------------------
+
+
+def _commit(
+    collection_dir: Path, entries: dict[str, _Entry], config: IndexConfig, notify: Progress
+) -> None:
+    notify("writing index", 0, 1)
+    ordered = [entries[k] for k in sorted(entries)]
+    chunks = [c for e in ordered for c in e.chunks]
+    empty = np.zeros((0, config.dimension), dtype=np.float32)
+    vectors = np.concatenate([e.vectors for e in ordered]) if chunks else empty
+    sentence_rows = [(e.document.doc_id, a, b) for e in ordered for a, b in e.sentences]
+    sentence_vectors = (
+        np.concatenate([e.sentence_vectors for e in ordered]) if sentence_rows else empty
+    )
+    write_generation(
+        collection_dir,
+        [e.document for e in ordered],
+        chunks,
+        vectors,
+        config,
+        sentences=sentence_rows,
+        sentence_embeddings=sentence_vectors,
+        extra_manifest={"catalog": {e.document.doc_id: e.catalog for e in ordered}},
+    )
+    notify("writing index", 1, 1)

@@ -23,7 +23,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from rag.chunking import context_header
+from rag.chunking import indexed_text
 from rag.embeddings import Embedder, Vectors
 from rag.lexical import terms
 from rag.names import canonical, canonical_names, countries, variant_table, variants
@@ -262,14 +262,14 @@ class SentenceScorer:
             sentences, sentence_vectors = self.sentences(passage)
             if not sentences:
                 continue
-            header = context_header(passage.meta)
             text = passage.chunk.text
+            whole = indexed_text(text, passage.meta)
             similarities = sentence_vectors @ vector
             for sentence, similarity, sentence_vector in zip(
                 sentences, similarities, sentence_vectors, strict=True
             ):
                 at = max(text.find(sentence), 0)
-                near = f"{header}\n{_context(text, at, at + len(sentence))}"
+                near = indexed_text(_context(text, at, at + len(sentence)), passage.meta)
                 slot = (
                     fills_slot(analysis.slot, sentence, analysis.text, self.common_words)
                     if analysis.slot is not None
@@ -277,7 +277,7 @@ class SentenceScorer:
                 )
                 coverage = term_coverage(analysis.terms, set(terms(sentence)), self.idf)
                 near_focus, focus = focus_shares(
-                    analysis.focus, near, f"{header}\n{text}", self.idf, self._name_floor
+                    analysis.focus, near, whole, self.idf, self._name_floor
                 )
                 score = (
                     config.weight_similarity * float(similarity)

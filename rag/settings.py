@@ -3,11 +3,18 @@ file) and passed explicitly to whatever needs it. Nothing reads the environment 
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def packaged_prompts_dir() -> Path:
+    """The prompt templates shipped inside the package: found the same way from a checkout,
+    an editable install or an installed wheel."""
+    return Path(str(resources.files("rag").joinpath("prompt_templates")))
 
 
 class Settings(BaseSettings):
@@ -121,8 +128,9 @@ class Settings(BaseSettings):
     llm_temperature: float = Field(default=0.0, description="Sampling temperature.")
     llm_max_tokens: int = Field(default=600, description="Upper bound on generated tokens.")
     prompts_dir: Path = Field(
-        default=Path(__file__).resolve().parent.parent / "prompts",
-        description="Folder of prompt templates.",
+        default_factory=packaged_prompts_dir,
+        description="Folder of prompt templates (default: the ones shipped in the package, "
+        "rag/prompt_templates/).",
     )
 
     # Judge (`rag eval --judge`: RAGAS faithfulness and answer relevance, temperature 0)

@@ -39,7 +39,7 @@ import bm25s
 import faiss
 import numpy as np
 
-from rag.chunking import context_header, indexed_text
+from rag.chunking import indexed_text
 from rag.embeddings import Vectors
 from rag.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError, RagError
 from rag.lexical import terms
@@ -244,8 +244,8 @@ def write_generation(
         dense = build_dense_index(embeddings, config.hnsw_min_chunks)
         faiss.write_index(dense, str(staging / "dense.faiss"))
         if chunks:
-            headers = {d.doc_id: context_header(d.meta) for d in documents}
-            texts = [indexed_text(c.text, headers[c.doc_id]) for c in chunks]
+            metas = {d.doc_id: d.meta for d in documents}
+            texts = [indexed_text(c.text, metas[c.doc_id]) for c in chunks]
             build_bm25(texts).save(str(staging / "bm25"), allow_pickle=False)
         manifest = {
             "schema_version": SCHEMA_VERSION,

@@ -25,8 +25,6 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # `ui` is not an installed package: run from the checkout
-    sys.path.insert(0, str(ROOT))
 
 WIDTHS = {"desktop": 1280, "narrow": 420}
 QUESTION = "What is Russia's role in Armenia?"

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
+from rag.embeddings import Vectors
 from rag.llm import Message
 
 
@@ -73,3 +77,41 @@ class QueuedLLM:
             yield from reply.chunks
             raise reply.error
         yield from (re.findall(r"\s*\S+", reply) if isinstance(reply, str) else reply)
+
+
+_PIECE = re.compile(r"\w+|[^\w\s]")
+
+
+class HashEmbedder:
+    """A deterministic stand-in for the embedding model, for tests of the index mechanics
+    (incremental ingest, integrity checks, atomic writes), not of retrieval quality.
+
+    Each word is hashed to one signed dimension (the hashing trick, as in haystack's mock
+    embedder), so equal texts get equal vectors and texts sharing words point the same way;
+    vectors are L2-normalised like the real model's. A token is a word or a punctuation
+    mark, plus the model's two special tokens. `texts` counts what it was asked to embed.
+    Use it with `Settings(embedding_model=HashEmbedder.name)`, or re-ingest sees another
+    model and rebuilds."""
+
+    name = "hash-embedder"
+
+    def __init__(self, dimension: int = 64, max_tokens: int = 256, name: str = name) -> None:
+        self.name = name
+        self.dimension = dimension
+        self.max_tokens = max_tokens
+        self.texts = 0
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        self.texts += len(texts)
+        vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in re.findall(r"\w+", text.lower()):
+                digest = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=8).digest())
+                vectors[row, digest % self.dimension] += 1.0 if digest & (1 << 63) else -1.0
+            if not vectors[row].any():
+                vectors[row, 0] = 1.0
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        return vectors
+
+    def count_tokens(self, text: str) -> int:
+        return len(_PIECE.findall(text)) + 2

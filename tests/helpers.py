@@ -8,6 +8,7 @@ from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
+from rag.ingest import doc_id_for
 from rag.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,6 +54,5 @@ def corpus_texts() -> dict[str, tuple[str, list[str]]]:
     for path in sorted(CORPUS_DIR.glob("*.txt")):
         raw = path.read_text(encoding="utf-8")
         lines = [collapse(line) for line in raw.splitlines() if line.strip()]
-        doc_id = re.sub(r"[^a-z0-9]+", "-", path.stem.lower()).strip("-")
-        docs[doc_id] = (collapse(raw), lines)
+        docs[doc_id_for(path)] = (collapse(raw), lines)
     return docs

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fakes import HashEmbedder
 from helpers import eval_subset
 from typer.testing import CliRunner
 
@@ -95,6 +96,16 @@ def cli(
         return Run(code, out, err)
 
     return run
+
+
+@pytest.fixture
+def hash_model(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> HashEmbedder:
+    """For tests of what the CLI does with an index, not of what the model finds: new
+    indexes are built with the hash embedder (RAG_EMBEDDING_MODEL names it)."""
+    fake = HashEmbedder()
+    monkeypatch.setenv("RAG_EMBEDDING_MODEL", fake.name)
+    monkeypatch.setattr(rag.assistant, "load_embedder", lambda *args, **kwargs: fake)
+    return fake
 
 
 def assert_one_line_error(run: Run, *fragments: str) -> None:
@@ -295,7 +306,9 @@ def test_ask_batch_json_in_order_with_a_refusal(cli: Cli, tmp_path: Path) -> Non
 # --- ingest and eval ------------------------------------------------------------------
 
 
-def test_ingest_with_a_bad_file_reports_it_and_exits_1(cli: Cli, tmp_path: Path) -> None:
+def test_ingest_with_a_bad_file_reports_it_and_exits_1(
+    cli: Cli, hash_model: HashEmbedder, tmp_path: Path
+) -> None:
     folder = tmp_path / "mixed"
     folder.mkdir()
     shutil.copy(ROOT / "corpus" / "000_0c4da8ee7c2bcb9d.txt", folder / "good.txt")
@@ -464,7 +477,7 @@ def test_eval_sweep_ranks_a_grid_without_touching_the_index(
 
 
 def test_eval_sweep_builds_index_variants_in_a_temporary_folder(
-    cli: Cli, tmp_path: Path, corpus_copy: Path
+    cli: Cli, hash_model: HashEmbedder, tmp_path: Path, corpus_copy: Path
 ) -> None:
     index = tmp_path / "index"
     one = tmp_path / "one"

@@ -14,8 +14,9 @@ from markupsafe import escape
 
 from rag.errors import RunError
 from rag.evaluation.records import QuestionResult, RunSummary
-from rag.evaluation.report import highlight, link_citations, render_report
+from rag.evaluation.report import format_figure, highlight, link_citations, render_report
 from rag.evaluation.runs import write_report
+from rag.evaluation.scores import BY_NAME, format_number
 
 SCRIPT = "<script>alert(1)</script>"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -542,3 +543,16 @@ def test_opens_offline_in_chromium(tmp_path: Path) -> None:
         finally:
             browser.close()
     assert problems == []
+
+
+def test_one_number_format_for_shares_deltas_and_times() -> None:
+    recall = BY_NAME["recall"]
+    assert format_number(0.89449) == recall.format(0.89449) == "0.894"
+    assert format_number(-0.0001) == "0.000"  # never -0.000
+    assert format_number(0.05, signed=True) == recall.format(0.05, signed=True) == "+0.050"
+    assert format_number(None) == recall.format(None) == "–"
+    assert recall.format(-0.0001) == "0.000"
+    assert recall.format(None, missing="—") == "—"
+    assert format_figure("answer_ms_p50", 19.64) == "19.6"
+    assert format_figure("tokens_total", 1234.5) == "1234.50"
+    assert format_figure("questions", 71) == "71"

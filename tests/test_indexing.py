@@ -1,4 +1,8 @@
-"""Ingest and the on-disk index: incremental work, bad input, atomic generations, checks."""
+"""Ingest and the on-disk index: incremental work, bad input, atomic generations, checks.
+
+These test the index mechanics, so they embed with `HashEmbedder` (tests/fakes.py), a
+deterministic stand-in that takes microseconds; the real model is used where its own
+properties matter (the demo index's token limits, retrieval quality elsewhere)."""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fakes import HashEmbedder
 
 import rag.store as store
 from rag.assistant import Assistant
@@ -18,7 +23,7 @@ from rag.store import current_generation, load_index
 
 
 class CountingFactory:
-    """Hands out the real session embedder and counts how often ingest asked for it."""
+    """Hands out one embedder and counts how often ingest asked for it."""
 
     def __init__(self, embedder: Embedder) -> None:
         self.embedder = embedder
@@ -48,6 +53,21 @@ ARTICLE_B = (
 
 
 @pytest.fixture
+def fake() -> HashEmbedder:
+    return HashEmbedder()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(
+        index_dir=tmp_path / "index",
+        collection="test",
+        embedding_model=HashEmbedder.name,
+        _env_file=None,  # type: ignore[call-arg]
+    )
+
+
+@pytest.fixture
 def small_corpus(tmp_path: Path) -> Path:
     folder = tmp_path / "docs"
     _write(folder, "georgia.txt", ARTICLE_A)
@@ -70,26 +90,26 @@ def test_demo_corpus_index_is_consistent(demo_assistant: Assistant, embedder: Em
 
 
 def test_reingest_of_unchanged_files_does_no_work(
-    small_corpus: Path, isolated_settings: Settings, embedder: Embedder
+    small_corpus: Path, settings: Settings, fake: HashEmbedder
 ) -> None:
-    factory = CountingFactory(embedder)
-    first = Assistant(isolated_settings, embedder_factory=factory).ingest([small_corpus])
+    factory = CountingFactory(fake)
+    first = Assistant(settings, embedder_factory=factory).ingest([small_corpus])
     assert sorted(first.added) == ["armenia", "georgia"] and first.wrote
-    generation = current_generation(isolated_settings.collection_dir)
+    generation = current_generation(settings.collection_dir)
 
     factory.calls = 0
-    second = Assistant(isolated_settings, embedder_factory=factory).ingest([small_corpus])
+    second = Assistant(settings, embedder_factory=factory).ingest([small_corpus])
     assert sorted(second.unchanged) == ["armenia", "georgia"]
     assert not second.wrote and factory.calls == 0
-    assert current_generation(isolated_settings.collection_dir) == generation
+    assert current_generation(settings.collection_dir) == generation
 
 
 def test_changed_file_replaces_its_chunks_and_removed_file_leaves(
-    small_corpus: Path, isolated_settings: Settings, embedder: Embedder
+    small_corpus: Path, settings: Settings, fake: HashEmbedder
 ) -> None:
-    assistant = Assistant(isolated_settings, embedder_factory=lambda: embedder)
+    assistant = Assistant(settings, embedder_factory=lambda: fake)
     assistant.ingest([small_corpus])
-    before = load_index(isolated_settings.collection_dir)
+    before = load_index(settings.collection_dir)
     armenia_vectors = before.embeddings[
         [i for i, c in enumerate(before.chunks) if c.doc_id == "armenia"]
     ]
@@ -97,7 +117,7 @@ def test_changed_file_replaces_its_chunks_and_removed_file_leaves(
     _write(small_corpus, "georgia.txt", "Georgia held parliamentary elections in October 2024.")
     report = assistant.ingest([small_corpus])
     assert report.updated == ("georgia",) and report.unchanged == ("armenia",)
-    after = load_index(isolated_settings.collection_dir)
+    after = load_index(settings.collection_dir)
     assert [c.text for c in after.chunks_of("georgia")] == [
         "Georgia held parliamentary elections in October 2024."
     ]
@@ -107,13 +127,13 @@ def test_changed_file_replaces_its_chunks_and_removed_file_leaves(
     (small_corpus / "armenia.md").unlink()
     report = assistant.ingest([small_corpus])
     assert report.removed == ("armenia",)
-    assert set(load_index(isolated_settings.collection_dir).documents) == {"georgia"}
+    assert set(load_index(settings.collection_dir).documents) == {"georgia"}
 
 
 def test_bad_files_are_reported_and_skipped_and_old_content_is_kept(
-    small_corpus: Path, isolated_settings: Settings, embedder: Embedder
+    small_corpus: Path, settings: Settings, fake: HashEmbedder
 ) -> None:
-    assistant = Assistant(isolated_settings, embedder_factory=lambda: embedder)
+    assistant = Assistant(settings, embedder_factory=lambda: fake)
     assistant.ingest([small_corpus])
     (small_corpus / "empty.txt").write_bytes(b"")
     (small_corpus / "binary.txt").write_bytes(b"\x00\x01\x02\x03" * 100)
@@ -128,44 +148,44 @@ def test_bad_files_are_reported_and_skipped_and_old_content_is_kept(
     assert set(skipped) == {"empty.txt", "binary.txt", "notes.docx", "georgia.txt"}
     assert ".docx" in skipped["notes.docx"]
     assert not report.ok and report.added == ("new",)
-    index = load_index(isolated_settings.collection_dir)
+    index = load_index(settings.collection_dir)
     assert set(index.documents) == {"armenia", "georgia", "new"}
     assert index.documents["georgia"].text == ARTICLE_A  # the last good version stays
 
 
-def test_no_index_yet_is_a_clear_error(isolated_settings: Settings) -> None:
+def test_no_index_yet_is_a_clear_error(settings: Settings) -> None:
     with pytest.raises(IndexNotFoundError, match="rag ingest"):
-        load_index(isolated_settings.collection_dir)
+        load_index(settings.collection_dir)
 
 
 @pytest.mark.parametrize(
     "victim", ["chunks.jsonl", "embeddings.npy", "dense.faiss", "documents.jsonl"]
 )
 def test_truncated_or_edited_files_are_refused(
-    victim: str, small_corpus: Path, isolated_settings: Settings, embedder: Embedder
+    victim: str, small_corpus: Path, settings: Settings, fake: HashEmbedder
 ) -> None:
-    Assistant(isolated_settings, embedder_factory=lambda: embedder).ingest([small_corpus])
-    path = current_generation(isolated_settings.collection_dir) / victim
+    Assistant(settings, embedder_factory=lambda: fake).ingest([small_corpus])
+    path = current_generation(settings.collection_dir) / victim
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
     with pytest.raises(IndexCorruptError, match=victim):
-        load_index(isolated_settings.collection_dir)
+        load_index(settings.collection_dir)
     path.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))  # same size, one bit flipped
     with pytest.raises(IndexCorruptError, match="checksum"):
-        load_index(isolated_settings.collection_dir)
+        load_index(settings.collection_dir)
 
 
 def test_index_from_another_model_is_refused(
-    small_corpus: Path, isolated_settings: Settings, embedder: Embedder
+    small_corpus: Path, settings: Settings, fake: HashEmbedder
 ) -> None:
-    Assistant(isolated_settings, embedder_factory=lambda: embedder).ingest([small_corpus])
-    generation = current_generation(isolated_settings.collection_dir)
+    Assistant(settings, embedder_factory=lambda: fake).ingest([small_corpus])
+    generation = current_generation(settings.collection_dir)
     manifest = json.loads((generation / "manifest.json").read_text())
-    manifest["embedding"] = {"model": "other-model", "dimension": 384}
+    manifest["embedding"]["model"] = "other-model"
     (generation / "manifest.json").write_text(json.dumps(manifest))
-    index = load_index(isolated_settings.collection_dir)
+    index = load_index(settings.collection_dir)
     with pytest.raises(IndexMismatchError, match="other-model"):
-        Retriever(index, embedder, isolated_settings)
+        Retriever(index, fake, settings)
 
 
 @pytest.mark.parametrize(
@@ -174,13 +194,13 @@ def test_index_from_another_model_is_refused(
 def test_a_failure_at_any_write_step_leaves_the_previous_index_intact(
     step: str,
     small_corpus: Path,
-    isolated_settings: Settings,
-    embedder: Embedder,
+    settings: Settings,
+    fake: HashEmbedder,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    assistant = Assistant(isolated_settings, embedder_factory=lambda: embedder)
+    assistant = Assistant(settings, embedder_factory=lambda: fake)
     assistant.ingest([small_corpus])
-    before = load_index(isolated_settings.collection_dir)
+    before = load_index(settings.collection_dir)
 
     def crash(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt("killed mid-write")
@@ -193,35 +213,96 @@ def test_a_failure_at_any_write_step_leaves_the_previous_index_intact(
         assistant.ingest([small_corpus])
     monkeypatch.undo()
 
-    after = load_index(isolated_settings.collection_dir)
+    after = load_index(settings.collection_dir)
     assert after.path == before.path
     assert [c.text for c in after.chunks] == [c.text for c in before.chunks]
-    assert not list(isolated_settings.collection_dir.glob(".tmp-*"))
-
-
-class CountingEmbedder:
-    """The real embedder, counting the texts it is asked to embed."""
-
-    def __init__(self, inner: Embedder) -> None:
-        self.inner = inner
-        self.name, self.dimension, self.max_tokens = inner.name, inner.dimension, inner.max_tokens
-        self.texts = 0
-
-    def embed(self, texts: list[str]) -> np.ndarray:
-        self.texts += len(texts)
-        return self.inner.embed(texts)
-
-    def count_tokens(self, text: str) -> int:
-        return self.inner.count_tokens(text)
+    assert not list(settings.collection_dir.glob(".tmp-*"))
 
 
 def test_rebuild_embeds_every_text_once(
-    small_corpus: Path, isolated_settings: Settings, embedder: Embedder
+    small_corpus: Path, settings: Settings, fake: HashEmbedder
 ) -> None:
-    counting = CountingEmbedder(embedder)
-    assistant = Assistant(isolated_settings, embedder_factory=lambda: counting)
+    assistant = Assistant(settings, embedder_factory=lambda: fake)
     assistant.ingest([small_corpus])
-    first = counting.texts
-    counting.texts = 0
+    first = fake.texts
+    fake.texts = 0
     report = assistant.ingest([small_corpus], rebuild=True)
-    assert report.rebuilt_because and counting.texts == first
+    assert report.rebuilt_because and fake.texts == first
+
+
+def _catalog(folder: Path, name: str, **fields: str) -> None:
+    lines = [f'[documents."{name}"]', *(f'{k} = "{v}"' for k, v in fields.items())]
+    (folder / "catalog.toml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def test_metadata_the_index_does_not_see_reuses_vectors_and_a_title_change_does_not(
+    small_corpus: Path, settings: Settings, fake: HashEmbedder
+) -> None:
+    assistant = Assistant(settings, embedder_factory=lambda: fake)
+    assistant.ingest([small_corpus])
+    before = load_index(settings.collection_dir)
+
+    fake.texts = 0
+    _catalog(small_corpus, "georgia.txt", date="2024-01-05", url="https://example.org/g")
+    report = assistant.ingest([small_corpus])
+    assert report.updated == ("georgia",) and report.wrote and fake.texts == 0
+    after = load_index(settings.collection_dir)
+    assert after.documents["georgia"].meta.date == "2024-01-05"
+    assert np.array_equal(after.embeddings, before.embeddings)
+    assert assistant.ingest([small_corpus]).unchanged == ("armenia", "georgia")
+
+    _catalog(small_corpus, "georgia.txt", title="Georgia's application")  # in the header
+    report = assistant.ingest([small_corpus])
+    georgia = load_index(settings.collection_dir).chunks_of("georgia")
+    assert report.updated == ("georgia",) and fake.texts == len(georgia) + 3  # + sentences
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"chunk_tokens": 100}, "chunker settings changed"),
+        ({"chunk_overlap_tokens": 10}, "chunker settings changed"),
+        ({"embedding_model": "another-model"}, "embedding model changed"),
+    ],
+)
+def test_settings_the_index_depends_on_rebuild_it(
+    change: dict[str, object],
+    reason: str,
+    small_corpus: Path,
+    settings: Settings,
+    fake: HashEmbedder,
+) -> None:
+    Assistant(settings, embedder_factory=lambda: fake).ingest([small_corpus])
+    changed = settings.model_copy(update=change)
+    other = HashEmbedder(name=changed.embedding_model)
+    report = Assistant(changed, embedder_factory=lambda: other).ingest([small_corpus])
+    assert report.rebuilt_because is not None and reason in report.rebuilt_because
+    assert report.unchanged == () and other.texts == fake.texts  # every text again
+    again = Assistant(settings, embedder_factory=lambda: fake).ingest([small_corpus])
+    assert again.rebuilt_because is not None and reason in again.rebuilt_because  # and back
+
+
+def test_two_files_with_one_document_id_keep_the_first(
+    tmp_path: Path, settings: Settings, fake: HashEmbedder
+) -> None:
+    folder = tmp_path / "docs"
+    _write(folder, "Georgia.txt", ARTICLE_A)
+    _write(folder, "georgia.md", ARTICLE_B)
+    report = Assistant(settings, embedder_factory=lambda: fake).ingest([folder])
+    assert report.added == ("georgia",)
+    assert [Path(s.path).name for s in report.skipped] == ["georgia.md"]
+    assert "also that of" in report.skipped[0].reason
+    assert load_index(settings.collection_dir).documents["georgia"].text == ARTICLE_A
+
+
+def test_a_file_elsewhere_cannot_take_an_indexed_document_id(
+    tmp_path: Path, small_corpus: Path, settings: Settings, fake: HashEmbedder
+) -> None:
+    assistant = Assistant(settings, embedder_factory=lambda: fake)
+    assistant.ingest([small_corpus])
+    other = _write(tmp_path / "other", "georgia.txt", "Another text about Georgia in 2025.")
+    report = assistant.ingest([other.parent])
+    assert "is taken by" in report.skipped[0].reason and not report.added
+    index = load_index(settings.collection_dir)
+    assert set(index.documents) == {"armenia", "georgia"}  # the other folder's are kept too
+    assert index.documents["georgia"].text == ARTICLE_A

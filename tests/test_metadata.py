@@ -199,6 +199,8 @@ def test_toml_date_literal_is_accepted(tmp_path: Path) -> None:
         ('[documents."a.txt"]\ndate = "3 July"\n', r'documents\."a\.txt".*"date".*YYYY-MM-DD'),
         ('[documents."a.txt"]\ndate = "20250703"\n', r'"date".*YYYY-MM-DD'),
         ('[documents."a.txt"]\nurl = "jam-news.net"\n', r'documents\."a\.txt".*"url".*http'),
+        ('[documents."a.txt"]\nurl = "javascript:alert(1)"\n', r'"url".*http'),
+        ('[documents."a.txt"]\nurl = "https:///no-host"\n', r'"url".*http'),
         ('[docs."a.txt"]\ntitle = "X"\n', r"unknown top-level key.*'docs'"),
         ('documents = "x"\n', r'"documents" must be a table'),
         ('[documents]\n"a.txt" = "title"\n', r'documents\."a\.txt" must be a table'),

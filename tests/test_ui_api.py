@@ -7,27 +7,22 @@ from __future__ import annotations
 import json
 import re
 import socket
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from fakes import HashEmbedder
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+
+from rag import serialize
+from rag.assistant import Assistant
+from rag.settings import Settings
+from ui.app import launch
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # `ui` is not an installed package: import it from the checkout
-    sys.path.insert(0, str(ROOT))
-
-import httpx  # noqa: E402
-from gradio_client import Client, handle_file  # noqa: E402
-from gradio_client.exceptions import AppError  # noqa: E402
-
-from rag import serialize  # noqa: E402
-from rag.assistant import Assistant  # noqa: E402
-from rag.embeddings import Embedder  # noqa: E402
-from rag.settings import Settings  # noqa: E402
-from ui.app import launch  # noqa: E402
-
 QUESTION = "Why has Russia lost influence in the South Caucasus?"
 HAS_COMPARE = hasattr(Assistant, "compare")
 pytestmark = pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning")
@@ -266,9 +261,10 @@ def test_evaluate_rejects_a_broken_eval_set(client: Client, tmp_path: Path) -> N
 
 @pytest.fixture(scope="module")
 def library_app(
-    embedder: Embedder, tmp_path_factory: pytest.TempPathFactory
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[Any, Assistant, Path]]:
-    """An app over its own small index built from a copy of two corpus documents."""
+    """An app over its own small index built from a copy of two corpus documents. Adding
+    and removing documents is index mechanics: the hash embedder stands in for the model."""
     root = tmp_path_factory.mktemp("library")
     corpus = root / "corpus"
     corpus.mkdir()
@@ -280,9 +276,11 @@ def library_app(
         collection="ui",
         corpus_dir=corpus,
         max_file_bytes=200_000,
+        embedding_model=HashEmbedder.name,
         _env_file=None,
     )
-    assistant = Assistant(settings, embedder_factory=lambda: embedder)
+    fake = HashEmbedder()
+    assistant = Assistant(settings, embedder_factory=lambda: fake)
     assert assistant.ingest([corpus]).ok
     port = free_port()
     demo = launch(

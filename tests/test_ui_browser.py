@@ -7,7 +7,6 @@ Needs the system `chromium` (Debian: apt-get install -y chromium); skipped witho
 from __future__ import annotations
 
 import shutil
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,12 +14,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from rag.assistant import Assistant
+
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # `ui` is not an installed package: import it from the checkout
-    sys.path.insert(0, str(ROOT))
-
-from rag.assistant import Assistant  # noqa: E402
-
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARTIFACTS = ROOT / "test-artifacts"
 QUESTION = "Why has Russia lost influence in the South Caucasus?"

@@ -9,21 +9,18 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import httpx
 import pytest
+from typer.testing import CliRunner
+
+from rag.assistant import Assistant
+from rag.cli import app as cli_app
+from rag.types import Answer, Chunk, Citation, DocumentMeta, Passage
+from rag.urls import safe_url
+from ui.app import ExposureError, check_exposure, is_loopback, parse_auth
+from ui.render import answer_markdown, md_text, source_card
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # `ui` is not an installed package: import it from the checkout
-    sys.path.insert(0, str(ROOT))
-
-import httpx  # noqa: E402
-from typer.testing import CliRunner  # noqa: E402
-
-from rag.assistant import Assistant  # noqa: E402
-from rag.cli import app as cli_app  # noqa: E402
-from rag.types import Answer, Chunk, Citation, DocumentMeta, Passage  # noqa: E402
-from ui.app import ExposureError, check_exposure, is_loopback, parse_auth  # noqa: E402
-from ui.render import answer_markdown, md_text, safe_url, source_card  # noqa: E402
-
 pytestmark = pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning")
 
 
@@ -154,7 +151,10 @@ def test_answer_markdown_cannot_carry_markup_or_images() -> None:
 
 def test_safe_url_only_allows_absolute_http() -> None:
     assert safe_url("https://example.org/x") == "https://example.org/x"
+    assert safe_url(" HTTP://Example.org/x\n") == "HTTP://Example.org/x"
     for bad in ("javascript:alert(1)", "data:text/html,x", "//evil.example", "/etc/passwd", ""):
+        assert safe_url(bad) is None
+    for bad in ("https://", "http:///path", "https://[::1", "ftp://example.org/x", None, 42):
         assert safe_url(bad) is None
 
 

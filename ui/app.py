@@ -15,6 +15,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from importlib import resources
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -56,7 +57,6 @@ from ui.render import (
     sources_html,
 )
 
-HERE = Path(__file__).resolve().parent
 BACKENDS = [("Extractive (offline)", "extractive"), ("OpenAI-compatible LLM", "openai")]
 DEFAULT_EXAMPLES = (
     "Why has Russia lost influence in the South Caucasus?",
@@ -212,9 +212,14 @@ def launch_kwargs(
         "app_kwargs": {"middleware": [Middleware(SecurityHeaders)]},
         "footer_links": ["api", "settings"],
         "theme": theme(),
-        "css": (HERE / "style.css").read_text(encoding="utf-8"),
-        "js": (HERE / "app.js").read_text(encoding="utf-8"),
+        "css": _asset("style.css"),
+        "js": _asset("app.js"),
     }
+
+
+def _asset(name: str) -> str:
+    """A file shipped inside the `ui` package (package data), wherever it is installed."""
+    return resources.files("ui").joinpath(name).read_text(encoding="utf-8")
 
 
 def configure_queue(demo: gr.Blocks) -> gr.Blocks:

@@ -13,11 +13,12 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from rag.evaluation.records import QuestionResult
 from rag.evaluation.scores import METRICS, evidence_metric, question_verdict
 from rag.types import Answer, Comparison, Passage, Perspective, Point, Quote
+from rag.urls import safe_url
 
 # `[3]` and `[1, 4]` (what the answerers write) in answer text.
 _CITE = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
@@ -40,19 +41,6 @@ def md_text(text: str) -> str:
     text = _MD_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
     text = _MD_LINE_START.sub(lambda m: f"{m.group(1)}\\{m.group(2)}", text)
     return _MD_AUTOLINK.sub("\\:", text)
-
-
-def safe_url(url: str | None) -> str | None:
-    """An absolute http(s) URL, else None (no javascript:, data: or relative links)."""
-    if not url:
-        return None
-    try:
-        parts = urlsplit(url.strip())
-    except ValueError:
-        return None
-    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
-        return None
-    return url.strip()
 
 
 def external_link(url: str | None, label: str, css: str = "ext") -> str:

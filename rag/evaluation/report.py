@@ -46,10 +46,12 @@ from rag.evaluation.scores import (
     Metric,
     Verdict,
     evidence_metric,
+    format_number,
     metric,
     percentile,
     question_verdict,
 )
+from rag.urls import safe_url
 
 # The per-question badges, in order ("recall" stands for the question type's evidence
 # metric: author coverage for a comparative question).
@@ -57,7 +59,6 @@ BADGES = ("recall", "key_hit", "citation_recall", "abstained", "false_refusal")
 CHART_GROUPS = ("retrieval", "answers")
 MISSING = "—"
 _CITATION = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
-_SAFE_SCHEMES = ("http://", "https://")
 
 
 # --------------------------------------------------------------------------- formatting
@@ -85,10 +86,8 @@ def format_figure(key: str, value: object) -> str:
     if number is None:
         return str(value)
     if key.endswith("_ms") or "_ms_" in key:
-        return f"{number:.1f}"
-    if 0.0 <= number <= 1.0:
-        return f"{number:.3f}"
-    return f"{number:.2f}"
+        return format_number(number, 1)
+    return format_number(number, 3 if 0.0 <= number <= 1.0 else 2)
 
 
 def _plain(value: object) -> str:
@@ -141,12 +140,6 @@ def _slug(text: str, taken: set[str]) -> str:
         slug, number = f"{base}-{number}", number + 1
     taken.add(slug)
     return slug
-
-
-def _safe_url(url: str | None) -> str | None:
-    if url and url.lower().startswith(_SAFE_SCHEMES):
-        return url
-    return None
 
 
 # --------------------------------------------------------------------------- text markup
@@ -685,7 +678,7 @@ def _passage(item: RetrievedRecord, anchor: str, k: int | None) -> PassageView:
         chunk_id=_plain(item.chunk_id),
         title=item.title or item.doc_id or "untitled",
         author=item.author or None,
-        url=_safe_url(item.url),
+        url=safe_url(item.url),
         url_text=item.url or None,
         score=f"{item.score:.3f}" if item.score is not None else MISSING,
         gold=bool(item.gold),

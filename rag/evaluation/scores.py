@@ -73,6 +73,15 @@ if TYPE_CHECKING:
     from rag.evaluation.schema import EvalConversation, EvalQuestion
     from rag.evaluation.support import CitationScores
 
+
+def format_number(value: float | None, digits: int = 3, *, signed: bool = False) -> str:
+    """How every figure is printed: `0.894`, `+0.050`, `19.6`; `–` for None; never `-0.000`."""
+    if value is None:
+        return "–"
+    value = round(value, digits) + 0.0
+    return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
+
+
 Group = Literal["retrieval", "answers", "perspectives", "judge", "cost"]
 # The judgement of a value: red-amber-green on its own, good/bad against a floor;
 # "neutral" where there is nothing to judge (no value, or ms and tokens on their own).
@@ -264,9 +273,7 @@ class Metric:
         """`0.894` for a share, `19.6` for ms or tokens, `missing` for None; never `-0.000`."""
         if value is None:
             return missing
-        digits = 3 if self.fraction else 1
-        value = round(value, digits) + 0.0
-        return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
+        return format_number(value, 3 if self.fraction else 1, signed=signed)
 
     @property
     def best(self) -> float | None:

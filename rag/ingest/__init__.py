@@ -7,7 +7,7 @@ headings), `metadata` (what a file states about itself), `catalog` (curated over
 
 from rag.ingest.catalog import Catalog, CatalogEntry, load_catalog
 from rag.ingest.clean import CleanResult, Removal, clean_text, find_headings
-from rag.ingest.loaders import SUPPORTED_SUFFIXES, load_document
+from rag.ingest.loaders import SUPPORTED_SUFFIXES, doc_id_for, load_document
 
 __all__ = [
     "SUPPORTED_SUFFIXES",
@@ -16,6 +16,7 @@ __all__ = [
     "CleanResult",
     "Removal",
     "clean_text",
+    "doc_id_for",
     "find_headings",
     "load_catalog",
     "load_document",

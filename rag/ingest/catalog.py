@@ -22,6 +22,7 @@ from types import MappingProxyType
 from typing import Any
 
 from rag.errors import CatalogError
+from rag.urls import safe_url
 
 CATALOG_FIELDS = ("title", "author", "outlet", "date", "url", "notes")
 OVERRIDABLE_FIELDS = ("title", "author", "outlet", "date", "url")
@@ -143,7 +144,7 @@ def _check_date(value: str | None, where: str) -> None:
 
 
 def _check_url(value: str | None, where: str) -> None:
-    if value and not value.startswith(("http://", "https://")):
+    if value and safe_url(value) is None:
         raise CatalogError(
             f'{where}: field "url" is {value!r}; write a full http(s):// URL (or "" if unknown)'
         )

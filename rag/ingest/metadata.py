@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from rag.errors import IngestError
+from rag.urls import safe_url
 
 
 @dataclass(frozen=True)
@@ -258,7 +259,7 @@ def meta_from_front_matter(front: Mapping[str, Any]) -> ExtractedMeta:
         author=_text_value(first("author", "authors", "byline")),
         outlet=_text_value(first("outlet", "publisher", "site_name", "source")),
         date=parse_date(first("date", "published", "publishdate", "pubDate", "published_at")),
-        url=url if url and url.startswith(("http://", "https://")) else None,
+        url=safe_url(url),
     )
 
 
@@ -285,7 +286,7 @@ def meta_from_html(html: str, path: Path) -> ExtractedMeta:
         author=_text_value(getattr(found, "author", None)),
         outlet=_text_value(getattr(found, "sitename", None)),
         date=parse_date(getattr(found, "date", None)),
-        url=url if url and url.startswith(("http://", "https://")) else None,
+        url=safe_url(url),
     )
 
 
