@@ -7,12 +7,12 @@ import dataclasses
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
+from rag.answer import answer_stream
+from rag.answerers import build_answerer, build_condenser
 from rag.chunking import context_header, indexed_text
-from rag.conversation import Conversation, condense_heuristic
+from rag.conversation import Conversation
 from rag.embeddings import Embedder, Vectors, load_embedder
-from rag.errors import ConfigError, LLMError
 from rag.extractive import ExtractiveAnswerer, idf_table
-from rag.generative import LLMAnswerer, condense_with_llm
 from rag.indexing import IngestReport, Progress, ingest
 from rag.lexical import terms
 from rag.llm import LLM
@@ -43,7 +43,7 @@ def index_sentence_source(
         texts = [document.text[index.sentences[r][1] : index.sentences[r][2]] for r in rows]
         return texts, index.sentence_embeddings[rows]
 
-    return lookup  # "extractive" | "openai"
+    return lookup
 
 
 class Assistant:
@@ -110,38 +110,28 @@ class Assistant:
             index = self.index
             headers = {d: context_header(doc.meta) for d, doc in index.documents.items()}
             idf = idf_table([terms(indexed_text(c.text, headers[c.doc_id])) for c in index.chunks])
-            authors = sorted({d.meta.author for d in index.documents.values() if d.meta.author})
             self._extractive = ExtractiveAnswerer(
                 self.embedder,
                 idf,
                 sentence_source=index_sentence_source(index),
-                authors=authors,
+                authors=self.authors(),
                 common_words=lowercase_words(d.text for d in index.documents.values()),
             )
         return self._extractive
 
-    def _llm_answerer(self) -> LLMAnswerer:
-        return LLMAnswerer(self.llm, self.settings.prompts_dir)
+    def authors(self) -> list[str]:
+        """The collection's named authors, sorted."""
+        return sorted({d.meta.author for d in self.index.documents.values() if d.meta.author})
 
-    def condense(self, question: str, conversation: Conversation | None, backend: Backend) -> str:
-        """Rewrite a follow-up into a standalone question (the LLM when used, else a heuristic)."""
-        previous = conversation.previous_question if conversation else None
-        if not previous or conversation is None:
+    def condense(
+        self, question: str, conversation: Conversation | None, backend: Backend | None = None
+    ) -> str:
+        """Rewrite a follow-up into a standalone question (the answerer's choice of rewriter:
+        see rag.answerers.build_condenser)."""
+        if conversation is None:
             return question.strip()
-        if backend == "openai":
-            try:
-                return condense_with_llm(
-                    self.llm, self.settings.prompts_dir, conversation, question
-                )
-            except (LLMError, ConfigError):
-                pass  # the heuristic below is the documented fallback; ask() reports LLM faults
-        authors = {d.meta.author for d in self.index.documents.values() if d.meta.author}
-        return condense_heuristic(
-            previous,
-            question,
-            previous_answer=conversation.previous_answer,
-            known_people=sorted(authors),  # so "and Melvin?" reads as asking another author
-        )
+        condenser = build_condenser(backend or self.settings.backend, self)
+        return condenser.condense(conversation, question)
 
     def ask(
         self,
@@ -207,23 +197,10 @@ class Assistant:
         backend: Backend | None = None,
         stream: bool = True,
     ) -> Iterator[str | Answer]:
-        """The chosen answerer over the passages; the extractive one if the model fails."""
-        notice = None
-        if (backend or self.settings.backend) == "openai":
-            try:
-                answerer = self._llm_answerer()
-                if stream:
-                    yield from answerer.stream(question, passages)
-                else:
-                    yield answerer.answer(question, passages)
-                return
-            except (LLMError, ConfigError) as error:
-                reason = error.reason if isinstance(error, LLMError) else str(error)
-                notice = (
-                    f"The language model was not used ({reason}); this is the extractive answer."
-                )
-        answer = self.extractive.answer(question, passages)
-        yield dataclasses.replace(answer, notice=notice) if notice else answer
+        """The chosen answerer over the passages (a model answerer falls back to the
+        extractive one when the model fails: rag.answerers.WithFallback)."""
+        answerer = build_answerer(backend or self.settings.backend, self)
+        yield from answer_stream(answerer, question, passages, stream=stream)
 
     def ingest(
         self, paths: Sequence[Path], *, rebuild: bool = False, progress: Progress | None = None

@@ -21,6 +21,7 @@ from rich.progress import (
 )
 from typer.core import TyperGroup
 
+from rag import answerers
 from rag.assistant import Assistant
 from rag.conversation import Conversation
 from rag.errors import ConfigError, RagError
@@ -177,6 +178,12 @@ def read_batch(path: Path) -> Iterator[str]:
             yield line
 
 
+def _check_backend(backend: str | None) -> None:
+    """A bad --backend fails before any model or index loads."""
+    if backend is not None:
+        answerers.kind(backend, what="--backend")
+
+
 def _filters(author: str | None, doc: list[str] | None) -> Filters:
     return Filters(authors=(author,) if author else (), doc_ids=tuple(doc or ()))
 
@@ -277,8 +284,7 @@ def ask_command(
     """Answer a question with numbered citations to the passages used."""
     if (question is None) == (batch is None):
         raise RagError("give either a QUESTION or --batch FILE")
-    if backend not in (None, "extractive", "openai"):
-        raise RagError(f"--backend must be extractive or openai, not {backend!r}")
+    _check_backend(backend)
     assistant = Assistant(_settings())
     questions = list(read_batch(batch)) if batch else [question or ""]
     for text in questions:
@@ -297,6 +303,7 @@ def chat_command(
     ] = None,
 ) -> None:
     """An interactive conversation; follow-up questions are understood in context."""
+    _check_backend(backend)
     assistant = Assistant(_settings())
     conversation = Conversation()
     err.print("Ask a question (empty line or Ctrl-D to quit).", highlight=False)
@@ -375,8 +382,7 @@ def compare_command(
         raise RagError("give either a QUESTION or --batch FILE")
     if as_json and as_markdown:
         raise RagError("give at most one of --json and --markdown")
-    if backend not in (None, "extractive", "openai"):
-        raise RagError(f"--backend must be extractive or openai, not {backend!r}")
+    _check_backend(backend)
     wanted = [a.strip() for a in authors.split(",") if a.strip()] if authors else None
     assistant = Assistant(_settings())
     questions = list(read_batch(batch)) if batch else [question or ""]
@@ -456,6 +462,7 @@ def eval_command(
     from rag.evaluation.runner import run_eval
     from rag.evaluation.runs import check_free, new_run_dir, run_json, save_run
 
+    _check_backend(backend)
     settings = _settings()
     required = parse_requirements(require or [])
     beside = eval_set.parent / "conversations.jsonl"

@@ -26,7 +26,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from rag import serialize
+from rag import answerers, serialize
 from rag.assistant import Assistant
 from rag.conversation import Conversation
 from rag.errors import RagError, RunError
@@ -57,7 +57,7 @@ from ui.render import (
 )
 
 HERE = Path(__file__).resolve().parent
-BACKENDS = [("Extractive (offline)", "extractive"), ("OpenAI-compatible LLM", "openai")]
+BACKENDS = answerers.choices()
 DEFAULT_EXAMPLES = (
     "Why has Russia lost influence in the South Caucasus?",
     "Where did Aliyev and Pashinyan meet in July 2025?",

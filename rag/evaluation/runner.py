@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from rag import answerers
 from rag.conversation import Conversation
 from rag.errors import EvalSetError
 from rag.evaluation.metrics import locate
@@ -181,7 +182,7 @@ def answer_record(answer: Answer, checked: CitationScores | None) -> AnswerRecor
 
 def _usage(assistant: Assistant, backend: str) -> TokenUsage | None:
     """Tokens the LLM server has reported so far; None when no LLM is in use."""
-    if backend != "openai":
+    if not answerers.uses_llm(backend):
         return None
     usage = getattr(assistant.llm, "usage", None)
     return usage if isinstance(usage, TokenUsage) else None
@@ -329,7 +330,7 @@ def settings_snapshot(assistant: Assistant, backend: str) -> dict[str, SettingVa
         "max_per_doc": s.max_per_doc,
         "expand_place_names": s.expand_place_names,
     }
-    if backend == "openai":
+    if answerers.uses_llm(backend):
         snapshot["llm_model"] = s.llm_model
         snapshot["llm_base_url"] = s.llm_base_url
     return snapshot
@@ -366,8 +367,10 @@ def run_eval(
                 f"question of {eval_set}; give them distinct ids"
             )
     chosen = backend or assistant.settings.backend
-    if chosen == "openai" and answers:
-        assistant.llm  # noqa: B018 -- a missing endpoint fails here, not as 71 fallbacks
+    if answers:  # a missing endpoint fails here, not as 71 fallback notices
+        answerers.require(chosen, assistant)
+    else:
+        answerers.kind(chosen)
     texts = {doc_id: doc.text for doc_id, doc in assistant.index.documents.items()}
     located = locate_all_evidence(numbered, texts, eval_set)
     if conversations is not None and talks:
