@@ -353,19 +353,10 @@ def run_eval(
     last turn is a row of type "conversation" too."""
     began, started = datetime.now(), time.perf_counter()
     numbered = numbered_eval_set(eval_set)
-    played: dict[str, EvalConversation] = {}
-    talks: list[tuple[int, EvalQuestion]] = []
+    played: dict[str, tuple[int, EvalConversation]] = {}
     if conversations is not None and answers:
-        for line, item in numbered_conversations(conversations):
-            talks.append((line, item.as_question()))
-            played[item.id] = item
-        ids = [q.id for _, q in [*numbered, *talks]]
-        if len(set(ids)) != len(ids):
-            clash = sorted({i for i in ids if ids.count(i) > 1})
-            raise EvalSetError(
-                f"{conversations}: conversation id(s) {', '.join(clash)} also used by a "
-                f"question of {eval_set}; give them distinct ids"
-            )
+        played = _conversations(conversations, numbered, eval_set)
+    talks = [(line, item.as_question()) for line, item in played.values()]
     chosen = backend or assistant.settings.backend
     if answers:  # a missing endpoint fails here, not as 71 fallback notices
         answerers.require(chosen, assistant)
@@ -390,14 +381,11 @@ def run_eval(
                 answers=answers,
                 judge=judge if answers else None,
                 verdicts=verdicts,
-                conversation=played.get(question.id) if question.type == "conversation" else None,
+                conversation=played[question.id][1] if question.type == "conversation" else None,
             )
         )
         if progress:
             progress(number, len(numbered))
-    retrieval_ms, answer_ms = values(rows, "retrieval_ms"), values(rows, "answer_ms")
-    prompt_tokens = values(rows, "prompt_tokens")
-    completion_tokens = values(rows, "completion_tokens")
     summary = RunSummary(
         eval_set=str(eval_set),
         k=k,
@@ -412,17 +400,42 @@ def run_eval(
         answers=_answer_summary(rows, chosen) if answers else None,
         perspectives=summarise_perspectives(rows) if answers else None,
         judge=_judge_summary(verdicts, judge_model) if judge is not None and answers else None,
-        latency=Latency(
-            search_p50=_percentile(retrieval_ms, 0.5),
-            search_p95=_percentile(retrieval_ms, 0.95),
-            answer_p50=_percentile(answer_ms, 0.5),
-            answer_p95=_percentile(answer_ms, 0.95),
-        ),
-        tokens=Tokens(int(sum(prompt_tokens)), int(sum(completion_tokens)), len(prompt_tokens))
-        if prompt_tokens
-        else None,
+        latency=_latency(rows),
+        tokens=_tokens(rows),
     )
     return EvalRun(summary, tuple(rows))
+
+
+def _conversations(
+    path: Path, numbered: Sequence[tuple[int, EvalQuestion]], eval_set: Path
+) -> dict[str, tuple[int, EvalConversation]]:
+    """The conversations to play by id, with their line; their ids must not be questions'."""
+    listed = numbered_conversations(path)
+    ids = [q.id for _, q in numbered] + [item.id for _, item in listed]
+    if len(set(ids)) != len(ids):
+        clash = sorted({i for i in ids if ids.count(i) > 1})
+        raise EvalSetError(
+            f"{path}: conversation id(s) {', '.join(clash)} also used by a "
+            f"question of {eval_set}; give them distinct ids"
+        )
+    return {item.id: (line, item) for line, item in listed}
+
+
+def _latency(rows: Sequence[QuestionResult]) -> Latency:
+    retrieval_ms, answer_ms = values(rows, "retrieval_ms"), values(rows, "answer_ms")
+    return Latency(
+        search_p50=_percentile(retrieval_ms, 0.5),
+        search_p95=_percentile(retrieval_ms, 0.95),
+        answer_p50=_percentile(answer_ms, 0.5),
+        answer_p95=_percentile(answer_ms, 0.95),
+    )
+
+
+def _tokens(rows: Sequence[QuestionResult]) -> Tokens | None:
+    prompt, completion = values(rows, "prompt_tokens"), values(rows, "completion_tokens")
+    if not prompt:
+        return None
+    return Tokens(int(sum(prompt)), int(sum(completion)), len(prompt))
 
 
 def _judge_summary(verdicts: Sequence[JudgeRecord], model: str | None) -> JudgeSummary:
