@@ -1,9 +1,10 @@
-"""The Gradio app: a thin layer over `rag.Assistant` (retrieval, answers, comparison,
-evaluation and indexing all happen in `rag/`; this module lays them out).
+"""The Gradio app: the layout of its tabs and the wiring of their events to
+`ui.handlers`, which do everything through the facade (`rag.assistant.Assistant`).
 
 `build_app(assistant)` returns the Blocks; `launch(assistant, ...)` checks the exposure
 (a non-loopback host needs a password), loads the model and index with progress on the
-console, and serves the app with the settings in `launch_kwargs`.
+console, and serves the app with the settings in `launch_kwargs`; `serve` is what
+`rag serve` runs (the entry point `web` of the group `rag.apps`).
 """
 
 from __future__ import annotations
