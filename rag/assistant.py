@@ -1,29 +1,58 @@
 """The facade the CLI, the UI and the evaluation call: one place that wires settings, the
-index, the embedder and the retriever, loading each only when first needed."""
+index, the embedder, the retriever and the answerers, loading each only when first needed,
+and that owns every use case they offer: ask (and stream), search, compare the authors,
+list, add and remove documents, run an evaluation and save it, list, load and compare
+saved runs, sweep settings. Callers hold an `Assistant` and nothing else of `rag`'s
+machinery (records and errors aside)."""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from rag.answer import answer_stream
+from rag.answerers import build_answerer, build_condenser
 from rag.chunking import indexed_text
-from rag.conversation import Conversation, condense_heuristic
+from rag.conversation import Conversation
 from rag.embeddings import Embedder, Vectors, load_embedder
-from rag.errors import ConfigError, LLMError
 from rag.extractive import ExtractiveAnswerer, idf_table
-from rag.generative import LLMAnswerer, condense_with_llm
 from rag.indexing import IngestReport, Progress, ingest
 from rag.lexical import terms
+from rag.library import AddReport, Removal, add_files, display_file, document_file, remove_file
 from rag.llm import LLM
 from rag.rerank import load_reranker
 from rag.retrieval import Filters, Retriever, filter_rows
 from rag.settings import Settings
 from rag.slots import lowercase_words
 from rag.store import LoadedIndex, load_index
-from rag.types import Answer, Comparison, Passage
+from rag.types import Answer, Comparison, Document, DocumentMeta, Passage
+
+if TYPE_CHECKING:  # the evaluation is imported when used: answering never loads it
+    from rag.evaluation.compare import RunComparison
+    from rag.evaluation.records import EvalRun
+    from rag.evaluation.runs import Run
+    from rag.evaluation.sweep import Config, SweepResult
 
 Backend = str
+LoadProgress = Callable[[float, str], None]  # (fraction done, what is loading)
+RunProgress = Callable[[int, int], None]  # (questions done, total)
+
+
+@dataclass(frozen=True)
+class DocumentEntry:
+    """A document of the index as listed: its chunk count and where its file is."""
+
+    document: Document
+    chunks: int
+    file: str  # relative to the corpus folder, or the file name when outside it
+
+    @property
+    def meta(self) -> DocumentMeta:
+        return self.document.meta
 
 
 def index_sentence_source(
@@ -43,7 +72,7 @@ def index_sentence_source(
         texts = [document.text[index.sentences[r][1] : index.sentences[r][2]] for r in rows]
         return texts, index.sentence_embeddings[rows]
 
-    return lookup  # "extractive" | "openai"
+    return lookup
 
 
 class Assistant:
@@ -65,6 +94,8 @@ class Assistant:
         self._index: LoadedIndex | None = None
         self._retriever: Retriever | None = None
         self.reranker = load_reranker(settings.reranker, settings.reranker_kind)
+        self._load_lock = threading.Lock()  # the first requests of the app arrive together
+        self._write_lock = threading.Lock()  # one change of the index at a time
 
     @property
     def embedder(self) -> Embedder:
@@ -90,6 +121,20 @@ class Assistant:
         self._retriever = None
         self._extractive = None
 
+    def load(self, progress: LoadProgress | None = None) -> None:
+        """Load the embedding model, the index and the answerer now, saying so (once:
+        later calls return at once, concurrent ones wait for the first)."""
+        with self._load_lock:
+            if self._retriever is not None and self._extractive is not None:
+                return
+            if progress is not None:
+                progress(0.05, "Loading the embedding model (first request)…")
+            self.embedder  # noqa: B018 - loads it
+            if progress is not None:
+                progress(0.6, "Loading the index…")
+            self.retriever  # noqa: B018
+            self.extractive  # noqa: B018
+
     # ------------------------------------------------------------ answerers
 
     def _default_llm(self) -> LLM:
@@ -112,38 +157,28 @@ class Assistant:
             idf = idf_table(
                 [terms(indexed_text(c.text, documents[c.doc_id].meta)) for c in index.chunks]
             )
-            authors = sorted({d.meta.author for d in index.documents.values() if d.meta.author})
             self._extractive = ExtractiveAnswerer(
                 self.embedder,
                 idf,
                 sentence_source=index_sentence_source(index),
-                authors=authors,
+                authors=self.authors(),
                 common_words=lowercase_words(d.text for d in index.documents.values()),
             )
         return self._extractive
 
-    def _llm_answerer(self) -> LLMAnswerer:
-        return LLMAnswerer(self.llm, self.settings.prompts_dir)
+    def authors(self) -> list[str]:
+        """The collection's named authors, sorted."""
+        return sorted({d.meta.author for d in self.index.documents.values() if d.meta.author})
 
-    def condense(self, question: str, conversation: Conversation | None, backend: Backend) -> str:
-        """Rewrite a follow-up into a standalone question (the LLM when used, else a heuristic)."""
-        previous = conversation.previous_question if conversation else None
-        if not previous or conversation is None:
+    def condense(
+        self, question: str, conversation: Conversation | None, backend: Backend | None = None
+    ) -> str:
+        """Rewrite a follow-up into a standalone question (the answerer's choice of rewriter:
+        see rag.answerers.build_condenser)."""
+        if conversation is None:
             return question.strip()
-        if backend == "openai":
-            try:
-                return condense_with_llm(
-                    self.llm, self.settings.prompts_dir, conversation, question
-                )
-            except (LLMError, ConfigError):
-                pass  # the heuristic below is the documented fallback; ask() reports LLM faults
-        authors = {d.meta.author for d in self.index.documents.values() if d.meta.author}
-        return condense_heuristic(
-            previous,
-            question,
-            previous_answer=conversation.previous_answer,
-            known_people=sorted(authors),  # so "and Melvin?" reads as asking another author
-        )
+        condenser = build_condenser(backend or self.settings.backend, self)
+        return condenser.condense(conversation, question)
 
     def ask(
         self,
@@ -209,32 +244,10 @@ class Assistant:
         backend: Backend | None = None,
         stream: bool = True,
     ) -> Iterator[str | Answer]:
-        """The chosen answerer over the passages; the extractive one if the model fails."""
-        notice = None
-        if (backend or self.settings.backend) == "openai":
-            try:
-                answerer = self._llm_answerer()
-                if stream:
-                    yield from answerer.stream(question, passages)
-                else:
-                    yield answerer.answer(question, passages)
-                return
-            except (LLMError, ConfigError) as error:
-                reason = error.reason if isinstance(error, LLMError) else str(error)
-                notice = (
-                    f"The language model was not used ({reason}); this is the extractive answer."
-                )
-        answer = self.extractive.answer(question, passages)
-        yield dataclasses.replace(answer, notice=notice) if notice else answer
-
-    def ingest(
-        self, paths: Sequence[Path], *, rebuild: bool = False, progress: Progress | None = None
-    ) -> IngestReport:
-        report = ingest(
-            paths, self.settings, lambda: self.embedder, rebuild=rebuild, progress=progress
-        )
-        self.reload()
-        return report
+        """The chosen answerer over the passages (a model answerer falls back to the
+        extractive one when the model fails: rag.answerers.WithFallback)."""
+        answerer = build_answerer(backend or self.settings.backend, self)
+        yield from answer_stream(answerer, question, passages, stream=stream)
 
     def search(
         self, query: str, *, k: int | None = None, filters: Filters = Filters()
@@ -266,4 +279,174 @@ class Assistant:
             llm=lambda: self.llm,
             authors=authors,
             backend=backend,
+        )
+
+    # ------------------------------------------------------------ documents
+
+    def documents(self) -> list[DocumentEntry]:
+        """The indexed documents in index order, with their chunk counts."""
+        index = self.index
+        counts: dict[str, int] = {}
+        for chunk in index.chunks:
+            counts[chunk.doc_id] = counts.get(chunk.doc_id, 0) + 1
+        corpus = self.settings.corpus_dir
+        return [
+            DocumentEntry(doc, counts.get(doc_id, 0), display_file(doc.meta.source, corpus))
+            for doc_id, doc in index.documents.items()
+        ]
+
+    def ingest(
+        self, paths: Sequence[Path], *, rebuild: bool = False, progress: Progress | None = None
+    ) -> IngestReport:
+        """Add, update and remove documents so the index matches these files (incremental)."""
+        with self._write_lock:
+            report = ingest(
+                paths, self.settings, lambda: self.embedder, rebuild=rebuild, progress=progress
+            )
+            self.reload()
+        return report
+
+    def add_documents(
+        self, files: Sequence[str | Path], *, progress: Progress | None = None
+    ) -> AddReport:
+        """Copy files into the corpus folder (supported types, under RAG_MAX_FILE_BYTES) and
+        index it; a file that does not ingest is taken out again, so the folder matches the
+        index."""
+        with self._write_lock:
+            s = self.settings
+            return add_files(files, s.corpus_dir, s.max_file_bytes, self._ingest_corpus(progress))
+
+    def removal_target(self, doc_id: str) -> tuple[DocumentMeta, Path]:
+        """The document and the corpus file that `remove_document` would delete;
+        LibraryError when it is not in the index or not a file of the corpus folder."""
+        return document_file(self.index, doc_id, self.settings.corpus_dir)
+
+    def remove_document(self, doc_id: str, *, progress: Progress | None = None) -> Removal:
+        """Delete a document's file from the corpus folder (only there: see
+        `removal_target`) and re-index the folder."""
+        with self._write_lock:
+            ingest_corpus = self._ingest_corpus(progress)
+            return remove_file(self.index, doc_id, self.settings.corpus_dir, ingest_corpus)
+
+    def _ingest_corpus(self, progress: Progress | None) -> Callable[[], IngestReport]:
+        def run() -> IngestReport:  # the caller holds the write lock
+            paths = [self.settings.corpus_dir]
+            try:
+                return ingest(paths, self.settings, lambda: self.embedder, progress=progress)
+            finally:
+                self.reload()
+
+        return run
+
+    # ------------------------------------------------------------ evaluation
+
+    def evaluate(
+        self,
+        eval_set: Path,
+        *,
+        k: int,
+        backend: Backend | None = None,
+        answers: bool = True,
+        judge: bool = False,
+        conversations: Path | None = None,
+        progress: RunProgress | None = None,
+    ) -> EvalRun:
+        """Score an eval set (see rag.evaluation.runner); `judge` also asks the LLM judge
+        (RAG_JUDGE_* settings, ConfigError when none is set)."""
+        from rag.evaluation.runner import run_eval
+
+        answer_judge = None
+        if judge:
+            from rag.evaluation.judge import build_judge
+
+            answer_judge = build_judge(self.settings, self.embedder)
+        return run_eval(
+            self,
+            eval_set,
+            k=k,
+            backend=backend,
+            answers=answers,
+            judge=answer_judge,
+            judge_model=answer_judge.model if answer_judge else None,
+            progress=progress,
+            conversations=conversations,
+        )
+
+    def run_folder(self, target: Path | None = None, *, runs_dir: Path | None = None) -> Path:
+        """Where a run will be saved: `target` (RunError unless new or empty: checked before
+        a run, not after it) or a fresh timestamped folder under the runs folder."""
+        from rag.evaluation.runs import check_free, new_run_dir
+
+        if target is None:
+            return new_run_dir(runs_dir or self.settings.runs_dir)
+        check_free(target)
+        return target
+
+    def save_run(
+        self, run: EvalRun, target: Path | None = None, *, runs_dir: Path | None = None
+    ) -> Path:
+        """Write a run folder (summary.json, results.jsonl, report.html); its path."""
+        from rag.evaluation.runs import save_run
+
+        return save_run(run, target or self.run_folder(runs_dir=runs_dir))
+
+    def saved_runs(self, runs_dir: Path | None = None) -> list[tuple[str, str]]:
+        """(label, name) of the readable saved runs, newest first."""
+        from rag.evaluation.runs import list_runs
+
+        return list_runs(runs_dir or self.settings.runs_dir)
+
+    def load_run(self, run: str | Path, *, runs_dir: Path | None = None) -> Run:
+        """A saved run: a run folder given as a Path, or a run *name* (a str, as
+        `saved_runs` lists them: never a path, so the app cannot be sent elsewhere)."""
+        from rag.evaluation.runs import load_run, run_name
+
+        if isinstance(run, Path):
+            return load_run(run)
+        return load_run((runs_dir or self.settings.runs_dir) / run_name(run))
+
+    def compare_runs(
+        self,
+        a: str | Path,
+        b: str | Path,
+        *,
+        runs_dir: Path | None = None,
+        metrics: Sequence[str] | None = None,
+        by_type: bool = False,
+        n_resamples: int = 2000,
+        seed: int = 0,
+    ) -> RunComparison:
+        """Per-metric deltas B − A of two saved runs (as `load_run` takes them), with
+        paired bootstrap intervals."""
+        from rag.evaluation.compare import compare_runs
+
+        first, second = self.load_run(a, runs_dir=runs_dir), self.load_run(b, runs_dir=runs_dir)
+        return compare_runs(
+            first, second, metrics=metrics, by_type=by_type, n_resamples=n_resamples, seed=seed
+        )
+
+    def sweep(
+        self,
+        eval_set: Path,
+        grid: Mapping[str, Sequence[object]],
+        *,
+        metric: str,
+        k: int,
+        answers: bool,
+        progress: Callable[[int, int, Config], None] | None = None,
+    ) -> SweepResult:
+        """Score the eval set over a grid of settings, ranked by `metric` (index settings
+        are built as variants in a temporary folder; this index is only read)."""
+        from rag.evaluation.sweep import run_sweep
+
+        return run_sweep(
+            self.settings,
+            eval_set,
+            grid,
+            metric_name=metric,
+            embedder=self.embedder,
+            k=k,
+            answers=answers,
+            make_assistant=lambda s, e: Assistant(s, embedder_factory=lambda: e),
+            progress=progress,
         )

@@ -274,87 +274,87 @@ def strip_unsafe_markup(text: str, allowed_hosts: set[str]) -> tuple[str, list[s
 
     Returns the cleaned text and one note per removal, e.g. `removed image evil.com`.
     """
-    allowed = {_normal_host(h) for h in allowed_hosts if h.strip()}
-    notes: list[str] = []
-    kept: list[str] = []  # allowed links, protected from later passes by placeholders
-
-    def keep(s: str) -> str:
-        kept.append(s)
-        return f"\x00{len(kept) - 1}\x00"
-
-    def is_allowed(url: str) -> bool:
-        host = _host(url)
-        return host is not None and host in allowed
-
-    def where(url: str) -> str:
-        return _host(url) or (url[:60] or "an empty URL")
-
-    def drop_image(m: re.Match[str]) -> str:
-        notes.append(f"removed image {where(m.groupdict().get('url') or '')}".rstrip())
-        return ""
-
-    def drop_ref_image(m: re.Match[str]) -> str:
-        notes.append("removed image (reference)")
-        return ""
-
-    def drop_html_img(m: re.Match[str]) -> str:
-        src = re.search(r"\bsrc\s*=\s*[\"']?([^\"'\s>]*)", m.group(0), re.IGNORECASE)
-        notes.append(f"removed image {where(src.group(1)) if src else '(html)'}")
-        return ""
-
-    def drop_element(m: re.Match[str]) -> str:
-        notes.append(f"removed HTML <{m.group('tag').lower()}> element")
-        return ""
-
-    def html_link(m: re.Match[str]) -> str:
-        url = m.group("dq") or m.group("sq") or m.group("uq") or ""
-        if is_allowed(url):
-            return keep(m.group(0))
-        notes.append(f"removed link to {where(url)} (kept its text)")
-        return m.group("text")
-
-    def md_link(m: re.Match[str]) -> str:
-        url = m.group("url")
-        if is_allowed(url):
-            return keep(m.group(0))
-        notes.append(f"removed link to {where(url)} (kept its text)")
-        return m.group("text")
-
-    def ref_def(m: re.Match[str]) -> str:
-        url = m.group("url")
-        if is_allowed(url):
-            return keep(m.group(0))
-        notes.append(f"removed link definition to {where(url)}")
-        return ""
-
-    def autolink(m: re.Match[str]) -> str:
-        url = m.group("url")
-        if is_allowed(url):
-            return keep(m.group(0))
-        notes.append(f"removed URL to {where(url)}")
-        return ""
-
-    def bare_url(m: re.Match[str]) -> str:
-        url = m.group("url")
-        if is_allowed(url):
-            return m.group(0)
-        notes.append(f"removed URL to {where(url)}")
-        return ""
-
+    cleaner = _Cleaner({_normal_host(h) for h in allowed_hosts if h.strip()})
     out = text.replace("\x00", "")
-    out = _MD_IMAGE.sub(drop_image, out)
-    out = _MD_REF_IMAGE.sub(drop_ref_image, out)
-    out = _HTML_IMG.sub(drop_html_img, out)
-    out = _HTML_LINK.sub(html_link, out)
-    out = _HTML_ELEMENT.sub(drop_element, out)
-    out = _HTML_LONE_TAG.sub(drop_element, out)
-    out = _MD_LINK.sub(md_link, out)
-    out = _MD_REF_DEF.sub(ref_def, out)
-    out = _AUTOLINK.sub(autolink, out)
-    out = _BARE_URL.sub(bare_url, out)
-    if notes:
+    out = _MD_IMAGE.sub(cleaner.drop_image, out)
+    out = _MD_REF_IMAGE.sub(cleaner.drop_ref_image, out)
+    out = _HTML_IMG.sub(cleaner.drop_html_img, out)
+    out = _HTML_LINK.sub(cleaner.html_link, out)
+    out = _HTML_ELEMENT.sub(cleaner.drop_element, out)
+    out = _HTML_LONE_TAG.sub(cleaner.drop_element, out)
+    out = _MD_LINK.sub(cleaner.md_link, out)
+    out = _MD_REF_DEF.sub(cleaner.ref_def, out)
+    out = _AUTOLINK.sub(cleaner.autolink, out)
+    out = _BARE_URL.sub(cleaner.bare_url, out)
+    if cleaner.notes:
         out = _tidy(out)
         out = re.sub(r"\(\s*\)", "", out)  # "(see URL)" left as "()"
         out = _tidy(out).strip()
-    out = re.sub("\x00(\\d+)\x00", lambda m: kept[int(m.group(1))], out)
-    return out, notes
+    out = re.sub("\x00(\\d+)\x00", lambda m: cleaner.kept[int(m.group(1))], out)
+    return out, cleaner.notes
+
+
+class _Cleaner:
+    """The replacements of `strip_unsafe_markup`, one per pattern, noting each removal.
+    Allowed links are swapped for numbered placeholders so later passes leave them be."""
+
+    def __init__(self, allowed: set[str]) -> None:
+        self.allowed = allowed
+        self.notes: list[str] = []
+        self.kept: list[str] = []
+
+    def keep(self, s: str) -> str:
+        self.kept.append(s)
+        return f"\x00{len(self.kept) - 1}\x00"
+
+    def is_allowed(self, url: str) -> bool:
+        host = _host(url)
+        return host is not None and host in self.allowed
+
+    @staticmethod
+    def where(url: str) -> str:
+        return _host(url) or (url[:60] or "an empty URL")
+
+    def drop_image(self, m: re.Match[str]) -> str:
+        self.notes.append(f"removed image {self.where(m.groupdict().get('url') or '')}".rstrip())
+        return ""
+
+    def drop_ref_image(self, m: re.Match[str]) -> str:
+        self.notes.append("removed image (reference)")
+        return ""
+
+    def drop_html_img(self, m: re.Match[str]) -> str:
+        src = re.search(r"\bsrc\s*=\s*[\"']?([^\"'\s>]*)", m.group(0), re.IGNORECASE)
+        self.notes.append(f"removed image {self.where(src.group(1)) if src else '(html)'}")
+        return ""
+
+    def drop_element(self, m: re.Match[str]) -> str:
+        self.notes.append(f"removed HTML <{m.group('tag').lower()}> element")
+        return ""
+
+    def _link(self, m: re.Match[str], url: str, what: str, kept_text: str) -> str:
+        if self.is_allowed(url):
+            return self.keep(m.group(0))
+        suffix = " (kept its text)" if kept_text else ""
+        self.notes.append(f"removed {what} to {self.where(url)}{suffix}")
+        return kept_text
+
+    def html_link(self, m: re.Match[str]) -> str:
+        url = m.group("dq") or m.group("sq") or m.group("uq") or ""
+        return self._link(m, url, "link", m.group("text"))
+
+    def md_link(self, m: re.Match[str]) -> str:
+        return self._link(m, m.group("url"), "link", m.group("text"))
+
+    def ref_def(self, m: re.Match[str]) -> str:
+        return self._link(m, m.group("url"), "link definition", "")
+
+    def autolink(self, m: re.Match[str]) -> str:
+        return self._link(m, m.group("url"), "URL", "")
+
+    def bare_url(self, m: re.Match[str]) -> str:
+        url = m.group("url")
+        if self.is_allowed(url):
+            return m.group(0)
+        self.notes.append(f"removed URL to {self.where(url)}")
+        return ""

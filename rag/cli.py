@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -21,6 +22,7 @@ from rich.progress import (
 )
 from typer.core import TyperGroup
 
+from rag import answerers
 from rag.assistant import Assistant
 from rag.conversation import Conversation
 from rag.errors import ConfigError, RagError
@@ -131,11 +133,8 @@ def docs_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List the documents in the index with their metadata."""
-    index = Assistant(_settings()).index
-    counts: dict[str, int] = {}
-    for chunk in index.chunks:
-        counts[chunk.doc_id] = counts.get(chunk.doc_id, 0) + 1
-    rows = [document_dict(d, counts.get(d.doc_id, 0)) for d in index.documents.values()]
+    entries = Assistant(_settings()).documents()
+    rows = [document_dict(entry.document, entry.chunks) for entry in entries]
     if as_json:
         _print_json({"documents": rows})
         return
@@ -175,6 +174,12 @@ def read_batch(path: Path) -> Iterator[str]:
             yield question
         else:
             yield line
+
+
+def _check_backend(backend: str | None) -> None:
+    """A bad --backend fails before any model or index loads."""
+    if backend is not None:
+        answerers.kind(backend, what="--backend")
 
 
 def _filters(author: str | None, doc: list[str] | None) -> Filters:
@@ -277,8 +282,7 @@ def ask_command(
     """Answer a question with numbered citations to the passages used."""
     if (question is None) == (batch is None):
         raise RagError("give either a QUESTION or --batch FILE")
-    if backend not in (None, "extractive", "openai"):
-        raise RagError(f"--backend must be extractive or openai, not {backend!r}")
+    _check_backend(backend)
     assistant = Assistant(_settings())
     questions = list(read_batch(batch)) if batch else [question or ""]
     for text in questions:
@@ -297,6 +301,7 @@ def chat_command(
     ] = None,
 ) -> None:
     """An interactive conversation; follow-up questions are understood in context."""
+    _check_backend(backend)
     assistant = Assistant(_settings())
     conversation = Conversation()
     err.print("Ask a question (empty line or Ctrl-D to quit).", highlight=False)
@@ -375,8 +380,7 @@ def compare_command(
         raise RagError("give either a QUESTION or --batch FILE")
     if as_json and as_markdown:
         raise RagError("give at most one of --json and --markdown")
-    if backend not in (None, "extractive", "openai"):
-        raise RagError(f"--backend must be extractive or openai, not {backend!r}")
+    _check_backend(backend)
     wanted = [a.strip() for a in authors.split(",") if a.strip()] if authors else None
     assistant = Assistant(_settings())
     questions = list(read_batch(batch)) if batch else [question or ""]
@@ -453,46 +457,30 @@ def eval_command(
     """Score an eval set: retrieval, answers, citations, perspectives, cost; by question type."""
     from rag.cli_tables import summary_table
     from rag.evaluation.gate import failures, parse_requirements
-    from rag.evaluation.runner import run_eval
-    from rag.evaluation.runs import check_free, new_run_dir, run_json, save_run
+    from rag.evaluation.runs import run_json
 
-    settings = _settings()
+    _check_backend(backend)
     required = parse_requirements(require or [])
-    beside = eval_set.parent / "conversations.jsonl"
-    if no_conversations:
-        conversations = None
-    elif conversations is None and beside.is_file():
-        conversations = beside
-    target = out_dir or new_run_dir(settings.runs_dir)
-    if save:
-        check_free(target)  # before the run, not after it
-    assistant = Assistant(settings)
-    answer_judge, judge_model = None, None
-    if judge:
-        from rag.evaluation.judge import build_judge
-
-        answer_judge = build_judge(settings, assistant.embedder)
-        judge_model = answer_judge.model
+    assistant = Assistant(_settings())
+    target = assistant.run_folder(out_dir) if save else None  # before the run, not after it
     with Progress(*_progress_columns(), console=err, transient=True) as bar:
         task = bar.add_task("evaluating", total=None)
-        run = run_eval(
-            assistant,
+        run = assistant.evaluate(
             eval_set,
             k=k,
             backend=backend,
             answers=answers,
-            judge=answer_judge,
-            judge_model=judge_model,
+            judge=judge,
+            conversations=None if no_conversations else _conversations(eval_set, conversations),
             progress=lambda done, total: bar.update(task, completed=done, total=total),
-            conversations=conversations,
         )
-    run_dir = save_run(run, target) if save else None
+    run_dir = assistant.save_run(run, target) if target else None
     if as_json:
         _print_json(run_json(run, run_dir))
     else:
         out.print(summary_table(run.summary))
-    if save:
-        err.print(f"saved {target} (open {target / 'report.html'})", highlight=False)
+    if run_dir:
+        err.print(f"saved {run_dir} (open {run_dir / 'report.html'})", highlight=False)
     missed = failures(run.summary, required)
     for line in missed:
         err.print(f"FAIL {line}", highlight=False, markup=False)
@@ -500,6 +488,12 @@ def eval_command(
         raise typer.Exit(1)
     if required:
         err.print(f"PASS {len(required)} requirement(s)", highlight=False)
+
+
+def _conversations(eval_set: Path, given: Path | None) -> Path | None:
+    """The conversations to play: as given, else conversations.jsonl beside the set."""
+    beside = eval_set.parent / "conversations.jsonl"
+    return given if given is not None or not beside.is_file() else beside
 
 
 def _run_path(name: str) -> Path:
@@ -524,12 +518,15 @@ def eval_compare_command(
 ) -> None:
     """Per-metric deltas B − A with paired bootstrap 95% intervals; questions that got worse."""
     from rag.cli_tables import comparison_table, regressions_table
-    from rag.evaluation.compare import compare_runs, regressions
-    from rag.evaluation.runs import load_run
+    from rag.evaluation.compare import regressions
 
-    a, b = load_run(_run_path(run_a)), load_run(_run_path(run_b))
-    comparison = compare_runs(
-        a, b, metrics=metrics, by_type=by_type, n_resamples=resamples, seed=seed
+    comparison = Assistant(_settings()).compare_runs(
+        _run_path(run_a),
+        _run_path(run_b),
+        metrics=metrics,
+        by_type=by_type,
+        n_resamples=resamples,
+        seed=seed,
     )
     worse = regressions(comparison)
     if as_json:
@@ -569,7 +566,7 @@ def eval_sweep_command(
     """Run an eval set over a grid of settings and rank them (the real index is only read)."""
     from rag.cli_tables import sweep_table
     from rag.evaluation.scores import metric as metric_info
-    from rag.evaluation.sweep import configurations, env_assignments, parse_grid, run_sweep
+    from rag.evaluation.sweep import configurations, env_assignments, parse_grid
 
     settings = _settings()
     parsed = parse_grid(grid)
@@ -585,16 +582,8 @@ def eval_sweep_command(
             shown = " ".join(f"{n}={v}" for n, v in config.items())
             bar.update(task, completed=done, total=total, description=shown or "done")
 
-        result = run_sweep(
-            settings,
-            eval_set,
-            parsed,
-            metric_name=metric,
-            embedder=base.embedder,
-            k=k,
-            answers=score_answers,
-            make_assistant=lambda s, e: Assistant(s, embedder_factory=lambda: e),
-            progress=progress,
+        result = base.sweep(
+            eval_set, parsed, metric=metric, k=k, answers=score_answers, progress=progress
         )
     if as_json:
         _print_json(result.to_json())
@@ -629,14 +618,30 @@ def serve_command(
     ] = None,
 ) -> None:
     """Serve the web app (Ask, Compare, Evaluate, Library) at http://HOST:PORT."""
-    from ui import app as web  # imported here: gradio takes seconds to import
-
     settings = _settings()
     if index is not None:
         settings = settings.model_copy(update={"index_dir": index})
-    credentials = web.parse_auth(auth, auth_file)
-    web.check_exposure(host, credentials)  # refuses a public host without a password
-    web.launch(Assistant(settings), host=host, port=port, auth=credentials)
+    serve = web_app()
+    serve(Assistant(settings), host=host, port=port, auth=auth, auth_file=auth_file)
+
+
+# As pyproject.toml declares it; looked up by name, so `rag` never imports the app.
+WEB_APP = EntryPoint(name="web", value="ui.app:serve", group="rag.apps")
+
+
+def web_app() -> Callable[..., None]:
+    """The app `rag serve` runs: the installed `web` entry point of the group `rag.apps`
+    (or the project's own, for an install made before it declared one)."""
+    declared = entry_points(group=WEB_APP.group, name=WEB_APP.name)
+    entry = next(iter(declared), WEB_APP)
+    try:
+        serve: Callable[..., None] = entry.load()
+    except ImportError as error:
+        raise ConfigError(
+            f"the web app ({entry.value}) cannot be loaded: {error}; install the project "
+            "with its app (`make setup`, or `pip install -e .`)"
+        ) from error
+    return serve
 
 
 def main() -> None:

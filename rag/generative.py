@@ -182,3 +182,14 @@ def condense_with_llm(
     if not rewritten or len(rewritten) > 4 * len(question) + 200:
         raise LLMError("the model's rewritten question was empty or implausibly long")
     return rewritten
+
+
+class LLMCondenser:
+    """The model rewrites follow-ups (`condense_with_llm`); raises LLMError when it fails."""
+
+    def __init__(self, llm: LLM, prompts_dir: Path) -> None:
+        self.llm = llm
+        self.prompts_dir = prompts_dir
+
+    def condense(self, conversation: Conversation, question: str) -> str:
+        return condense_with_llm(self.llm, self.prompts_dir, conversation, question)

@@ -14,7 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 def packaged_prompts_dir() -> Path:
     """The prompt templates shipped inside the package: found the same way from a checkout,
     an editable install or an installed wheel."""
-    return Path(str(resources.files("rag").joinpath("prompt_templates")))
+    return Path(str(resources.files("prompts")))
 
 
 class Settings(BaseSettings):
@@ -130,7 +130,7 @@ class Settings(BaseSettings):
     prompts_dir: Path = Field(
         default_factory=packaged_prompts_dir,
         description="Folder of prompt templates (default: the ones shipped in the package, "
-        "rag/prompt_templates/).",
+        "prompts/).",
     )
 
     # Judge (`rag eval --judge`: RAGAS faithfulness and answer relevance, temperature 0)

@@ -39,7 +39,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("rag", "ui")
+PACKAGES = ("rag", "ui", "prompts")
 
 DOCS = {
     "georgia.txt": (

@@ -23,7 +23,7 @@ from rag.prompts import (
 from rag.settings import Settings
 from rag.types import Chunk, DocumentMeta, Passage
 
-PROMPTS = Path(__file__).resolve().parent.parent / "rag" / "prompt_templates"
+PROMPTS = Path(__file__).resolve().parent.parent / "prompts"
 
 
 def passage(

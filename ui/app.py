@@ -1,20 +1,21 @@
-"""The Gradio app: a thin layer over `rag.Assistant` (retrieval, answers, comparison,
-evaluation and indexing all happen in `rag/`; this module lays them out).
+"""The Gradio app: the layout of its tabs and the wiring of their events to
+`ui.handlers`, which do everything through the facade (`rag.assistant.Assistant`).
 
 `build_app(assistant)` returns the Blocks; `launch(assistant, ...)` checks the exposure
 (a non-loopback host needs a password), loads the model and index with progress on the
-console, and serves the app with the settings in `launch_kwargs`.
+console, and serves the app with the settings in `launch_kwargs`; `serve` is what
+`rag serve` runs (the entry point `web` of the group `rag.apps`).
 """
 
 from __future__ import annotations
 
+import inspect
 import ipaddress
 import os
-import re
 import tempfile
-import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any, ClassVar
@@ -22,42 +23,20 @@ from typing import Any, ClassVar
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr
-import pandas as pd
 from starlette.datastructures import MutableHeaders
 from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from rag import serialize
+from rag import answerers
 from rag.assistant import Assistant
-from rag.conversation import Conversation
-from rag.errors import RagError, RunError
-from rag.evaluation.compare import compare_runs as compare_eval_runs
-from rag.evaluation.perspectives import perspectives_line
-from rag.evaluation.records import EvalRun, QuestionResult
-from rag.evaluation.runner import answers_line, run_eval
-from rag.evaluation.runs import list_runs, load_run, new_run_dir, run_name, save_run
-from rag.indexing import IngestReport, Skipped
-from rag.retrieval import Filters
-from rag.serialize import document_dict
-from rag.types import Answer
-from ui import library, runs
-from ui.render import (
-    COMPARE_PLACEHOLDER,
-    SOURCES_PLACEHOLDER,
-    ChatSession,
-    Turn,
-    chat_messages,
-    comparison_html,
-    drilldown_html,
-    esc,
-    library_html,
-    messages_html,
-    question_mark,
-    settings_html,
-    sources_html,
-)
+from rag.errors import RagError
+from rag.library import UPLOAD_SUFFIXES
+from rag.settings import Settings
+from ui import handlers, runs
+from ui.handlers import Context, UserError
+from ui.render import COMPARE_PLACEHOLDER, SOURCES_PLACEHOLDER, settings_html
 
-BACKENDS = [("Extractive (offline)", "extractive"), ("OpenAI-compatible LLM", "openai")]
+BACKENDS = answerers.choices()
 DEFAULT_EXAMPLES = (
     "Why has Russia lost influence in the South Caucasus?",
     "Where did Aliyev and Pashinyan meet in July 2025?",
@@ -236,15 +215,14 @@ def warm_up(assistant: Assistant, log: Callable[[str], None] = print) -> bool:
     log(f"  ready in {time.perf_counter() - started:.1f} s")
     log(f"Loading the index ({assistant.settings.collection_dir})…")
     try:
-        index = assistant.index
-        assistant.retriever  # noqa: B018
-        assistant.extractive  # noqa: B018
+        assistant.load()
+        entries = assistant.documents()
     except RagError as error:
         log(f"  no usable index: {error}")
         log("  The app starts anyway: add documents in its Library tab, or run `make index`.")
         return False
     log(
-        f"  {len(index.documents)} documents, {len(index.chunks)} chunks; "
+        f"  {len(entries)} documents, {sum(e.chunks for e in entries)} chunks; "
         f"ready in {time.perf_counter() - started:.1f} s"
     )
     return True
@@ -278,96 +256,68 @@ def launch(
     return demo
 
 
-# ---------------------------------------------------------------- the app
+def serve(
+    assistant: Assistant,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    auth: str | None = None,
+    auth_file: Path | None = None,
+) -> None:
+    """`rag serve`: the entry point `web` of the group `rag.apps` (pyproject.toml), so the
+    command line finds the app without importing it."""
+    credentials = parse_auth(auth, auth_file)
+    check_exposure(host, credentials)  # refuses a public host without a password
+    launch(assistant, host=host, port=port, auth=credentials)
 
 
-class _Loader:
-    """Loads model and index once, on the first request that needs them, with progress."""
-
-    def __init__(self, assistant: Assistant) -> None:
-        self.assistant = assistant
-        self.lock = threading.Lock()
-        self.ready = False
-
-    def ensure(self, progress: Any = None) -> None:
-        if self.ready:
-            return
-        with self.lock:
-            if self.ready:
-                return
-            if progress is not None:
-                progress(0.05, desc="Loading the embedding model (first request)…")
-            self.assistant.embedder  # noqa: B018
-            if progress is not None:
-                progress(0.6, desc="Loading the index…")
-            self.assistant.retriever  # noqa: B018
-            self.ready = True
+# ---------------------------------------------------------------- events
 
 
-def _choices_of(assistant: Assistant) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-    """(authors, documents) dropdown choices from the index ([] when there is none)."""
-    try:
-        documents = assistant.index.documents
-    except RagError:
-        return [], []
-    authors = sorted({d.meta.author for d in documents.values() if d.meta.author})
-    docs = sorted(documents.values(), key=lambda d: ((d.meta.title or d.doc_id).lower(), d.doc_id))
-    doc_choices = [
-        (
-            f"{d.meta.title or d.doc_id} — {d.meta.author or 'unknown author'}"
-            if len(d.meta.title or d.doc_id) < 90
-            else f"{(d.meta.title or d.doc_id)[:87]}… — {d.meta.author or 'unknown author'}",
-            d.doc_id,
-        )
-        for d in docs
-    ]
-    return [(a, a) for a in authors], doc_choices
+def event(handler: Callable[..., Any], ctx: Context | None = None) -> Callable[..., Any]:
+    """A handler of ui.handlers as Gradio calls it: `ctx` bound when it takes one, Gradio's
+    progress tracker given to its `progress` parameter (Gradio finds it by its default),
+    and a UserError or RagError shown to the user as gr.Error (one line, no traceback)."""
+    signature = inspect.signature(handler)
+    params = list(signature.parameters.values())
+    bound: tuple[Any, ...] = ()
+    if params and params[0].name == "ctx":
+        bound, params = (ctx,), params[1:]
+    params = [p.replace(default=gr.Progress()) if p.name == "progress" else p for p in params]
+
+    if inspect.isgeneratorfunction(handler):
+
+        def run(*args: Any) -> Any:
+            try:
+                yield from handler(*bound, *args)
+            except (UserError, RagError) as error:
+                raise gr.Error(str(error)) from error
+
+    else:
+
+        def run(*args: Any) -> Any:
+            try:
+                return handler(*bound, *args)
+            except (UserError, RagError) as error:
+                raise gr.Error(str(error)) from error
+
+    run.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
+    run.__name__ = run.__qualname__ = handler.__name__
+    run.__doc__ = handler.__doc__
+    return run
 
 
-def _library_rows(assistant: Assistant) -> list[dict[str, Any]]:
-    index = assistant.index
-    counts: dict[str, int] = {}
-    for chunk in index.chunks:
-        counts[chunk.doc_id] = counts.get(chunk.doc_id, 0) + 1
-    rows = []
-    for doc_id, document in index.documents.items():
-        row = document_dict(document, counts.get(doc_id, 0))
-        row["file"] = library.display_file(document.meta.source, assistant.settings.corpus_dir)
-        rows.append(row)
-    rows.sort(key=lambda r: (str(r.get("author") or "~"), str(r.get("title") or "")))
-    return rows
+def pick_example(evt: gr.SelectData) -> str:
+    """The text of the example question clicked in the empty chat."""
+    value = evt.value
+    return str(value.get("text", "")) if isinstance(value, dict) else str(value)
 
 
-def _header_html(assistant: Assistant) -> str:
-    try:
-        index = assistant.index
-        stats = (
-            f"{len(index.documents)} documents · {len(index.chunks)} passages · "
-            f"answers by the {assistant.settings.backend} answerer"
-        )
-    except RagError as error:
-        stats = f"No index yet ({error}). Add documents in the Library tab."
-    return (
-        '<div class="brand">Ask the documents</div>'
-        '<div class="tagline">Answers with checkable citations, and what each author says.</div>'
-        f'<div class="stats">{esc(stats)}</div>'
-    )
+def uploaded_set(_file: Any) -> str:
+    return "upload"
 
 
-def _settings_items(assistant: Assistant) -> list[tuple[str, object]]:
-    s = assistant.settings
-    return [
-        ("Embedding model", s.embedding_model),
-        ("Answerer (default)", s.backend),
-        ("LLM model", s.llm_model or "— (not configured)"),
-        ("LLM endpoint", s.llm_base_url or "— (not configured)"),
-        ("Index", s.collection_dir),
-        ("Corpus folder", s.corpus_dir),
-        ("Passages per answer (k)", s.top_k),
-        ("Chunk size / overlap (word pieces)", f"{s.chunk_tokens} / {s.chunk_overlap_tokens}"),
-        ("Fusion", s.fusion),
-        ("Largest upload", f"{s.max_file_bytes / 1e6:.0f} MB"),
-    ]
+# ---------------------------------------------------------------- layout
 
 
 def html(value: str = "", **options: Any) -> gr.HTML:
@@ -375,16 +325,371 @@ def html(value: str = "", **options: Any) -> gr.HTML:
     return gr.HTML(value, js_on_load=None, apply_default_css=False, **options)
 
 
-def _shown(path: Path) -> str:
-    """A path relative to the working folder when inside it (shorter, no home folders)."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
+@dataclass
+class Shared:
+    """Components more than one tab reads or updates."""
+
+    header: gr.HTML
+    session: gr.State
+    run: gr.State
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60] or "comparison"
+@dataclass
+class AskTab:
+    chatbot: gr.Chatbot
+    question: gr.Textbox
+    author: gr.Dropdown
+    doc: gr.Dropdown
+    backend: gr.Radio
+    k: gr.Slider
+    new_chat: gr.Button
+    sources: gr.HTML
+
+
+@dataclass
+class CompareTab:
+    question: gr.Textbox
+    authors: gr.Dropdown
+    backend: gr.Radio
+    result: gr.HTML
+    export: gr.DownloadButton
+
+
+@dataclass
+class EvaluateTab:
+    choice: gr.Radio
+    file: gr.File
+    k: gr.Slider
+    backend: gr.Radio
+    answers: gr.Checkbox
+    run_btn: gr.Button
+    status: gr.HTML
+    metrics: gr.Dataframe
+    recall: gr.BarPlot
+    question: gr.Dropdown
+    drilldown: gr.HTML
+    run_a: gr.Dropdown
+    run_b: gr.Dropdown
+    delta_btn: gr.Button
+    deltas: gr.Dataframe
+
+
+@dataclass
+class LibraryTab:
+    table: gr.HTML
+    uploads: gr.File
+    add_btn: gr.Button
+    add_report: gr.HTML
+    remove_pick: gr.Dropdown
+    remove_btn: gr.Button
+    confirm: gr.Column
+    confirm_text: gr.HTML
+    confirm_yes: gr.Button
+    confirm_no: gr.Button
+    remove_report: gr.HTML
+
+
+Choices = list[tuple[str, str]]
+
+
+def ask_tab(settings: Settings, authors: Choices, docs: Choices, examples: Sequence[str]) -> AskTab:
+    with gr.Tab("Ask", id="ask", elem_id="tab-ask"), gr.Row(equal_height=False):
+        with gr.Column(scale=3, min_width=340):
+            chatbot = gr.Chatbot(
+                elem_id="chat",
+                show_label=False,
+                height=540,
+                examples=[{"text": q} for q in examples],
+                placeholder=(
+                    "**Ask a question about the documents.**\n\n"
+                    "Every claim in an answer carries a citation you can click."
+                ),
+                sanitize_html=True,
+                allow_tags=False,
+                latex_delimiters=[],
+                feedback_options=None,
+                buttons=["copy"],
+                group_consecutive_messages=False,
+                allow_file_downloads=False,
+            )
+            question = gr.Textbox(
+                elem_id="question",
+                show_label=False,
+                placeholder="Ask a question… (follow-ups are understood in context)",
+                lines=1,
+                max_lines=5,
+                submit_btn="Ask",
+                autofocus=True,
+            )
+            with gr.Accordion("Options", open=False, elem_id="ask-options"):
+                with gr.Row():
+                    author = gr.Dropdown(
+                        choices=[("All authors", ""), *authors],
+                        value="",
+                        label="Author",
+                        elem_id="author-filter",
+                    )
+                    doc = gr.Dropdown(
+                        choices=[("All documents", ""), *docs],
+                        value="",
+                        label="Document",
+                        elem_id="doc-filter",
+                    )
+                with gr.Row():
+                    backend = gr.Radio(BACKENDS, value=settings.backend, label="Answerer")
+                    k = gr.Slider(1, 20, value=settings.top_k, step=1, label="Passages (k)")
+            with gr.Row():
+                new_chat = gr.Button("New conversation", size="sm", variant="secondary", scale=0)
+        with gr.Column(scale=2, min_width=300):
+            sources = html(SOURCES_PLACEHOLDER, elem_id="sources", max_height=760)
+    return AskTab(chatbot, question, author, doc, backend, k, new_chat, sources)
+
+
+def compare_tab(settings: Settings, authors: Choices, examples: Sequence[str]) -> CompareTab:
+    with gr.Tab("Compare", id="compare", elem_id="tab-compare"):
+        html(
+            '<p class="muted intro">One row per author: what each says about the '
+            "question, with quotes; then where they agree and where they diverge.</p>"
+        )
+        question = gr.Textbox(
+            label="Question",
+            placeholder="e.g. How has Russia's position in the region changed?",
+            elem_id="compare-question",
+            submit_btn="Compare",
+            lines=1,
+            max_lines=3,
+        )
+        with gr.Row(equal_height=True):
+            chosen = gr.Dropdown(
+                choices=authors,
+                multiselect=True,
+                label="Authors (all when empty)",
+                scale=3,
+                min_width=240,
+            )
+            backend = gr.Radio(BACKENDS, value=settings.backend, label="Summaries by", scale=2)
+        gr.Examples([[q] for q in examples], inputs=[question], label="Try")
+        result = html(COMPARE_PLACEHOLDER, elem_id="comparison")
+        with gr.Row():
+            export = gr.DownloadButton(
+                "Export as Markdown",
+                visible=False,
+                size="sm",
+                variant="secondary",
+                elem_id="export-md",
+                scale=0,
+                min_width=200,
+            )
+    return CompareTab(question, chosen, backend, result, export)
+
+
+def evaluate_tab(settings: Settings, eval_set: Path, saved_runs: Choices) -> EvaluateTab:
+    with gr.Tab("Evaluate", id="evaluate", elem_id="tab-evaluate"):
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3):
+                choice = gr.Radio(
+                    [
+                        (f"Project set ({eval_set.name})", "project"),
+                        ("An uploaded JSONL file", "upload"),
+                    ],
+                    value="project",
+                    label="Eval set",
+                )
+                file = gr.File(
+                    label="Eval set (JSON lines)",
+                    file_types=[".jsonl"],
+                    file_count="single",
+                    height=120,
+                )
+            with gr.Column(scale=2):
+                k = gr.Slider(1, 20, value=settings.top_k, step=1, label="k")
+                backend = gr.Radio(BACKENDS, value=settings.backend, label="Answerer")
+                answers = gr.Checkbox(value=True, label="Also score the answers")
+                run_btn = gr.Button("Run evaluation", variant="primary")
+        status = html("", elem_id="eval-status")
+        metrics, recall = _eval_figures(settings)
+        question = gr.Dropdown(
+            choices=[], label="Per question: pick one to see its answer and passages"
+        )
+        drilldown = html("", elem_id="drilldown")
+        with gr.Accordion("Compare two saved runs", open=False):
+            with gr.Row():
+                run_a = gr.Dropdown(choices=saved_runs, label="Run A (baseline)")
+                run_b = gr.Dropdown(choices=saved_runs, label="Run B")
+                delta_btn = gr.Button("Compare runs", scale=0, min_width=140)
+            deltas = gr.Dataframe(
+                headers=runs.DELTA_HEADERS,
+                interactive=False,
+                label="Metric deltas (B − A)",
+                elem_id="deltas",
+            )
+    return EvaluateTab(
+        choice,
+        file,
+        k,
+        backend,
+        answers,
+        run_btn,
+        status,
+        metrics,
+        recall,
+        question,
+        drilldown,
+        run_a,
+        run_b,
+        delta_btn,
+        deltas,
+    )
+
+
+def _eval_figures(settings: Settings) -> tuple[gr.Dataframe, gr.BarPlot]:
+    with gr.Row(equal_height=False, elem_id="eval-figures"):
+        metrics = gr.Dataframe(
+            headers=runs.metric_headers(settings.top_k),
+            label="Retrieval by question type",
+            elem_id="metrics",
+            interactive=False,
+            wrap=True,
+            scale=3,
+            min_width=320,
+        )
+        recall = gr.BarPlot(
+            x="type",
+            y="recall",
+            title="Recall by question type",
+            y_lim=[0, 1],
+            y_title="recall@k",
+            x_title="",
+            sort="x",
+            height=260,
+            scale=2,
+            min_width=280,
+        )
+    return metrics, recall
+
+
+def library_tab(assistant: Assistant, docs: Choices) -> LibraryTab:
+    settings = assistant.settings
+    with gr.Tab("Library", id="library", elem_id="tab-library"):
+        table = html("", elem_id="library")
+        with gr.Accordion("Add documents", open=True):
+            uploads = gr.File(
+                label=(
+                    f"Upload {', '.join(UPLOAD_SUFFIXES)} files "
+                    f"(up to {settings.max_file_bytes / 1e6:.0f} MB each)"
+                ),
+                file_count="multiple",
+                file_types=list(UPLOAD_SUFFIXES),
+                height=140,
+            )
+            add_btn = gr.Button("Add to the library", variant="primary")
+            add_report = html("", elem_id="add-report")
+        with gr.Accordion("Remove a document", open=False):
+            with gr.Row():
+                remove_pick = gr.Dropdown(choices=docs, value=None, label="Document", scale=4)
+                remove_btn = gr.Button("Remove…", variant="secondary", scale=1, min_width=120)
+            with gr.Column(visible=False, elem_id="confirm-remove") as confirm:
+                confirm_text = html("")
+                with gr.Row():
+                    confirm_yes = gr.Button("Yes, remove it", variant="stop")
+                    confirm_no = gr.Button("Cancel")
+            remove_report = html("", elem_id="remove-report")
+        with gr.Accordion("Settings in force (read-only)", open=False):
+            html(settings_html(handlers.settings_items(assistant)))
+    return LibraryTab(
+        table,
+        uploads,
+        add_btn,
+        add_report,
+        remove_pick,
+        remove_btn,
+        confirm,
+        confirm_text,
+        confirm_yes,
+        confirm_no,
+        remove_report,
+    )
+
+
+# ---------------------------------------------------------------- wiring
+
+
+def wire_ask(ctx: Context, tab: AskTab, shared: Shared) -> None:
+    inputs = [tab.question, shared.session, tab.backend, tab.k, tab.author, tab.doc]
+    outputs = [tab.chatbot, tab.sources, shared.session, tab.question]
+    ask = event(handlers.ask, ctx)
+    tab.question.submit(ask, inputs, outputs, api_name="ask", show_progress="minimal")
+    tab.chatbot.example_select(pick_example, None, tab.question, api_visibility="private").then(
+        ask, inputs, outputs, api_visibility="private", show_progress="minimal"
+    )
+    reset = event(handlers.new_conversation)
+    tab.new_chat.click(reset, None, outputs, api_name="new_conversation")
+    tab.chatbot.clear(reset, None, outputs, api_visibility="private")
+
+
+def wire_compare(ctx: Context, tab: CompareTab) -> None:
+    tab.question.submit(
+        event(handlers.compare, ctx),
+        [tab.question, tab.authors, tab.backend],
+        [tab.result, tab.export],
+        api_name="compare",
+    )
+
+
+def wire_evaluate(ctx: Context, tab: EvaluateTab, shared: Shared) -> None:
+    tab.run_btn.click(
+        event(handlers.evaluate, ctx),
+        [tab.choice, tab.file, tab.k, tab.backend, tab.answers],
+        [
+            tab.status,
+            tab.metrics,
+            tab.recall,
+            tab.question,
+            tab.drilldown,
+            shared.run,
+            tab.run_a,
+            tab.run_b,
+        ],
+        api_name="evaluate",
+        concurrency_id="heavy",
+        concurrency_limit=1,
+    )
+    tab.file.upload(uploaded_set, tab.file, tab.choice, api_visibility="private")
+    tab.question.change(
+        event(handlers.drill), [tab.question, shared.run], tab.drilldown, api_name="drilldown"
+    )
+    tab.delta_btn.click(
+        event(handlers.compare_runs, ctx),
+        [tab.run_a, tab.run_b],
+        tab.deltas,
+        api_name="compare_runs",
+    )
+
+
+def wire_library(ctx: Context, tab: LibraryTab, index_outputs: list[Any]) -> None:
+    tab.add_btn.click(
+        event(handlers.add_documents, ctx),
+        [tab.uploads],
+        [tab.add_report, *index_outputs, tab.uploads],
+        api_name="add_documents",
+        concurrency_id="heavy",
+        concurrency_limit=1,
+    )
+    tab.remove_btn.click(
+        event(handlers.ask_removal, ctx),
+        [tab.remove_pick],
+        [tab.confirm, tab.confirm_text],
+        api_visibility="private",
+    )
+    tab.confirm_no.click(event(handlers.hide), None, tab.confirm, api_visibility="private")
+    tab.confirm_yes.click(
+        event(handlers.remove_document, ctx),
+        [tab.remove_pick],
+        [tab.remove_report, tab.confirm, *index_outputs],
+        api_name="remove_document",
+        concurrency_id="heavy",
+        concurrency_limit=1,
+    )
 
 
 def build_app(
@@ -395,552 +700,41 @@ def build_app(
     examples: Sequence[str] = DEFAULT_EXAMPLES,
     compare_examples: Sequence[str] = COMPARE_EXAMPLES,
 ) -> gr.Blocks:
+    """The app's tabs laid out and their events wired to ui.handlers."""
     settings = assistant.settings
-    runs_dir = runs_dir or settings.runs_dir
-    loader = _Loader(assistant)
-    export_dir = Path(tempfile.mkdtemp(prefix="rag-ui-exports-"))
-    write_lock = threading.Lock()  # one ingest at a time from this app
-
-    def index_views() -> tuple[Any, ...]:
-        """Everything that shows the index: refreshed after an upload or a removal."""
-        authors, docs = _choices_of(assistant)
-        try:
-            table = library_html(_library_rows(assistant))
-        except RagError as error:
-            table = messages_html([("warn", str(error))])
-        return (
-            _header_html(assistant),
-            table,
-            gr.Dropdown(choices=[("All authors", ""), *authors]),
-            gr.Dropdown(choices=[("All documents", ""), *docs]),
-            gr.Dropdown(choices=authors),
-            gr.Dropdown(choices=docs, value=None),
-        )
-
-    first_authors, first_docs = _choices_of(assistant)
-    first_runs = list_runs(runs_dir)
-
+    ctx = Context(
+        assistant=assistant,
+        runs_dir=runs_dir or settings.runs_dir,
+        eval_set=eval_set,
+        export_dir=Path(tempfile.mkdtemp(prefix="rag-ui-exports-")),
+    )
+    authors, docs = handlers.choices(assistant)
     demo = gr.Blocks(title="Ask the documents", analytics_enabled=False)
     with demo:
-        header = html(_header_html(assistant), elem_id="app-header")
-        session_state = gr.State(None)
-        eval_state = gr.State(None)
-
+        header = html(handlers.header_html(assistant), elem_id="app-header")
+        shared = Shared(header, session=gr.State(None), run=gr.State(None))
         with gr.Tabs(elem_id="tabs"):
-            # ------------------------------------------------------------ Ask
-            with gr.Tab("Ask", id="ask", elem_id="tab-ask"), gr.Row(equal_height=False):
-                with gr.Column(scale=3, min_width=340):
-                    chatbot = gr.Chatbot(
-                        elem_id="chat",
-                        show_label=False,
-                        height=540,
-                        examples=[{"text": q} for q in examples],
-                        placeholder=(
-                            "**Ask a question about the documents.**\n\n"
-                            "Every claim in an answer carries a citation you can click."
-                        ),
-                        sanitize_html=True,
-                        allow_tags=False,
-                        latex_delimiters=[],
-                        feedback_options=None,
-                        buttons=["copy"],
-                        group_consecutive_messages=False,
-                        allow_file_downloads=False,
-                    )
-                    question = gr.Textbox(
-                        elem_id="question",
-                        show_label=False,
-                        placeholder="Ask a question… (follow-ups are understood in context)",
-                        lines=1,
-                        max_lines=5,
-                        submit_btn="Ask",
-                        autofocus=True,
-                    )
-                    with gr.Accordion("Options", open=False, elem_id="ask-options"):
-                        with gr.Row():
-                            author_filter = gr.Dropdown(
-                                choices=[("All authors", ""), *first_authors],
-                                value="",
-                                label="Author",
-                                elem_id="author-filter",
-                            )
-                            doc_filter = gr.Dropdown(
-                                choices=[("All documents", ""), *first_docs],
-                                value="",
-                                label="Document",
-                                elem_id="doc-filter",
-                            )
-                        with gr.Row():
-                            backend = gr.Radio(BACKENDS, value=settings.backend, label="Answerer")
-                            k = gr.Slider(1, 20, value=settings.top_k, step=1, label="Passages (k)")
-                    with gr.Row():
-                        new_chat = gr.Button(
-                            "New conversation", size="sm", variant="secondary", scale=0
-                        )
-                with gr.Column(scale=2, min_width=300):
-                    sources = html(
-                        SOURCES_PLACEHOLDER,
-                        elem_id="sources",
-                        max_height=760,
-                    )
-
-            # ------------------------------------------------------------ Compare
-            with gr.Tab("Compare", id="compare", elem_id="tab-compare"):
-                html(
-                    '<p class="muted intro">One row per author: what each says about the '
-                    "question, with quotes; then where they agree and where they diverge.</p>"
-                )
-                compare_q = gr.Textbox(
-                    label="Question",
-                    placeholder="e.g. How has Russia's position in the region changed?",
-                    elem_id="compare-question",
-                    submit_btn="Compare",
-                    lines=1,
-                    max_lines=3,
-                )
-                with gr.Row(equal_height=True):
-                    compare_authors = gr.Dropdown(
-                        choices=first_authors,
-                        multiselect=True,
-                        label="Authors (all when empty)",
-                        scale=3,
-                        min_width=240,
-                    )
-                    compare_backend = gr.Radio(
-                        BACKENDS, value=settings.backend, label="Summaries by", scale=2
-                    )
-                gr.Examples([[q] for q in compare_examples], inputs=[compare_q], label="Try")
-                compare_out = html(COMPARE_PLACEHOLDER, elem_id="comparison")
-                with gr.Row():
-                    export = gr.DownloadButton(
-                        "Export as Markdown",
-                        visible=False,
-                        size="sm",
-                        variant="secondary",
-                        elem_id="export-md",
-                        scale=0,
-                        min_width=200,
-                    )
-
-            # ------------------------------------------------------------ Evaluate
-            with gr.Tab("Evaluate", id="evaluate", elem_id="tab-evaluate"):
-                with gr.Row(equal_height=False):
-                    with gr.Column(scale=3):
-                        eval_choice = gr.Radio(
-                            [
-                                (f"Project set ({eval_set.name})", "project"),
-                                ("An uploaded JSONL file", "upload"),
-                            ],
-                            value="project",
-                            label="Eval set",
-                        )
-                        eval_file = gr.File(
-                            label="Eval set (JSON lines)",
-                            file_types=[".jsonl"],
-                            file_count="single",
-                            height=120,
-                        )
-                    with gr.Column(scale=2):
-                        eval_k = gr.Slider(1, 20, value=settings.top_k, step=1, label="k")
-                        eval_backend = gr.Radio(BACKENDS, value=settings.backend, label="Answerer")
-                        eval_answers = gr.Checkbox(value=True, label="Also score the answers")
-                        eval_btn = gr.Button("Run evaluation", variant="primary")
-                eval_status = html("", elem_id="eval-status")
-                with gr.Row(equal_height=False, elem_id="eval-figures"):
-                    metrics_table = gr.Dataframe(
-                        headers=runs.metric_headers(settings.top_k),
-                        label="Retrieval by question type",
-                        elem_id="metrics",
-                        interactive=False,
-                        wrap=True,
-                        scale=3,
-                        min_width=320,
-                    )
-                    recall_plot = gr.BarPlot(
-                        x="type",
-                        y="recall",
-                        title="Recall by question type",
-                        y_lim=[0, 1],
-                        y_title="recall@k",
-                        x_title="",
-                        sort="x",
-                        height=260,
-                        scale=2,
-                        min_width=280,
-                    )
-                question_pick = gr.Dropdown(
-                    choices=[], label="Per question: pick one to see its answer and passages"
-                )
-                drilldown = html("", elem_id="drilldown")
-                with gr.Accordion("Compare two saved runs", open=False):
-                    with gr.Row():
-                        run_a = gr.Dropdown(choices=first_runs, label="Run A (baseline)")
-                        run_b = gr.Dropdown(choices=first_runs, label="Run B")
-                        delta_btn = gr.Button("Compare runs", scale=0, min_width=140)
-                    deltas = gr.Dataframe(
-                        headers=runs.DELTA_HEADERS,
-                        interactive=False,
-                        label="Metric deltas (B − A)",
-                        elem_id="deltas",
-                    )
-
-            # ------------------------------------------------------------ Library
-            with gr.Tab("Library", id="library", elem_id="tab-library"):
-                library_view = html("", elem_id="library")
-                with gr.Accordion("Add documents", open=True):
-                    uploads = gr.File(
-                        label=(
-                            f"Upload {', '.join(library.UPLOAD_SUFFIXES)} files "
-                            f"(up to {settings.max_file_bytes / 1e6:.0f} MB each)"
-                        ),
-                        file_count="multiple",
-                        file_types=list(library.UPLOAD_SUFFIXES),
-                        height=140,
-                    )
-                    add_btn = gr.Button("Add to the library", variant="primary")
-                    add_report = html("", elem_id="add-report")
-                with gr.Accordion("Remove a document", open=False):
-                    with gr.Row():
-                        remove_pick = gr.Dropdown(
-                            choices=first_docs, value=None, label="Document", scale=4
-                        )
-                        remove_btn = gr.Button(
-                            "Remove…", variant="secondary", scale=1, min_width=120
-                        )
-                    with gr.Column(visible=False, elem_id="confirm-remove") as confirm_box:
-                        confirm_text = html("")
-                        with gr.Row():
-                            confirm_yes = gr.Button("Yes, remove it", variant="stop")
-                            confirm_no = gr.Button("Cancel")
-                    remove_report = html("", elem_id="remove-report")
-                with gr.Accordion("Settings in force (read-only)", open=False):
-                    html(settings_html(_settings_items(assistant)))
-
+            ask = ask_tab(settings, authors, docs, examples)
+            compare = compare_tab(settings, authors, compare_examples)
+            evaluate = evaluate_tab(settings, eval_set, assistant.saved_runs(ctx.runs_dir))
+            library = library_tab(assistant, docs)
         index_outputs = [
             header,
-            library_view,
-            author_filter,
-            doc_filter,
-            compare_authors,
-            remove_pick,
+            library.table,
+            ask.author,
+            ask.doc,
+            compare.authors,
+            library.remove_pick,
         ]
-
-        # ------------------------------------------------------------ handlers: Ask
-
-        def ask(
-            message: str,
-            session: ChatSession | None,
-            backend_name: str,
-            k_value: float,
-            author: str | None,
-            doc: str | None,
-            progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio's injection idiom
-        ) -> Iterator[tuple[Any, ...]]:
-            """Answer a question (a follow-up in this session's conversation), streaming."""
-            session = session or ChatSession(conversation=Conversation())
-            text = (message or "").strip()
-            if not text:
-                yield chat_messages(session), gr.skip(), session, gr.skip()
-                return
-            turn = Turn(text)
-            session.turns.append(turn)
-            yield chat_messages(session), gr.skip(), session, ""
-            filters = Filters(authors=(author,) if author else (), doc_ids=(doc,) if doc else ())
-            streamed = ""
-            try:
-                loader.ensure(progress)
-                for item in assistant.ask_stream(
-                    text,
-                    conversation=session.conversation,
-                    backend=backend_name or None,
-                    k=int(k_value) if k_value else None,
-                    filters=filters,
-                ):
-                    if isinstance(item, Answer):
-                        turn.answer = item
-                    else:
-                        streamed += item
-                        yield chat_messages(session, streaming=streamed), gr.skip(), session, ""
-            except RagError as error:
-                turn.error = f"Could not answer: {error}"
-            yield chat_messages(session), sources_html(session), session, ""
-
-        def reset() -> tuple[Any, ...]:
-            return [], SOURCES_PLACEHOLDER, ChatSession(conversation=Conversation()), ""
-
-        def pick_example(evt: gr.SelectData) -> str:
-            value = evt.value
-            return str(value.get("text", "")) if isinstance(value, dict) else str(value)
-
-        ask_inputs = [question, session_state, backend, k, author_filter, doc_filter]
-        ask_outputs = [chatbot, sources, session_state, question]
-        question.submit(ask, ask_inputs, ask_outputs, api_name="ask", show_progress="minimal")
-        chatbot.example_select(pick_example, None, question, api_visibility="private").then(
-            ask, ask_inputs, ask_outputs, api_visibility="private", show_progress="minimal"
+        wire_ask(ctx, ask, shared)
+        wire_compare(ctx, compare)
+        wire_evaluate(ctx, evaluate, shared)
+        wire_library(ctx, library, index_outputs)
+        demo.load(event(handlers.index_views, ctx), None, index_outputs, api_name="library")
+        demo.load(
+            event(handlers.refresh_runs, ctx),
+            None,
+            [evaluate.run_a, evaluate.run_b],
+            api_visibility="private",
         )
-        new_chat.click(reset, None, ask_outputs, api_name="new_conversation")
-        chatbot.clear(reset, None, ask_outputs, api_visibility="private")
-
-        # ------------------------------------------------------------ handlers: Compare
-
-        def compare(text: str, authors: list[str] | None, backend_name: str) -> tuple[str, Any]:
-            """Each author's perspective on a question, and the Markdown export."""
-            text = (text or "").strip()
-            if not text:
-                raise gr.Error("Type a question to compare the authors on.")
-            compare_fn = getattr(assistant, "compare", None)
-            if compare_fn is None:
-                raise gr.Error("Comparison is not available: Assistant.compare is missing.")
-            loader.ensure()
-            try:
-                comparison = compare_fn(
-                    text, authors=tuple(authors) if authors else None, backend=backend_name
-                )
-            except RagError as error:
-                raise gr.Error(str(error)) from error
-            download: Any = gr.DownloadButton(visible=False)
-            to_markdown = getattr(serialize, "comparison_markdown", None)
-            if to_markdown is not None:
-                target = export_dir / f"{_slug(text)}-{int(time.time())}.md"
-                target.write_text(to_markdown(comparison), encoding="utf-8")
-                download = gr.DownloadButton(value=str(target), visible=True)
-            return comparison_html(comparison), download
-
-        compare_q.submit(
-            compare,
-            [compare_q, compare_authors, compare_backend],
-            [compare_out, export],
-            api_name="compare",
-        )
-
-        # ------------------------------------------------------------ handlers: Evaluate
-
-        def question_choices(rows: Sequence[QuestionResult]) -> list[tuple[str, str]]:
-            choices = []
-            for row in rows:
-                label = f"{question_mark(row)} {row.id} · {row.type} · {row.question}"
-                choices.append((label if len(label) < 110 else label[:107] + "…", row.id))
-            return choices
-
-        def evaluate(
-            choice: str,
-            uploaded: str | None,
-            k_value: float,
-            backend_name: str,
-            score_answers: bool,
-            progress: gr.Progress = gr.Progress(),  # noqa: B008
-        ) -> tuple[Any, ...]:
-            """Run an eval set; save it under eval/runs/<timestamp>/; show the figures."""
-            if choice == "upload":
-                if not uploaded:
-                    raise gr.Error("Upload a JSONL eval set first, or pick the project set.")
-                path = Path(uploaded)
-                if path.suffix.lower() != ".jsonl":
-                    raise gr.Error("The eval set must be a .jsonl file (one question per line).")
-            else:
-                path = eval_set
-            progress(0, desc="Loading…")
-            loader.ensure(progress)
-
-            def report(done: int, total: int) -> None:
-                progress((done, total), desc=f"Question {done} of {total}", unit="questions")
-
-            try:
-                run = run_eval(
-                    assistant,
-                    path,
-                    k=int(k_value),
-                    backend=backend_name,
-                    answers=bool(score_answers),
-                    progress=report,
-                )
-            except RagError as error:
-                raise gr.Error(str(error)) from error
-            saved = save_run(run, new_run_dir(runs_dir))
-            rows, summary = run.rows, run.summary
-            lines = [("ok", f"{len(rows)} questions from {path.name}; saved in {_shown(saved)}")]
-            lines += [
-                ("info", line)
-                for line in (answers_line(summary), perspectives_line(summary))
-                if line
-            ]
-            table = gr.Dataframe(
-                value=runs.metric_rows(summary), headers=runs.metric_headers(int(k_value))
-            )
-            plot = runs.recall_rows(summary)
-            run_choices = list_runs(runs_dir)
-            previous = run_choices[1][1] if len(run_choices) > 1 else None
-            return (
-                messages_html(lines),
-                table,
-                pd.DataFrame(plot, columns=["type", "recall"]),
-                gr.Dropdown(choices=question_choices(rows), value=None),
-                "",
-                run,
-                gr.Dropdown(choices=run_choices, value=previous),
-                gr.Dropdown(choices=run_choices, value=saved.name),
-            )
-
-        def drill(question_id: str | None, run: EvalRun | None) -> str:
-            """One question of the last run: answer, retrieved passages, pass/fail."""
-            if run is None:
-                return ""
-            for row in run.rows:
-                if row.id == question_id:
-                    return drilldown_html(row, run.summary.k)
-            return ""
-
-        def compare_runs(a: str | None, b: str | None) -> Any:
-            """Metric deltas B − A between two saved runs, with paired bootstrap intervals."""
-            if not a or not b:
-                raise gr.Error("Pick two saved runs.")
-            try:
-                comparison = compare_eval_runs(
-                    load_run(runs_dir / run_name(a)), load_run(runs_dir / run_name(b)), by_type=True
-                )
-            except RunError as error:
-                raise gr.Error(f"Cannot read the run: {error}") from error
-            return gr.Dataframe(value=runs.delta_rows(comparison), headers=runs.DELTA_HEADERS)
-
-        def refresh_runs() -> tuple[Any, Any]:
-            choices = list_runs(runs_dir)
-            return gr.Dropdown(choices=choices), gr.Dropdown(choices=choices)
-
-        eval_btn.click(
-            evaluate,
-            [eval_choice, eval_file, eval_k, eval_backend, eval_answers],
-            [
-                eval_status,
-                metrics_table,
-                recall_plot,
-                question_pick,
-                drilldown,
-                eval_state,
-                run_a,
-                run_b,
-            ],
-            api_name="evaluate",
-            concurrency_id="heavy",
-            concurrency_limit=1,
-        )
-        eval_file.upload(lambda _: "upload", eval_file, eval_choice, api_visibility="private")
-        question_pick.change(drill, [question_pick, eval_state], drilldown, api_name="drilldown")
-        delta_btn.click(compare_runs, [run_a, run_b], deltas, api_name="compare_runs")
-
-        # ------------------------------------------------------------ handlers: Library
-
-        def ingest_corpus(progress: Any) -> Any:
-            def report(stage: str, done: int, total: int) -> None:
-                progress((done, total) if total else None, desc=f"{stage}")
-
-            with write_lock:
-                return assistant.ingest([settings.corpus_dir], progress=report)
-
-        def add_documents(
-            files: list[str] | None,
-            progress: gr.Progress = gr.Progress(),  # noqa: B008
-        ) -> tuple[Any, ...]:
-            """Copy uploads into the corpus folder and index them (incremental)."""
-            if not files:
-                raise gr.Error("Choose one or more files to add.")
-            staged = library.stage_uploads(files, settings.corpus_dir, settings.max_file_bytes)
-            if not staged.placed:
-                lines = library.settle(staged, _empty_report())
-                return (messages_html(lines), *index_views(), None)
-            progress(0, desc="Indexing…")
-            try:
-                report = ingest_corpus(progress)
-            except RagError as error:
-                library.settle(staged, _skip_all(staged, str(error)))
-                failed = messages_html([("error", f"Indexing failed: {error}")])
-                return (failed, *index_views(), None)
-            loader.ready = False
-            lines = library.settle(staged, report)
-            lines.append(
-                (
-                    "info",
-                    f"Index: {report.documents} documents, {report.chunks} passages "
-                    f"({report.seconds:.1f} s).",
-                )
-            )
-            return (messages_html(lines), *index_views(), None)
-
-        def ask_removal(doc_id: str | None) -> tuple[Any, Any]:
-            if not doc_id:
-                raise gr.Error("Pick the document to remove.")
-            try:
-                path = library.document_file(assistant.index, doc_id, settings.corpus_dir)
-            except (ValueError, RagError) as error:
-                raise gr.Error(str(error)) from error
-            meta = assistant.index.documents[doc_id].meta
-            text = (
-                f"<p>Remove <b>{esc(meta.title or doc_id)}</b>"
-                f"{' by ' + esc(meta.author) if meta.author else ''}? This deletes "
-                f"<code>{esc(path.name)}</code> from the corpus folder and updates the index. "
-                "It cannot be undone here.</p>"
-            )
-            return gr.Column(visible=True), text
-
-        def remove_document(
-            doc_id: str | None,
-            progress: gr.Progress = gr.Progress(),  # noqa: B008
-        ) -> tuple[Any, ...]:
-            """Delete a document's file from the corpus folder and re-ingest the folder."""
-            if not doc_id:
-                raise gr.Error("Pick the document to remove.")
-            try:
-                path = library.document_file(assistant.index, doc_id, settings.corpus_dir)
-            except (ValueError, RagError) as error:
-                raise gr.Error(str(error)) from error
-            path.unlink()
-            progress(0, desc="Updating the index…")
-            try:
-                report = ingest_corpus(progress)
-            except RagError as error:
-                lines = [("error", f"{path.name} was deleted but re-indexing failed: {error}")]
-            else:
-                loader.ready = False
-                gone = doc_id in report.removed
-                lines = [
-                    ("ok", f"Removed {path.name} ({doc_id}).")
-                    if gone
-                    else ("warn", f"{path.name} was deleted but {doc_id} is still indexed.")
-                ]
-            return (messages_html(lines), gr.Column(visible=False), *index_views())
-
-        add_btn.click(
-            add_documents,
-            [uploads],
-            [add_report, *index_outputs, uploads],
-            api_name="add_documents",
-            concurrency_id="heavy",
-            concurrency_limit=1,
-        )
-        remove_btn.click(
-            ask_removal, [remove_pick], [confirm_box, confirm_text], api_visibility="private"
-        )
-        confirm_no.click(
-            lambda: gr.Column(visible=False), None, confirm_box, api_visibility="private"
-        )
-        confirm_yes.click(
-            remove_document,
-            [remove_pick],
-            [remove_report, confirm_box, *index_outputs],
-            api_name="remove_document",
-            concurrency_id="heavy",
-            concurrency_limit=1,
-        )
-
-        demo.load(index_views, None, index_outputs, api_name="library")
-        demo.load(refresh_runs, None, [run_a, run_b], api_visibility="private")
-
     return demo
-
-
-def _empty_report() -> IngestReport:
-    return IngestReport((), (), (), (), (), 0, 0, 0.0, False)
-
-
-def _skip_all(staged: library.Staged, reason: str) -> IngestReport:
-    skipped = tuple(Skipped(str(p), reason) for p in staged.placed)
-    return IngestReport((), (), (), (), skipped, 0, 0, 0.0, False)

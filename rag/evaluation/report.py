@@ -19,7 +19,7 @@ import itertools
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from functools import cache
@@ -277,6 +277,45 @@ def _nice_step(span: float, intervals: int) -> float:
     return 10 * magnitude
 
 
+def _bins(values: Sequence[float]) -> tuple[float, float, float, list[int]]:
+    """(start, stop, tick step, counts): ticks at round numbers, a few bins per tick."""
+    lo, hi = min(values), max(values)
+    if hi - lo < 1e-9:
+        lo, hi = max(0.0, lo - 1.0), hi + 1.0
+    step = _nice_step(hi - lo, 5)
+    start = math.floor(lo / step) * step
+    stop = math.ceil(hi / step) * step
+    if stop <= hi:  # the maximum falls into the last bin, not past it
+        stop += step
+    intervals = max(1, round((stop - start) / step))
+    n_bins = intervals * max(1, round(24 / intervals))
+    bin_w = (stop - start) / n_bins
+    counts = [0] * n_bins
+    for value in values:
+        counts[max(0, min(n_bins - 1, int((value - start) / bin_w)))] += 1
+    return start, stop, step, counts
+
+
+def _percentile_marks(
+    values: Sequence[float], x_of: Callable[[float], float], right_side: float, axis_y: float
+) -> list[str]:
+    """The p50 and p95 lines with their labels (on the left of a line near the right)."""
+    marks = []
+    for row, (name, q) in enumerate((("p50", 0.5), ("p95", 0.95))):
+        mark = percentile(values, q)
+        assert mark is not None
+        x = x_of(mark)
+        label_y = 12 + row * 13
+        anchor, dx = ("end", -4) if x > right_side else ("start", 4)
+        marks.append(
+            f'<line class="marker {name}" x1="{x:.1f}" y1="{label_y + 3}" x2="{x:.1f}" '
+            f'y2="{axis_y}"/>'
+            f'<text class="marker-label {name}" x="{x + dx:.1f}" y="{label_y + 1}" '
+            f'text-anchor="{anchor}">{name} {_ms_label(mark)} ms</text>'
+        )
+    return marks
+
+
 def histogram(values: Sequence[float], *, label: str) -> Markup:
     """A latency histogram with p50 and p95 marked; "no data" for an empty series."""
     width, height = 540, 220
@@ -292,22 +331,9 @@ def histogram(values: Sequence[float], *, label: str) -> Markup:
             f'{head}<text class="nodata" x="{width / 2}" y="{height / 2}" '
             f'text-anchor="middle">no data</text></svg>'
         )
-    lo, hi = min(clean), max(clean)
-    if hi - lo < 1e-9:
-        lo, hi = max(0.0, lo - 1.0), hi + 1.0
-    step = _nice_step(hi - lo, 5)
-    start = math.floor(lo / step) * step
-    stop = math.ceil(hi / step) * step
-    if stop <= hi:  # the maximum falls into the last bin, not past it
-        stop += step
-    intervals = max(1, round((stop - start) / step))
-    per_interval = max(1, round(24 / intervals))
-    n_bins = intervals * per_interval
-    bin_w = (stop - start) / n_bins
-    counts = [0] * n_bins
-    for value in clean:
-        counts[max(0, min(n_bins - 1, int((value - start) / bin_w)))] += 1
+    start, stop, step, counts = _bins(clean)
     peak = max(counts)
+    bin_w = (stop - start) / len(counts)
 
     def x_of(value: float) -> float:
         return left + plot_w * (value - start) / (stop - start)
@@ -337,7 +363,7 @@ def histogram(values: Sequence[float], *, label: str) -> Markup:
     axis_y = top + plot_h
     out.append(f'<line class="axis" x1="{left}" y1="{axis_y}" x2="{width - right}" y2="{axis_y}"/>')
     out.append(f'<line class="axis" x1="{left}" y1="{top}" x2="{left}" y2="{axis_y}"/>')
-    for index in range(intervals + 1):
+    for index in range(round((stop - start) / step) + 1):
         tick = start + index * step
         x = x_of(tick)
         out.append(
@@ -351,18 +377,7 @@ def histogram(values: Sequence[float], *, label: str) -> Markup:
         f'<text class="axis-label" transform="translate(12 {top + plot_h / 2:.1f}) rotate(-90)" '
         f'text-anchor="middle">questions</text>'
     )
-    for row, (name, q) in enumerate((("p50", 0.5), ("p95", 0.95))):
-        mark = percentile(clean, q)
-        assert mark is not None
-        x = x_of(mark)
-        label_y = 12 + row * 13
-        anchor, dx = ("end", -4) if x > left + plot_w * 0.6 else ("start", 4)
-        out.append(
-            f'<line class="marker {name}" x1="{x:.1f}" y1="{label_y + 3}" x2="{x:.1f}" '
-            f'y2="{axis_y}"/>'
-            f'<text class="marker-label {name}" x="{x + dx:.1f}" y="{label_y + 1}" '
-            f'text-anchor="{anchor}">{name} {_ms_label(mark)} ms</text>'
-        )
+    out += _percentile_marks(clean, x_of, left + plot_w * 0.6, axis_y)
     out.append("</svg>")
     return Markup("".join(out))
 

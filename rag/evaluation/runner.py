@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from rag import answerers
 from rag.conversation import Conversation
 from rag.errors import EvalSetError
 from rag.evaluation.metrics import locate
@@ -181,7 +182,7 @@ def answer_record(answer: Answer, checked: CitationScores | None) -> AnswerRecor
 
 def _usage(assistant: Assistant, backend: str) -> TokenUsage | None:
     """Tokens the LLM server has reported so far; None when no LLM is in use."""
-    if backend != "openai":
+    if not answerers.uses_llm(backend):
         return None
     usage = getattr(assistant.llm, "usage", None)
     return usage if isinstance(usage, TokenUsage) else None
@@ -329,7 +330,7 @@ def settings_snapshot(assistant: Assistant, backend: str) -> dict[str, SettingVa
         "max_per_doc": s.max_per_doc,
         "expand_place_names": s.expand_place_names,
     }
-    if backend == "openai":
+    if answerers.uses_llm(backend):
         snapshot["llm_model"] = s.llm_model
         snapshot["llm_base_url"] = s.llm_base_url
     return snapshot
@@ -352,22 +353,15 @@ def run_eval(
     last turn is a row of type "conversation" too."""
     began, started = datetime.now(), time.perf_counter()
     numbered = numbered_eval_set(eval_set)
-    played: dict[str, EvalConversation] = {}
-    talks: list[tuple[int, EvalQuestion]] = []
+    played: dict[str, tuple[int, EvalConversation]] = {}
     if conversations is not None and answers:
-        for line, item in numbered_conversations(conversations):
-            talks.append((line, item.as_question()))
-            played[item.id] = item
-        ids = [q.id for _, q in [*numbered, *talks]]
-        if len(set(ids)) != len(ids):
-            clash = sorted({i for i in ids if ids.count(i) > 1})
-            raise EvalSetError(
-                f"{conversations}: conversation id(s) {', '.join(clash)} also used by a "
-                f"question of {eval_set}; give them distinct ids"
-            )
+        played = _conversations(conversations, numbered, eval_set)
+    talks = [(line, item.as_question()) for line, item in played.values()]
     chosen = backend or assistant.settings.backend
-    if chosen == "openai" and answers:
-        assistant.llm  # noqa: B018 -- a missing endpoint fails here, not as 71 fallbacks
+    if answers:  # a missing endpoint fails here, not as 71 fallback notices
+        answerers.require(chosen, assistant)
+    else:
+        answerers.kind(chosen)
     texts = {doc_id: doc.text for doc_id, doc in assistant.index.documents.items()}
     located = locate_all_evidence(numbered, texts, eval_set)
     if conversations is not None and talks:
@@ -387,14 +381,11 @@ def run_eval(
                 answers=answers,
                 judge=judge if answers else None,
                 verdicts=verdicts,
-                conversation=played.get(question.id) if question.type == "conversation" else None,
+                conversation=played[question.id][1] if question.type == "conversation" else None,
             )
         )
         if progress:
             progress(number, len(numbered))
-    retrieval_ms, answer_ms = values(rows, "retrieval_ms"), values(rows, "answer_ms")
-    prompt_tokens = values(rows, "prompt_tokens")
-    completion_tokens = values(rows, "completion_tokens")
     summary = RunSummary(
         eval_set=str(eval_set),
         k=k,
@@ -409,17 +400,42 @@ def run_eval(
         answers=_answer_summary(rows, chosen) if answers else None,
         perspectives=summarise_perspectives(rows) if answers else None,
         judge=_judge_summary(verdicts, judge_model) if judge is not None and answers else None,
-        latency=Latency(
-            search_p50=_percentile(retrieval_ms, 0.5),
-            search_p95=_percentile(retrieval_ms, 0.95),
-            answer_p50=_percentile(answer_ms, 0.5),
-            answer_p95=_percentile(answer_ms, 0.95),
-        ),
-        tokens=Tokens(int(sum(prompt_tokens)), int(sum(completion_tokens)), len(prompt_tokens))
-        if prompt_tokens
-        else None,
+        latency=_latency(rows),
+        tokens=_tokens(rows),
     )
     return EvalRun(summary, tuple(rows))
+
+
+def _conversations(
+    path: Path, numbered: Sequence[tuple[int, EvalQuestion]], eval_set: Path
+) -> dict[str, tuple[int, EvalConversation]]:
+    """The conversations to play by id, with their line; their ids must not be questions'."""
+    listed = numbered_conversations(path)
+    ids = [q.id for _, q in numbered] + [item.id for _, item in listed]
+    if len(set(ids)) != len(ids):
+        clash = sorted({i for i in ids if ids.count(i) > 1})
+        raise EvalSetError(
+            f"{path}: conversation id(s) {', '.join(clash)} also used by a "
+            f"question of {eval_set}; give them distinct ids"
+        )
+    return {item.id: (line, item) for line, item in listed}
+
+
+def _latency(rows: Sequence[QuestionResult]) -> Latency:
+    retrieval_ms, answer_ms = values(rows, "retrieval_ms"), values(rows, "answer_ms")
+    return Latency(
+        search_p50=_percentile(retrieval_ms, 0.5),
+        search_p95=_percentile(retrieval_ms, 0.95),
+        answer_p50=_percentile(answer_ms, 0.5),
+        answer_p95=_percentile(answer_ms, 0.95),
+    )
+
+
+def _tokens(rows: Sequence[QuestionResult]) -> Tokens | None:
+    prompt, completion = values(rows, "prompt_tokens"), values(rows, "completion_tokens")
+    if not prompt:
+        return None
+    return Tokens(int(sum(prompt)), int(sum(completion)), len(prompt))
 
 
 def _judge_summary(verdicts: Sequence[JudgeRecord], model: str | None) -> JudgeSummary:

@@ -15,8 +15,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
+from rag import answerers
 from rag.aliases import expand_query
-from rag.errors import ConfigError, LLMError, RagError
+from rag.embeddings import Vectors
+from rag.errors import ConfigError, LLMError
 from rag.llm import LLM
 from rag.perspectives.authors import AuthorGroup, author_groups, author_names
 from rag.perspectives.config import CompareConfig
@@ -32,7 +34,7 @@ from rag.perspectives.quotes import (
     select_quotes,
 )
 from rag.perspectives.search import actors, claim_sentences, search_author
-from rag.question import analyse
+from rag.question import QuestionAnalysis, analyse
 from rag.retrieval import Retriever
 from rag.scoring import SentenceScorer
 from rag.settings import Settings
@@ -55,20 +57,14 @@ def compare(
     documents = retriever.index.documents
     groups = author_groups(documents, authors)  # a bad name fails before the model loads
     chosen = backend or settings.backend
-    if chosen not in ("extractive", "openai"):
-        raise RagError(f"backend must be extractive or openai, not {chosen!r}")
+    answerers.kind(chosen)  # an unknown backend is an error, before any work
     analysis = for_comparison(analyse(question, scorer.idf, authors=author_names(documents)))
     query_vector = retriever.embed_query(question)
     expanded = settings.expand_place_names and expand_query(question) != question
     question_vector = scorer.embed_question(question) if expanded else query_vector
-    evidence: list[Evidence] = []
-    for group in groups:
-        passages = search_author(
-            question, analysis.focus.names, group, retriever, query_vector, config
-        )
-        scored, vectors = scorer.score(analysis, passages, question_vector)
-        evidence.append(evidence_of(group, analysis, passages, scored, vectors, documents, config))
-    evidence.sort(key=lambda e: (not e.addressed, -e.best))
+    evidence = _evidence(
+        question, analysis, groups, retriever, scorer, query_vector, question_vector, config
+    )
     quotes = {
         e.group.label: select_quotes(e.sentences, config) if e.addressed else [] for e in evidence
     }
@@ -107,7 +103,7 @@ def compare(
         divergences=divergences,
         backend="extractive",
     )
-    if chosen == "openai" and addressing:
+    if answerers.uses_llm(chosen) and addressing:
         try:
             if llm is None:
                 raise ConfigError("no language model is configured")
@@ -122,6 +118,29 @@ def compare(
                 f"The language model was not used ({reason}); this is the offline comparison."
             )
     return replace(comparison, notice=" ".join(notices) or None)
+
+
+def _evidence(
+    question: str,
+    analysis: QuestionAnalysis,
+    groups: Sequence[AuthorGroup],
+    retriever: Retriever,
+    scorer: SentenceScorer,
+    query_vector: Vectors,
+    question_vector: Vectors,
+    config: CompareConfig,
+) -> list[Evidence]:
+    """Each author's own search, scored; the authors who address the question first."""
+    documents = retriever.index.documents
+    evidence: list[Evidence] = []
+    for group in groups:
+        passages = search_author(
+            question, analysis.focus.names, group, retriever, query_vector, config
+        )
+        scored, vectors = scorer.score(analysis, passages, question_vector)
+        evidence.append(evidence_of(group, analysis, passages, scored, vectors, documents, config))
+    evidence.sort(key=lambda e: (not e.addressed, -e.best))
+    return evidence
 
 
 def _claim_pool(*sources: Sequence[Scored]) -> list[Scored]:

@@ -1,0 +1,421 @@
+"""What the app does when a user acts: one top-level function per event, over the facade
+(`rag.assistant.Assistant`) and the renderers of `ui.render`.
+
+No Gradio here, so each handler can be called and tested as a plain function:
+- the first parameter, `ctx`, is the `Context` that `ui.app` binds once per app;
+- a `progress` parameter receives Gradio's progress tracker when served (`no_progress`
+  otherwise);
+- a `UserError` is a message for the user (`ui.app` shows it as `gr.Error`), as is a
+  `RagError` that a handler lets through;
+- outputs are values for the components, or `update(...)` for a change of a component's
+  properties (choices, visibility): the plain dict that `gr.update` builds.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import pandas as pd
+
+from rag import serialize
+from rag.assistant import Assistant, DocumentEntry
+from rag.conversation import Conversation
+from rag.errors import RagError, RunError
+from rag.evaluation.perspectives import perspectives_line
+from rag.evaluation.records import EvalRun, QuestionResult
+from rag.evaluation.runner import answers_line
+from rag.library import AddReport, FileOutcome, Removal
+from rag.retrieval import Filters
+from rag.types import Answer
+from ui import runs
+from ui.render import (
+    SOURCES_PLACEHOLDER,
+    ChatSession,
+    Turn,
+    chat_messages,
+    comparison_html,
+    drilldown_html,
+    esc,
+    library_html,
+    messages_html,
+    question_mark,
+    sources_html,
+)
+
+Update = dict[str, Any]
+Line = tuple[str, str]  # (ok | warn | error | info, text), as messages_html shows it
+
+
+class UserError(Exception):
+    """A message for the user: what to do differently."""
+
+
+class Progress(Protocol):
+    """Gradio's progress tracker, as the handlers call it."""
+
+    def __call__(
+        self,
+        progress: float | tuple[int, int | None] | None,
+        desc: str | None = None,
+        total: int | None = None,
+        unit: str = "steps",
+    ) -> Any: ...
+
+
+def no_progress(
+    progress: float | tuple[int, int | None] | None,
+    desc: str | None = None,
+    total: int | None = None,
+    unit: str = "steps",
+) -> None:
+    """The tracker of a handler called outside the app."""
+
+
+def update(**properties: Any) -> Update:
+    """A change of a component's properties (`update()` alone changes nothing)."""
+    return {"__type__": "update", **properties}
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every handler of one app shares."""
+
+    assistant: Assistant
+    runs_dir: Path  # where the Evaluate tab saves runs and finds them
+    eval_set: Path  # the project eval set the Evaluate tab offers
+    export_dir: Path  # where the Compare tab writes its Markdown exports
+
+
+def loading(progress: Progress) -> Any:
+    """The facade's load reports as Gradio's progress."""
+    return lambda fraction, what: progress(fraction, desc=what)
+
+
+# ---------------------------------------------------------------- views of the index
+
+
+def _doc_label(entry: DocumentEntry) -> str:
+    title = entry.meta.title or entry.document.doc_id
+    author = entry.meta.author or "unknown author"
+    return f"{title} — {author}" if len(title) < 90 else f"{title[:87]}… — {author}"
+
+
+def choices(assistant: Assistant) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(authors, documents) dropdown choices from the index ([] when there is none)."""
+    try:
+        entries, authors = assistant.documents(), assistant.authors()
+    except RagError:
+        return [], []
+    entries.sort(key=lambda e: ((e.meta.title or e.document.doc_id).lower(), e.document.doc_id))
+    return [(a, a) for a in authors], [(_doc_label(e), e.document.doc_id) for e in entries]
+
+
+def library_rows(entries: Sequence[DocumentEntry]) -> list[dict[str, Any]]:
+    rows = []
+    for entry in entries:
+        row = serialize.document_dict(entry.document, entry.chunks)
+        row["file"] = entry.file
+        rows.append(row)
+    rows.sort(key=lambda r: (str(r.get("author") or "~"), str(r.get("title") or "")))
+    return rows
+
+
+def header_html(assistant: Assistant) -> str:
+    try:
+        entries = assistant.documents()
+        stats = (
+            f"{len(entries)} documents · {sum(e.chunks for e in entries)} passages · "
+            f"answers by the {assistant.settings.backend} answerer"
+        )
+    except RagError as error:
+        stats = f"No index yet ({error}). Add documents in the Library tab."
+    return (
+        '<div class="brand">Ask the documents</div>'
+        '<div class="tagline">Answers with checkable citations, and what each author says.</div>'
+        f'<div class="stats">{esc(stats)}</div>'
+    )
+
+
+def settings_items(assistant: Assistant) -> list[tuple[str, object]]:
+    s = assistant.settings
+    return [
+        ("Embedding model", s.embedding_model),
+        ("Answerer (default)", s.backend),
+        ("LLM model", s.llm_model or "— (not configured)"),
+        ("LLM endpoint", s.llm_base_url or "— (not configured)"),
+        ("Index", s.collection_dir),
+        ("Corpus folder", s.corpus_dir),
+        ("Passages per answer (k)", s.top_k),
+        ("Chunk size / overlap (word pieces)", f"{s.chunk_tokens} / {s.chunk_overlap_tokens}"),
+        ("Fusion", s.fusion),
+        ("Largest upload", f"{s.max_file_bytes / 1e6:.0f} MB"),
+    ]
+
+
+def index_views(ctx: Context) -> tuple[Any, ...]:
+    """Everything that shows the index (refreshed after an upload or a removal): header,
+    library table, the Ask tab's author and document filters, the Compare tab's authors,
+    the document to remove."""
+    authors, docs = choices(ctx.assistant)
+    try:
+        table = library_html(library_rows(ctx.assistant.documents()))
+    except RagError as error:
+        table = messages_html([("warn", str(error))])
+    return (
+        header_html(ctx.assistant),
+        table,
+        update(choices=[("All authors", ""), *authors]),
+        update(choices=[("All documents", ""), *docs]),
+        update(choices=authors),
+        update(choices=docs, value=None),
+    )
+
+
+# ---------------------------------------------------------------- Ask
+
+
+def ask(
+    ctx: Context,
+    message: str,
+    session: ChatSession | None,
+    backend: str,
+    k: float,
+    author: str | None,
+    doc: str | None,
+    progress: Progress = no_progress,
+) -> Iterator[tuple[Any, ...]]:
+    """Answer a question (a follow-up in this session's conversation), streaming:
+    (chat messages, sources panel, session, question box)."""
+    session = session or ChatSession(conversation=Conversation())
+    text = (message or "").strip()
+    if not text:
+        yield chat_messages(session), update(), session, update()
+        return
+    turn = Turn(text)
+    session.turns.append(turn)
+    yield chat_messages(session), update(), session, ""
+    filters = Filters(authors=(author,) if author else (), doc_ids=(doc,) if doc else ())
+    streamed = ""
+    try:
+        ctx.assistant.load(loading(progress))
+        for item in ctx.assistant.ask_stream(
+            text,
+            conversation=session.conversation,
+            backend=backend or None,
+            k=int(k) if k else None,
+            filters=filters,
+        ):
+            if isinstance(item, Answer):
+                turn.answer = item
+            else:
+                streamed += item
+                yield chat_messages(session, streaming=streamed), update(), session, ""
+    except RagError as error:
+        turn.error = f"Could not answer: {error}"
+    yield chat_messages(session), sources_html(session), session, ""
+
+
+def new_conversation() -> tuple[Any, ...]:
+    return [], SOURCES_PLACEHOLDER, ChatSession(conversation=Conversation()), ""
+
+
+# ---------------------------------------------------------------- Compare
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60] or "comparison"
+
+
+def compare(
+    ctx: Context, question: str, authors: list[str] | None, backend: str
+) -> tuple[str, Update]:
+    """Each author's perspective on a question, and the Markdown export to download."""
+    text = (question or "").strip()
+    if not text:
+        raise UserError("Type a question to compare the authors on.")
+    ctx.assistant.load()
+    comparison = ctx.assistant.compare(
+        text, authors=tuple(authors) if authors else None, backend=backend
+    )
+    target = ctx.export_dir / f"{_slug(text)}-{int(time.time())}.md"
+    target.write_text(serialize.comparison_markdown(comparison), encoding="utf-8")
+    return comparison_html(comparison), update(value=str(target), visible=True)
+
+
+# ---------------------------------------------------------------- Evaluate
+
+
+def _shown(path: Path) -> str:
+    """A path relative to the working folder when inside it (shorter, no home folders)."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def question_choices(rows: Sequence[QuestionResult]) -> list[tuple[str, str]]:
+    labels = [(f"{question_mark(r)} {r.id} · {r.type} · {r.question}", r.id) for r in rows]
+    return [(label if len(label) < 110 else label[:107] + "…", i) for label, i in labels]
+
+
+def _eval_set(ctx: Context, choice: str, uploaded: str | None) -> Path:
+    if choice != "upload":
+        return ctx.eval_set
+    if not uploaded:
+        raise UserError("Upload a JSONL eval set first, or pick the project set.")
+    path = Path(uploaded)
+    if path.suffix.lower() != ".jsonl":
+        raise UserError("The eval set must be a .jsonl file (one question per line).")
+    return path
+
+
+def evaluate(
+    ctx: Context,
+    choice: str,
+    uploaded: str | None,
+    k: float,
+    backend: str,
+    score_answers: bool,
+    progress: Progress = no_progress,
+) -> tuple[Any, ...]:
+    """Run an eval set, save it in the runs folder and show its figures: (status, metrics
+    table, recall plot, question picker, drill-down, the run, run A, run B)."""
+    path = _eval_set(ctx, choice, uploaded)
+    progress(0, desc="Loading…")
+    ctx.assistant.load(loading(progress))
+
+    def report(done: int, total: int) -> None:
+        progress((done, total), desc=f"Question {done} of {total}", unit="questions")
+
+    run = ctx.assistant.evaluate(
+        path, k=int(k), backend=backend, answers=bool(score_answers), progress=report
+    )
+    saved = ctx.assistant.save_run(run, runs_dir=ctx.runs_dir)
+    lines = [("ok", f"{len(run.rows)} questions from {path.name}; saved in {_shown(saved)}")]
+    lines += [
+        ("info", line)
+        for line in (answers_line(run.summary), perspectives_line(run.summary))
+        if line
+    ]
+    saved_runs = ctx.assistant.saved_runs(ctx.runs_dir)
+    previous = saved_runs[1][1] if len(saved_runs) > 1 else None
+    return (
+        messages_html(lines),
+        update(value=runs.metric_rows(run.summary), headers=runs.metric_headers(int(k))),
+        pd.DataFrame(runs.recall_rows(run.summary), columns=["type", "recall"]),
+        update(choices=question_choices(run.rows), value=None),
+        "",
+        run,
+        update(choices=saved_runs, value=previous),
+        update(choices=saved_runs, value=saved.name),
+    )
+
+
+def drill(question_id: str | None, run: EvalRun | None) -> str:
+    """One question of the last run: answer, retrieved passages, pass/fail."""
+    if run is None:
+        return ""
+    for row in run.rows:
+        if row.id == question_id:
+            return drilldown_html(row, run.summary.k)
+    return ""
+
+
+def compare_runs(ctx: Context, a: str | None, b: str | None) -> Update:
+    """Metric deltas B − A between two saved runs, with paired bootstrap intervals."""
+    if not a or not b:
+        raise UserError("Pick two saved runs.")
+    try:
+        comparison = ctx.assistant.compare_runs(a, b, runs_dir=ctx.runs_dir, by_type=True)
+    except RunError as error:
+        raise UserError(f"Cannot read the run: {error}") from error
+    return update(value=runs.delta_rows(comparison), headers=runs.DELTA_HEADERS)
+
+
+def refresh_runs(ctx: Context) -> tuple[Update, Update]:
+    saved = ctx.assistant.saved_runs(ctx.runs_dir)
+    return update(choices=saved), update(choices=saved)
+
+
+# ---------------------------------------------------------------- Library
+
+
+def indexing(progress: Progress) -> Any:
+    """The ingest's stage reports as Gradio's progress."""
+    return lambda stage, done, total: progress((done, total) if total else None, desc=stage)
+
+
+def outcome_line(outcome: FileOutcome) -> Line:
+    name, what, detail = outcome.name, outcome.outcome, outcome.detail
+    if what in ("added", "updated"):
+        return "ok", f"{name}: {what} as {detail}"
+    if what == "skipped":
+        return "warn", f"{name} (already in the corpus folder): skipped — {detail}"
+    return "error", f"{name}: {what} — {detail}"
+
+
+def add_report_lines(report: AddReport) -> list[Line]:
+    if report.error is not None:
+        return [("error", f"Indexing failed: {report.error}")]
+    lines = [outcome_line(o) for o in report.files]
+    if report.ingest is not None:
+        done = report.ingest
+        summary = f"Index: {done.documents} documents, {done.chunks} passages"
+        lines.append(("info", f"{summary} ({done.seconds:.1f} s)."))
+    return lines
+
+
+def add_documents(
+    ctx: Context, files: list[str] | None, progress: Progress = no_progress
+) -> tuple[Any, ...]:
+    """Copy uploads into the corpus folder and index them (incremental): (report, the
+    index views, the emptied upload box)."""
+    if not files:
+        raise UserError("Choose one or more files to add.")
+    progress(0, desc="Indexing…")
+    report = ctx.assistant.add_documents(files, progress=indexing(progress))
+    return (messages_html(add_report_lines(report)), *index_views(ctx), None)
+
+
+def ask_removal(ctx: Context, doc_id: str | None) -> tuple[Update, str]:
+    """The confirmation box, naming the document and the file that would be deleted."""
+    if not doc_id:
+        raise UserError("Pick the document to remove.")
+    meta, path = ctx.assistant.removal_target(doc_id)
+    by = f" by {esc(meta.author)}" if meta.author else ""
+    text = (
+        f"<p>Remove <b>{esc(meta.title or doc_id)}</b>{by}? This deletes "
+        f"<code>{esc(path.name)}</code> from the corpus folder and updates the index. "
+        "It cannot be undone here.</p>"
+    )
+    return update(visible=True), text
+
+
+def removal_line(removal: Removal) -> Line:
+    name, doc_id = removal.file.name, removal.doc_id
+    if removal.error is not None:
+        return "error", f"{name} was deleted but re-indexing failed: {removal.error}"
+    if removal.removed:
+        return "ok", f"Removed {name} ({doc_id})."
+    return "warn", f"{name} was deleted but {doc_id} is still indexed."
+
+
+def remove_document(
+    ctx: Context, doc_id: str | None, progress: Progress = no_progress
+) -> tuple[Any, ...]:
+    """Delete a document's file from the corpus folder and re-index the folder: (report,
+    the hidden confirmation box, the index views)."""
+    if not doc_id:
+        raise UserError("Pick the document to remove.")
+    progress(0, desc="Updating the index…")
+    removal = ctx.assistant.remove_document(doc_id, progress=indexing(progress))
+    return (messages_html([removal_line(removal)]), update(visible=False), *index_views(ctx))
+
+
+def hide() -> Update:
+    return update(visible=False)
