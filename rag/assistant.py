@@ -36,6 +36,7 @@ if TYPE_CHECKING:  # the evaluation is imported when used: answering never loads
     from rag.evaluation.records import EvalRun
     from rag.evaluation.runs import Run
     from rag.evaluation.sweep import Config, SweepResult
+    from rag.integrations.langchain import RagLangChainRetriever
 
 Backend = str
 LoadProgress = Callable[[float, str], None]  # (fraction done, what is loading)
@@ -260,6 +261,15 @@ class Assistant:
             query, k=max(top_k, self.settings.rerank_candidates), filters=filters
         )
         return self.reranker.rerank(query, wide)[:top_k]
+
+    def as_langchain_retriever(
+        self, *, k: int | None = None, filters: Filters = Filters()
+    ) -> RagLangChainRetriever:
+        """Search as a LangChain `BaseRetriever` (rag.integrations.langchain), for use in any
+        LCEL chain; LangChain is imported only here."""
+        from rag.integrations.langchain import as_langchain_retriever
+
+        return as_langchain_retriever(self.retriever, k=k or self.settings.top_k, filters=filters)
 
     def compare(
         self,

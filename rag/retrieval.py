@@ -267,9 +267,3 @@ class Retriever:
             Passage(chunks[row], documents[chunks[row].doc_id].meta, score, rank)
             for rank, (row, score) in enumerate(chosen, 1)
         ]
-
-    def as_langchain_retriever(self, *, k: int | None = None, filters: Filters = Filters()):  # type: ignore[no-untyped-def]
-        """This retriever as a LangChain `BaseRetriever`, for use in any LCEL chain."""
-        from rag.integrations.langchain import RagLangChainRetriever
-
-        return RagLangChainRetriever(retriever=self, k=k or self.settings.top_k, filters=filters)

@@ -34,7 +34,7 @@ def format_docs(documents: list[LangChainDocument]) -> str:
 
 
 def test_is_a_langchain_retriever_returning_spans(demo_assistant: Assistant) -> None:
-    retriever = demo_assistant.retriever.as_langchain_retriever(k=3)
+    retriever = demo_assistant.as_langchain_retriever(k=3)
     assert isinstance(retriever, BaseRetriever)
     documents = retriever.invoke(QUESTION)
     assert len(documents) == 3
@@ -59,16 +59,14 @@ def test_is_a_langchain_retriever_returning_spans(demo_assistant: Assistant) -> 
 
 
 def test_filters_carry_over(demo_assistant: Assistant) -> None:
-    retriever = demo_assistant.retriever.as_langchain_retriever(
-        k=2, filters=Filters(authors=("melvin",))
-    )
+    retriever = demo_assistant.as_langchain_retriever(k=2, filters=Filters(authors=("melvin",)))
     documents = retriever.invoke("Russia's role in the South Caucasus")
     assert len(documents) == 2
     assert {d.metadata["author"] for d in documents} == {"Neil Melvin"}
 
 
 def test_runs_inside_an_lcel_chain(demo_assistant: Assistant) -> None:
-    retriever = demo_assistant.retriever.as_langchain_retriever(k=3)
+    retriever = demo_assistant.as_langchain_retriever(k=3)
     seen: list[PromptValue] = []
 
     def echo_model(prompt: PromptValue) -> AIMessage:

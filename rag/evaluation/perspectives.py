@@ -22,7 +22,6 @@ import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import replace
 from statistics import mean
-from typing import TYPE_CHECKING
 
 from rag.evaluation.records import (
     PerspectivesRecord,
@@ -30,15 +29,13 @@ from rag.evaluation.records import (
     QuestionResult,
     RunSummary,
 )
+from rag.evaluation.schema import EvalQuestion
 from rag.evaluation.scores import metric
+from rag.evaluation.system import System
 from rag.extractive import question_terms
 from rag.lexical import terms
 from rag.perspectives import author_label, perspective_label
 from rag.types import Comparison, Document, Quote
-
-if TYPE_CHECKING:
-    from rag.assistant import Assistant
-    from rag.evaluation.schema import EvalQuestion
 
 # Below this cosine with the question, a quote sharing no content term with it is irrelevant.
 # Off-topic questions ("What is the recipe for khachapuri?") reach at most ~0.22 with any
@@ -128,7 +125,7 @@ def score_comparison(
     )
 
 
-def embedding_similarities(assistant: Assistant, question: str) -> Similarities:
+def embedding_similarities(assistant: System, question: str) -> Similarities:
     """Cosine of each text with the question, with the assistant's embedding model."""
     question_vector = assistant.embedder.embed([question])[0]
 
@@ -139,7 +136,7 @@ def embedding_similarities(assistant: Assistant, question: str) -> Similarities:
 
 
 def evaluate_comparison(
-    assistant: Assistant,
+    assistant: System,
     question: EvalQuestion,
     gold_doc_ids: Collection[str],
     backend: str | None = None,

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from rag import answerers
 from rag.conversation import Conversation
@@ -56,13 +56,10 @@ from rag.evaluation.scores import (
     values,
 )
 from rag.evaluation.support import CitationScores, citation_scores
+from rag.evaluation.system import System
 from rag.llm import TokenUsage
 from rag.perspectives import author_label
 from rag.types import Answer, Passage
-
-if TYPE_CHECKING:
-    from rag.assistant import Assistant
-
 
 # Comparative questions quote one example passage per author among many that would do, so
 # their evidence recall understates retrieval; for them the figure that matters is whether
@@ -180,7 +177,7 @@ def answer_record(answer: Answer, checked: CitationScores | None) -> AnswerRecor
     )
 
 
-def _usage(assistant: Assistant, backend: str) -> TokenUsage | None:
+def _usage(assistant: System, backend: str) -> TokenUsage | None:
     """Tokens the LLM server has reported so far; None when no LLM is in use."""
     if not answerers.uses_llm(backend):
         return None
@@ -189,7 +186,7 @@ def _usage(assistant: Assistant, backend: str) -> TokenUsage | None:
 
 
 def question_result(
-    assistant: Assistant,
+    assistant: System,
     question: EvalQuestion,
     spans: Sequence[EvidenceSpan],
     *,
@@ -265,7 +262,7 @@ def question_result(
     )
 
 
-def _rewrite_last_turn(assistant: Assistant, item: EvalConversation, backend: str) -> str:
+def _rewrite_last_turn(assistant: System, item: EvalConversation, backend: str) -> str:
     """Ask the turns before the last one in one conversation, as a user would, and return
     the last turn rewritten against them."""
     conversation = Conversation()
@@ -315,7 +312,7 @@ def _answer_summary(rows: Sequence[QuestionResult], backend: str) -> AnswersSumm
     )
 
 
-def settings_snapshot(assistant: Assistant, backend: str) -> dict[str, SettingValue]:
+def settings_snapshot(assistant: System, backend: str) -> dict[str, SettingValue]:
     """The settings that decide the figures, so two runs can be told apart."""
     s = assistant.settings
     snapshot: dict[str, SettingValue] = {
@@ -337,7 +334,7 @@ def settings_snapshot(assistant: Assistant, backend: str) -> dict[str, SettingVa
 
 
 def run_eval(
-    assistant: Assistant,
+    assistant: System,
     eval_set: Path,
     *,
     k: int,
@@ -444,7 +441,7 @@ def _judge_summary(verdicts: Sequence[JudgeRecord], model: str | None) -> JudgeS
     return summarise_judge(verdicts, model)
 
 
-def run_retrieval_eval(assistant: Assistant, eval_set: Path, *, k: int) -> EvalRun:
+def run_retrieval_eval(assistant: System, eval_set: Path, *, k: int) -> EvalRun:
     return run_eval(assistant, eval_set, k=k, answers=False)
 
 

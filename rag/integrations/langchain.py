@@ -1,4 +1,5 @@
-"""LangChain adapter, kept at the edge: the core never sees LangChain types."""
+"""LangChain adapter, kept at the edge: the core never sees LangChain types, and nothing in
+the core imports this module (`Assistant.as_langchain_retriever` is the entry point)."""
 
 from __future__ import annotations
 
@@ -50,3 +51,10 @@ class RagLangChainRetriever(BaseRetriever):
         retriever: Retriever = self.retriever
         passages = retriever.search(query, k=self.k, filters=self.filters)
         return [passage_to_langchain(p) for p in passages]
+
+
+def as_langchain_retriever(
+    retriever: Retriever, *, k: int = 5, filters: Filters = Filters()
+) -> RagLangChainRetriever:
+    """Our retriever as a LangChain `BaseRetriever`, for use in any LCEL chain."""
+    return RagLangChainRetriever(retriever=retriever, k=k, filters=filters)
