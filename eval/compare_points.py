@@ -186,8 +186,15 @@ def score(rows: list[dict[str, Any]], labels_file: Path, code: str) -> None:
         print(f"unlabelled: [{row['id']}] {row['point']}")
 
 
+def distinct(row: dict[str, Any]) -> tuple[str, ...]:
+    """A point whatever the question: its subject, and its authors' quotes in any order."""
+    return (row["point"].split(":")[0], *sorted(q["text"] for q in row["quotes"]))
+
+
 def summary(labels_file: Path) -> None:
-    """Point precision of each labelled code version, per split, from the labels alone."""
+    """Point precision of each labelled code version, per split, from the labels alone; how
+    many of the points are distinct (the same point recurs across questions), and whether
+    they answer their question (`on_question`: yes / related / no, where labelled)."""
     rows = [json.loads(line) for line in labels_file.read_text("utf-8").splitlines()]
     for code in sorted({row["code"] for row in rows}, reverse=True):
         for split in ("tune", "test", "all"):
@@ -200,13 +207,25 @@ def summary(labels_file: Path) -> None:
                 f"{code:<7} {split:<5} precision {sum(marks) / len(marks):.3f} "
                 f"({sum(marks)} of {len(marks)} labelled points)"
             )
+        mine = [row for row in rows if row["code"] == code]
+        points = {distinct(row): row["label"] == "correct" for row in mine}
+        print(
+            f"{code:<7} distinct points: {len(points)}, correct {sum(points.values())}, over "
+            f"{len({row['question'] for row in mine})} questions with a point"
+        )
+        answers = [row["on_question"] for row in mine if "on_question" in row]
+        if answers:
+            counts = ", ".join(f"{k} {answers.count(k)}" for k in ("yes", "related", "no"))
+            print(f"{code:<7} answers its question: {counts}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, help="write the produced points here (JSON lines)")
     parser.add_argument("--labels", type=Path, help="score against these labels")
-    parser.add_argument("--code", default="after", help="which labels to score: before/after")
+    parser.add_argument(
+        "--code", default="after2", help="which labels to score: before/after/after2"
+    )
     parser.add_argument(
         "--same-subject",
         type=float,
