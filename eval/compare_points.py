@@ -1,17 +1,21 @@
 """Produce the offline agreement/divergence points of `rag compare` for labelling, and score
 them against the hand labels in eval/compare_points.jsonl.
 
-    python eval/compare_points.py [--out FILE] [--labels eval/compare_points.jsonl] [--code after]
+    python eval/compare_points.py [--out FILE] [--labels eval/compare_points.jsonl] [--code after2]
 
 The questions are the comparative questions of eval/questions.jsonl and those below (written
-for this purpose: the subjects the five demo documents share). Each produced point is one
+for this purpose from the documents: the actors and topics the five demo documents share;
+never kept or dropped by the points they produce). Each produced point is one
 JSON line: question id and text, the split it belongs to (thresholds may be tuned on "tune"
 questions only; "test" questions are the held-out half), agreement or divergence, the point's
 text, its authors and its quotes (with their authors). Labels are given BY READING a point
 and its quotes: "correct" (both quotes are about the subject the point names and the point
 states what each author holds), "wrong subject" (the quotes are about different things, or
 the named subject is not what they discuss) or "wrong stance" (same subject, but a position
-attributed to an author is not what the quote says).
+attributed to an author is not what the quote says); a point that places an author on the
+wrong side of a divergence is a wrong stance even when its quotes are verbatim. Where given,
+"on_question" says whether the point answers its question: "yes", "related" (same actors,
+a neighbouring aspect) or "no".
 
 With --labels, prints point precision (share of labelled points that are correct) overall and
 per split, for the points of the given --code version found among the produced ones, and
@@ -210,7 +214,7 @@ def summary(labels_file: Path) -> None:
         mine = [row for row in rows if row["code"] == code]
         points = {distinct(row): row["label"] == "correct" for row in mine}
         print(
-            f"{code:<7} distinct points: {len(points)}, correct {sum(points.values())}, over "
+            f"{code:<7} distinct points: {len(points)}, correct {sum(points.values())}, from "
             f"{len({row['question'] for row in mine})} questions with a point"
         )
         answers = [row["on_question"] for row in mine if "on_question" in row]
