@@ -423,6 +423,18 @@ def test_author_query_adds_the_authors_spellings(demo_assistant: Assistant) -> N
             "persists",
         ),
         (
+            "Russia remains an indispensable partner for Armenia in many respects.",
+            (("Armenia", "Russia"), "dependence"),
+            1,
+            "Russia remains an indispensable partner for Armenia",
+        ),
+        (
+            "Iran has become a key ally for Russia on the international stage.",
+            (("Iran", "Russia"), "relations"),
+            1,
+            "Iran has become a key ally for Russia",
+        ),
+        (
             "Moscow, amid its weakening influence in the Caucasus, is losing control.",
             (("Russia",), "influence"),
             -1,
@@ -482,6 +494,21 @@ def test_points_pair_claims_about_the_same_subject_only() -> None:
     assert divergences == ()
     assert [p.point for p in agreements] == [
         "On Russia's influence: A says it is declining; D says it is waning."
+    ]
+
+
+def test_a_partner_still_needed_is_no_stance_against_souring_relations() -> None:
+    # "remains an indispensable partner" says Armenia still needs Russia, not that their
+    # relations are not deteriorating: no divergence; it agrees with "remains reliant"
+    down = _scored("Russia's relationship with Armenia is deteriorating.", [1, 0.1, 0], "a")
+    needed = _scored("Russia remains an indispensable partner for Armenia.", [1, 0.12, 0], "b")
+    reliant = _scored("Armenia remains heavily reliant on Russia.", [1, 0.14, 0], "c")
+    authors = [("A", [down]), ("B", [needed]), ("C", [reliant])]
+    agreements, divergences = offline_points(authors, {"Armenia", "Russia"}, CompareConfig())
+    assert divergences == ()
+    assert [p.point for p in agreements] == [
+        "On Armenia's dependence on Russia: B says Russia remains an indispensable partner for "
+        "Armenia; C says it persists."
     ]
 
 

@@ -11,8 +11,9 @@ Only a few English shapes are read, each local and explicit:
 - attributive:  [growing] Turkish presence; the Armenia–Russia alliance [has frayed]
 - verb:         Russia is losing influence; Azerbaijan gained importance
 - relations:    relations between Azerbaijan and Russia; Azerbaijan's relations with Russia
-- state:        Russia remains an indispensable partner for Armenia; Armenia remains
-                reliant on Russia
+- state:        Armenia remains reliant on Russia; Russia remains an indispensable partner
+                for Armenia (Armenia's dependence); Iran has become a key ally for Russia
+                (relations)
 - "its":        Moscow, amid its weakening influence (the sentence's subject)
 
 A sentence that reports others' views ("some argue", "according to"), recommends ("should"),
@@ -670,7 +671,8 @@ def _words_after(toks: list[Token], i: int, limit: int) -> list[Token]:
 
 
 def _actor_frame(toks: list[Token], i: int) -> Claim | None:
-    """NAME remains / has become [a] leading actor: the actor's influence holds."""
+    """NAME remains / has become [a] leading actor: the actor's influence holds; [a] leading
+    partner for NAME: the other's dependence holds (remains) or their relations grew (became)."""
     words = _words_after(toks, i, 7)
     lows = [w.low for w in words]
     if not lows or lows[0] not in _STATE_VERBS:
@@ -698,7 +700,11 @@ def _actor_frame(toks: list[Token], i: int) -> Claim | None:
             if other.kind != "name" or other.canonical == toks[i].canonical:
                 return None
             phrase = f"{phrase} {toks[at + 1].text} {name_in_text(other.canonical)}"
-            subject = Subject(tuple(sorted((toks[i].canonical, other.canonical))), "relations")
+            if lows[0] in {"became", "has"}:  # Iran has become a key ally: they drew closer
+                subject = Subject(tuple(sorted((toks[i].canonical, other.canonical))), "relations")
+            else:  # still an indispensable partner: Armenia still needs Russia, which says
+                # nothing of whether their relations sour (it is no stance against "deteriorating")
+                subject = Subject((other.canonical, toks[i].canonical), "dependence")
         else:
             subject = Subject((toks[i].canonical,), "influence")
         text = f"{name_in_text(toks[i].canonical)} {phrase}"
