@@ -33,6 +33,7 @@ from rag.ingest import SUPPORTED_SUFFIXES, Catalog, load_catalog, load_document
 from rag.settings import Settings
 from rag.store import IndexConfig, LoadedIndex, load_index, write_generation, writer_lock
 from rag.types import Chunk, Document
+from rag.wordmatch import vocabulary
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
@@ -364,6 +365,22 @@ def ingest(
                 if sentence_rows
                 else np.zeros((0, dimension), dtype=np.float32)
             )
+            words = vocabulary(e.document.text[a:b] for e in entries for a, b in e.sentences)
+            known = (
+                {}
+                if rebuilt_because or existing_index is None
+                else dict(zip(existing_index.words, existing_index.word_embeddings, strict=True))
+            )
+            missing = [w for w in words if w not in known]
+            if missing:
+                notify("embedding words", 0, len(missing))
+                known.update(zip(missing, embedder_now().embed(missing), strict=True))
+                notify("embedding words", len(missing), len(missing))
+            word_vectors = (
+                np.stack([known[w] for w in words])
+                if words
+                else np.zeros((0, dimension), dtype=np.float32)
+            )
             generation = write_generation(
                 collection_dir,
                 [e.document for e in entries],
@@ -372,6 +389,8 @@ def ingest(
                 IndexConfig(model_name, dimension, chunker.as_dict(), settings.hnsw_min_chunks),
                 sentences=sentence_rows,
                 sentence_embeddings=sentence_vectors,
+                words=words,
+                word_embeddings=word_vectors,
                 extra_manifest={"catalog": {e.document.doc_id: e.catalog for e in entries}},
             )
             notify("writing index", 1, 1)
