@@ -47,4 +47,3 @@ _ASKING = (
     "happen happened would could might must shall may also"
 )
 QUERY_FILLER = frozenset(terms(" ".join(STOPWORDS_EN_PLUS) + " " + _ASKING))
-

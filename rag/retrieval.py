@@ -63,9 +63,10 @@ def zscore_fuse(
     i's score of `rows[j]`).
 
     Every candidate is scored by every scorer, so a passage outside one scorer's top list is
-    not counted as a zero there, and a scorer's say depends on how far a passage stands out
-    from the pool in its own terms: a BM25 score far above the rest counts, cosines that
-    all lie between 0.5 and 0.6 do not swamp it. A scorer with no spread adds nothing."""
+    not counted as a zero there (max-normalised fusion does that, and then a passage found
+    by one scorer alone cannot compete). Each scorer is measured in its own spread over the
+    pool, so scales do not matter and a passage one scorer puts far above the rest (a rare
+    name matched by BM25) stands out. A scorer with no spread adds nothing."""
     total = np.zeros(len(rows), dtype=np.float64)
     for column, weight in zip(columns, weights, strict=True):
         values = np.asarray(column, dtype=np.float64)
@@ -227,18 +228,9 @@ class Retriever:
                 scores += self.index.bm25.get_scores([term])
         return scores
 
-    def word_scores(
-        self, query: str, word_vectors: Mapping[str, npt.NDArray[np.float32]] | None = None
-    ) -> npt.NDArray[np.float32]:
-        """Every chunk's best sentence by soft word matching. `word_vectors` holds vectors of
-        query words outside the vocabulary (embedded here when not given)."""
-        asked = content_words(query)
-        unknown = self.words.unknown(asked)
-        vectors = dict(word_vectors or {})
-        missing = [w for w in unknown if w not in vectors]
-        if missing:
-            vectors.update(zip(missing, self.embedder.embed(missing), strict=True))
-        sentence = self.words.sentence_scores(asked, vectors, self.settings.word_threshold)
+    def word_scores(self, query: str) -> npt.NDArray[np.float32]:
+        """Every chunk's best sentence by soft word matching."""
+        sentence = self.words.sentence_scores(content_words(query), self.settings.word_threshold)
         return self._best_per_chunk(sentence)
 
     # ------------------------------------------------------------ the rankings
@@ -349,15 +341,11 @@ class Retriever:
             settings.lexical_weight,
             settings.word_weight,
         ]
-        # One model call embeds the query and its words outside the vocabulary.
-        unknown = self.words.unknown(content_words(query)) if settings.word_weight else []
-        vectors = self.embedder.embed([query, *unknown])
-        query_vector = vectors[0]
-        word_vectors = dict(zip(unknown, vectors[1:], strict=True))
+        query_vector = self.embedder.embed([query])[0]
         sentence = self.sentence_scores(query_vector)
         lexical = self.lexical_scores(query)
         word = (
-            self.word_scores(query, word_vectors)
+            self.word_scores(query)
             if settings.word_weight
             else np.zeros(len(self.index.chunks), dtype=np.float32)
         )
