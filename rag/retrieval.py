@@ -29,6 +29,7 @@ from rag.types import Chunk, Passage
 from rag.wordmatch import WordMatcher, content_words
 
 Ranking = Sequence[tuple[int, float]]  # (chunk row, score), best first
+_UNKNOWN_WORDS_KEPT = 10_000  # vectors of query words outside the vocabulary, for reuse
 
 
 def rrf_fuse(
@@ -190,6 +191,7 @@ class Retriever:
         self._chunks_with_sentences = np.unique(owners)
         self._chunk_starts = np.searchsorted(owners, self._chunks_with_sentences)
         self.words = WordMatcher(index.words, index.word_embeddings, index.sentence_texts())
+        self._unknown_vectors: dict[str, npt.NDArray[np.float32]] = {}
 
     # ------------------------------------------------------------ filters
 
@@ -230,8 +232,23 @@ class Retriever:
 
     def word_scores(self, query: str) -> npt.NDArray[np.float32]:
         """Every chunk's best sentence by soft word matching."""
-        sentence = self.words.sentence_scores(content_words(query), self.settings.word_threshold)
+        asked = content_words(query)
+        extra = self._unknown_word_vectors(self.words.unknown(asked))
+        sentence = self.words.sentence_scores(asked, self.settings.word_threshold, extra)
         return self._best_per_chunk(sentence)
+
+    def _unknown_word_vectors(self, unknown: Sequence[str]) -> dict[str, npt.NDArray[np.float32]]:
+        """Vectors of query words outside the vocabulary, when enabled: embedded apart from
+        the question (a batch pads to its longest text, so words are cheap alone and dear
+        beside a question) and remembered, a bounded number, for later questions."""
+        if not self.settings.word_embed_unknown or not unknown:
+            return {}
+        missing = [w for w in unknown if w not in self._unknown_vectors]
+        if missing:
+            if len(self._unknown_vectors) + len(missing) > _UNKNOWN_WORDS_KEPT:
+                self._unknown_vectors.clear()
+            self._unknown_vectors.update(zip(missing, self.embedder.embed(missing), strict=True))
+        return {w: self._unknown_vectors[w] for w in unknown}
 
     # ------------------------------------------------------------ the rankings
 

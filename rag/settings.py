@@ -92,6 +92,12 @@ class Settings(BaseSettings):
         description="Least cosine similarity between two words (embedded alone) for soft word "
         "matching to count them as the same.",
     )
+    word_embed_unknown: bool = Field(
+        default=True,
+        description="Embed the question's words that the collection does not use, so word "
+        "matching can match them to near synonyms (one more, short, model call per question "
+        "with such words; vectors are remembered).",
+    )
     expand_place_names: bool = Field(
         default=True,
         description="Append the names a query stands for: the country of a capital or "

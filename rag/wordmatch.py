@@ -7,14 +7,14 @@ sentence embedding dilutes one decisive word among the rest. Matching word by wo
 BM25's precision on names while bridging the synonyms MiniLM knows.
 
 The collection's vocabulary is embedded once, at ingest, and stored in the index
-(`words.jsonl`, `word_embeddings.npy`), so a question costs no model call beyond its own
-embedding: a question word outside the vocabulary takes no part. Function words and
-numbers are left to BM25 ("2008" must never softly match "2009").
+(`words.jsonl`, `word_embeddings.npy`); a question word outside it (often the very word
+a paraphrase chose) is embedded at query time by the caller. Function words and numbers
+are left to BM25 ("2008" must never softly match "2009").
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 
 import numpy as np
@@ -83,21 +83,34 @@ class WordMatcher:
         found = content_words(name)
         return bool(found) and all(w in self._row for w in found)
 
-    def sentence_scores(self, query_words: Sequence[str], threshold: float) -> Scores:
+    def unknown(self, query_words: Sequence[str]) -> list[str]:
+        """The query words outside the vocabulary (they need their own vectors)."""
+        return [w for w in dict.fromkeys(query_words) if w not in self._row]
+
+    def sentence_scores(
+        self,
+        query_words: Sequence[str],
+        threshold: float,
+        extra: Mapping[str, npt.NDArray[np.float32]] | None = None,
+    ) -> Scores:
         """For each sentence: the sum over query words of the best match's similarity times
-        its IDF, counting only matches at or above `threshold`. Query words outside the
-        vocabulary take no part (embedding them would cost a second model call per query)."""
-        rows = [self._row[w] for w in dict.fromkeys(query_words) if w in self._row]
-        if not rows or not self.sentence_count:
+        its IDF, counting only matches at or above `threshold`. A query word outside the
+        vocabulary takes part when `extra` holds its vector."""
+        extra = extra or {}
+        asked_words = [w for w in dict.fromkeys(query_words) if w in self._row or w in extra]
+        if not asked_words or not self.sentence_count:
             return np.zeros(self.sentence_count, dtype=np.float32)
-        similarity = self.vectors[rows] @ self.vectors.T
+        query_vectors = np.stack(
+            [self.vectors[self._row[w]] if w in self._row else extra[w] for w in asked_words]
+        )
+        similarity = query_vectors @ self.vectors.T
         asked, matched = np.nonzero(similarity >= threshold)
         counts = self._offsets[matched + 1] - self._offsets[matched]
         # Every (query word, sentence holding a matched word) pair with the match's value.
         first = np.repeat(self._offsets[matched] - np.cumsum(counts) + counts, counts)
         held = self._sentences[first + np.arange(int(counts.sum()))]
         values = np.repeat(similarity[asked, matched] * self.idf[matched], counts)
-        best = np.zeros((len(rows), self.sentence_count), dtype=np.float32)
+        best = np.zeros((len(asked_words), self.sentence_count), dtype=np.float32)
         np.maximum.at(best, (np.repeat(asked, counts), held), values)
         total: Scores = best.sum(axis=0)
         return total
