@@ -11,12 +11,12 @@ The question itself is never changed, only extended. Four general sources:
   Türkiye), by suffix rules checked against the collection's vocabulary, plus the
   irregular ones in rag/data/demonyms.tsv;
 - descriptions of international organisations ("the Moscow-led military alliance" -> CSTO),
-  rag/data/descriptors.tsv;
+  rag/data/descriptors.tsv: the first of its names that the collection uses;
 - initialisms: a list of names can stand for the group they name ("Brazil, Russia, India,
   China and South Africa" -> BRICS), kept only when the collection uses the acronym.
 
-Names that come from rules (demonyms, initialisms) are appended only when the collection
-knows them (`known`), so a rule's false friend never reaches the query.
+Names that come from rules and tables (demonyms, organisations, initialisms) are appended
+only when the collection uses them (`known`), so a false friend never reaches the query.
 """
 
 from __future__ import annotations
@@ -135,6 +135,10 @@ def initialisms(text: str) -> list[str]:
     return found
 
 
+def _names(name: str, text: str) -> bool:
+    return bool(re.search(rf"\b{re.escape(name)}\b", text, re.IGNORECASE))
+
+
 def expand_query(query: str, known: Known | None = None) -> str:
     """The query with the names it stands for appended, if not named already.
 
@@ -143,8 +147,7 @@ def expand_query(query: str, known: Known | None = None) -> str:
     added: list[str] = []
 
     def add(name: str) -> None:
-        named = re.search(rf"\b{re.escape(name)}\b", query, re.IGNORECASE)
-        if not named and name not in added:
+        if not _names(name, query) and name not in added:
             added.append(name)
 
     table = alias_table()
@@ -152,9 +155,9 @@ def expand_query(query: str, known: Known | None = None) -> str:
         add(table[match.group(1)])
     for pattern, names in _descriptors():
         if pattern.search(query):
-            for name in names:
-                if known is None or known(name):
-                    add(name)
+            usable = [n for n in names if known is None or known(n)]
+            if usable and not any(_names(n, query) for n in names):
+                add(usable[0])
     if known is not None:
         for match in _CAPITALISED_WORD.finditer(query):
             for name in place_names(match.group(0), known):
