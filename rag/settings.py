@@ -93,10 +93,11 @@ class Settings(BaseSettings):
         "matching to count them as the same.",
     )
     word_embed_unknown: bool = Field(
-        default=True,
+        default=False,
         description="Embed the question's words that the collection does not use, so word "
-        "matching can match them to near synonyms (one more, short, model call per question "
-        "with such words; vectors are remembered).",
+        "matching can match them to near synonyms too: one more model call per question with "
+        "such words (about 1.6x the search time; vectors are remembered). Off: such words "
+        "take no part in word matching.",
     )
     expand_place_names: bool = Field(
         default=True,
