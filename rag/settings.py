@@ -96,7 +96,7 @@ class Settings(BaseSettings):
         default=False,
         description="Embed the question's words that the collection does not use, so word "
         "matching can match them to near synonyms too: one more model call per question with "
-        "such words (about 1.6x the search time; vectors are remembered). Off: such words "
+        "such words (1.3-1.8x the search time; vectors are remembered). Off: such words "
         "take no part in word matching.",
     )
     expand_place_names: bool = Field(
