@@ -8,6 +8,7 @@ import numpy as np
 
 from rag.assistant import Assistant
 from rag.embeddings import Embedder
+from rag.retrieval import Retriever
 from rag.settings import Settings
 from rag.wordmatch import WordMatcher, content_words, vocabulary
 
@@ -43,8 +44,11 @@ def test_a_near_synonym_counts_above_the_threshold_only() -> None:
     assert scores[0] > 0 and scores[1] == 0 and scores[2] == 0 and scores[3] > 0
     strict = matcher.sentence_scores(["weapons"], threshold=0.99)
     assert strict[3] > 0 and not strict[:3].any()  # only the word itself
-    # Words outside the vocabulary take no part.
+    # Words outside the vocabulary take no part, unless given a vector.
+    assert matcher.unknown(["cannons", "arms", "cannons"]) == ["cannons"]
     assert not matcher.sentence_scores(["cannons"], threshold=0.0).any()
+    cannons = {"cannons": _unit(1, 0.2, 0)}
+    assert matcher.sentence_scores(["cannons"], threshold=0.9, extra=cannons)[0] > 0
 
 
 def test_each_query_word_counts_once_by_its_best_match_weighted_by_idf() -> None:
@@ -84,3 +88,9 @@ def test_word_matching_finds_a_paraphrase_bm25_cannot(tmp_path: Path, embedder: 
     assert docs(retriever.lexical_ranking(question, 5, None)) == ["talks"]
     assert docs(retriever.word_ranking(question, 5, None)) == ["talks", "army"]  # arms ~ weapons
     assert {p.chunk.doc_id for p in assistant.search(question, k=3)[:2]} == {"talks", "army"}
+    # Embedding the words the collection does not use lets "purchased" match "bought" too.
+    army = [row for row, chunk in enumerate(retriever.index.chunks) if chunk.doc_id == "army"]
+    eager = Retriever(
+        retriever.index, embedder, settings.model_copy(update={"word_embed_unknown": True})
+    )
+    assert eager.word_scores(question)[army] > retriever.word_scores(question)[army]
