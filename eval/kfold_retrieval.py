@@ -4,16 +4,26 @@ A weight or threshold picked on the whole eval set and reported on the same set 
 itself. This script splits the answerable questions (factual, paraphrase, multi_doc) into
 folds by id, stratified by type; for each fold it picks the best configuration of a grid
 on the other folds (mean evidence recall@k, then MRR, then the grid's order) and reports
-that configuration, and the baseline, on the held-out fold.
+that configuration, and the baseline, on the held-out fold. It also ranks the grid on all
+questions (how the defaults were then set).
 
     PYTHONPATH=. python eval/kfold_retrieval.py eval/questions.jsonl \
-        --grid lexical_weight=0.5,1.0,sentence_weight=0.5,1.0 [--folds 2] [--k 5] [--json]
+        --grid lexical_weight=0.5,1.0,sentence_weight=0.5,1.0 [--grid ...] \
+        [--folds 2] [--k 5] [--changes] [--json]
 
-The grid uses `rag eval sweep`'s syntax; settings the index depends on (chunk size,
-overlap, model) are not supported here (use `rag eval sweep`). The baseline is the
-current `Settings()` (environment and `.env` included), which is also the first
-configuration tried, so ties keep it. The index is the one in RAG_INDEX_DIR: run
-`rag ingest corpus` first.
+The grid uses `rag eval sweep`'s syntax (repeat --grid for a union of grids); settings
+the index depends on (chunk size, overlap, model) are not supported here (use `rag eval
+sweep`). The baseline is `Settings()` (environment and `.env` included), which is also
+the first configuration tried, so ties keep it. The figures in the README came from the
+previous fusion as baseline:
+
+    RAG_FUSION=weighted RAG_WORD_WEIGHT=0 RAG_SENTENCE_WEIGHT=1 RAG_LEXICAL_WEIGHT=0.5 \
+    PYTHONPATH=. python eval/kfold_retrieval.py eval/questions.jsonl \
+        --grid fusion=zscore,dense_weight=0.5,1,sentence_weight=0.5,1,lexical_weight=0.5,1,\
+word_weight=0.5,1,word_threshold=0.5,0.6 \
+        --grid fusion=weighted,rrf,word_weight=0.25,0.5,1,lexical_weight=0.5,1
+
+The index is the one in RAG_INDEX_DIR: run `rag ingest corpus` first.
 """
 
 from __future__ import annotations
