@@ -10,6 +10,7 @@ it stays as it was.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -32,6 +33,7 @@ from rag.ingest import SUPPORTED_SUFFIXES, Catalog, doc_id_for, load_catalog, lo
 from rag.settings import Settings
 from rag.store import IndexConfig, LoadedIndex, load_index, write_generation, writer_lock
 from rag.types import Chunk, Document
+from rag.wordmatch import vocabulary
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
@@ -166,6 +168,7 @@ def ingest(
     new vectors), commit (write a new generation if anything changed)."""
     started = time.perf_counter()
     notify = progress or _silent
+    get_embedder = functools.cache(get_embedder)  # embedding steps share one model load
     with writer_lock(settings.collection_dir):
         plan = _plan(settings, rebuild=rebuild)
         files, skipped = discover(paths, settings.catalog_name)
@@ -180,7 +183,8 @@ def ingest(
             config = _config_as_stored(plan, settings)
         changed = bool(loaded.added or loaded.updated or removed or plan.rebuilt_because)
         if changed:
-            _commit(settings.collection_dir, entries, config, notify)
+            words = _word_table(entries, plan, get_embedder, config.dimension, notify)
+            _commit(settings.collection_dir, entries, config, words, notify)
         return IngestReport(
             added=loaded.added,
             updated=loaded.updated,
@@ -423,8 +427,39 @@ def _config_as_stored(plan: _Plan, settings: Settings) -> IndexConfig:
 # --- commit: a new generation ---------------------------------------------------------------
 
 
+def _word_table(
+    entries: dict[str, _Entry],
+    plan: _Plan,
+    get_embedder: Callable[[], Embedder],
+    dimension: int,
+    notify: Progress,
+) -> tuple[list[str], Vectors]:
+    """The collection's vocabulary with a vector per word, for soft word matching
+    (rag.wordmatch): words the live index knows keep their vectors, only new ones are
+    embedded (none after a removal: the model is then not even loaded)."""
+    ordered = [entries[k] for k in sorted(entries)]
+    words = vocabulary(e.document.text[a:b] for e in ordered for a, b in e.sentences)
+    existing = plan.existing
+    known: dict[str, Vectors] = (
+        {}
+        if plan.rebuilt_because or existing is None
+        else dict(zip(existing.words, existing.word_embeddings, strict=True))
+    )
+    missing = [w for w in words if w not in known]
+    if missing:
+        notify("embedding words", 0, len(missing))
+        known.update(zip(missing, get_embedder().embed(missing), strict=True))
+        notify("embedding words", len(missing), len(missing))
+    vectors = np.stack([known[w] for w in words]) if words else np.zeros((0, dimension), np.float32)
+    return words, vectors
+
+
 def _commit(
-    collection_dir: Path, entries: dict[str, _Entry], config: IndexConfig, notify: Progress
+    collection_dir: Path,
+    entries: dict[str, _Entry],
+    config: IndexConfig,
+    words: tuple[list[str], Vectors],
+    notify: Progress,
 ) -> None:
     notify("writing index", 0, 1)
     ordered = [entries[k] for k in sorted(entries)]
@@ -443,6 +478,8 @@ def _commit(
         config,
         sentences=sentence_rows,
         sentence_embeddings=sentence_vectors,
+        words=words[0],
+        word_embeddings=words[1],
         extra_manifest={"catalog": {e.document.doc_id: e.catalog for e in ordered}},
     )
     notify("writing index", 1, 1)

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 
 import Stemmer
-from bm25s.stopwords import STOPWORDS_EN
+from bm25s.stopwords import STOPWORDS_EN, STOPWORDS_EN_PLUS
 
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
 _STOPWORDS = frozenset(STOPWORDS_EN) | {"s", "t"}
@@ -42,3 +42,13 @@ def term_set(texts: Iterable[str]) -> set[str]:
 def word_set(text: str) -> frozenset[str]:
     """The whitespace-separated words of a literal: word lists stay readable in code."""
     return frozenset(text.split())
+
+
+# Words a question uses to ask rather than to say what it is about: English function words
+# (NLTK's list, shipped by bm25s) and the verbs of asking and reporting. Soft word matching
+# (rag.wordmatch) neither matches nor embeds them.
+_ASKING = (
+    "according say says said tell describe describes mention mentions give gives gave "
+    "happen happened would could might must shall may also"
+)
+QUERY_FILLER = frozenset(terms(" ".join(STOPWORDS_EN_PLUS) + " " + _ASKING))

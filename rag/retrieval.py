@@ -1,4 +1,9 @@
-"""Hybrid retrieval: dense (FAISS) and lexical (BM25) rankings fused, then diversified.
+"""Hybrid retrieval: four scorers fused, then diversified.
+
+The scorers: dense over whole chunks (FAISS), dense over single sentences (a chunk scores
+as its best sentence), BM25, and soft word matching (rag.wordmatch; a chunk scores as its
+best sentence). Each proposes its top candidates; by default every candidate of the union
+is then scored by all four and the z-scores are summed with weights (`zscore_fuse`).
 
 The pure pieces (fusion, diversity) are functions over indices and scores; `Retriever`
 binds them to a loaded index and an embedder.
@@ -9,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -20,8 +26,10 @@ from rag.lexical import terms
 from rag.settings import Settings
 from rag.store import LoadedIndex
 from rag.types import Chunk, Passage
+from rag.wordmatch import WordMatcher, content_words
 
 Ranking = Sequence[tuple[int, float]]  # (chunk row, score), best first
+_UNKNOWN_WORDS_KEPT = 10_000  # vectors of query words outside the vocabulary, for reuse
 
 
 def rrf_fuse(
@@ -45,6 +53,29 @@ def weighted_fuse(rankings: Sequence[Ranking], weights: Sequence[float]) -> list
         for row, score in ranking:
             fused[row] = fused.get(row, 0.0) + weight * max(score, 0.0) / top
     return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
+
+
+def zscore_fuse(
+    rows: Sequence[int],
+    columns: Sequence[npt.NDArray[np.floating[Any]]],
+    weights: Sequence[float],
+) -> list[tuple[int, float]]:
+    """Weighted sum of each scorer's z-scores over a candidate pool (`columns[i][j]`: scorer
+    i's score of `rows[j]`).
+
+    Every candidate is scored by every scorer, so a passage outside one scorer's top list is
+    not counted as a zero there (max-normalised fusion does that, and then a passage found
+    by one scorer alone cannot compete). Each scorer is measured in its own spread over the
+    pool, so scales do not matter and a passage one scorer puts far above the rest (a rare
+    name matched by BM25) stands out. A scorer with no spread adds nothing."""
+    total = np.zeros(len(rows), dtype=np.float64)
+    for column, weight in zip(columns, weights, strict=True):
+        values = np.asarray(column, dtype=np.float64)
+        spread = float(values.std())
+        if weight and spread > 0:
+            total += weight * (values - values.mean()) / spread
+    order = np.argsort(-total, kind="stable")
+    return [(int(rows[i]), float(total[i])) for i in order]
 
 
 def _overlap_share(a: Chunk, b: Chunk) -> float:
@@ -153,13 +184,92 @@ class Retriever:
             index.bm25.vocab_dict if index.chunks and index.bm25.vocab_dict else {}
         )
         self._sentence_owners = index.sentence_chunks()
+        # Each chunk's sentences, flattened, for a per-chunk maximum in one numpy call.
+        pairs = sorted((row, s) for s, rows in enumerate(self._sentence_owners) for row in rows)
+        owners = np.array([row for row, _ in pairs], dtype=np.int64)
+        self._flat_sentences = np.array([s for _, s in pairs], dtype=np.int64)
+        self._chunks_with_sentences = np.unique(owners)
+        self._chunk_starts = np.searchsorted(owners, self._chunks_with_sentences)
+        self.words = WordMatcher(index.words, index.word_embeddings, index.sentence_texts())
+        self._unknown_vectors: dict[str, npt.NDArray[np.float32]] = {}
 
     # ------------------------------------------------------------ filters
 
     def allowed_rows(self, filters: Filters) -> npt.NDArray[np.bool_] | None:
         return filter_rows(self.index, filters)
 
-    # ------------------------------------------------------------ the two rankings
+    # ------------------------------------------------------------ the query
+
+    def expand(self, query: str) -> str:
+        """The query with the names it stands for appended (rag.aliases), when enabled."""
+        if not self.settings.expand_place_names:
+            return query
+        return expand_query(query, self.words.knows)
+
+    # ------------------------------------------------------------ scores of every chunk
+
+    def _best_per_chunk(self, sentence_scores: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """A chunk scores as its best sentence (chunks without one: the lowest score, or 0)."""
+        floor = min(float(sentence_scores.min()), 0.0) if len(sentence_scores) else 0.0
+        out = np.full(len(self.index.chunks), floor, dtype=np.float32)
+        if len(self._flat_sentences):
+            out[self._chunks_with_sentences] = np.maximum.reduceat(
+                sentence_scores[self._flat_sentences], self._chunk_starts
+            )
+        return out
+
+    def sentence_scores(self, query_vector: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """Every chunk's best sentence cosine with the query."""
+        return self._best_per_chunk(self.index.sentence_embeddings @ query_vector)
+
+    def lexical_scores(self, query: str) -> npt.NDArray[np.float32]:
+        """Every chunk's BM25 score (a repeated query term counts again, as in bm25s)."""
+        scores = np.zeros(len(self.index.chunks), dtype=np.float32)
+        for term in terms(query):
+            if term in self._vocabulary:
+                scores += self.index.bm25.get_scores([term])
+        return scores
+
+    def word_scores(self, query: str) -> npt.NDArray[np.float32]:
+        """Every chunk's best sentence by soft word matching."""
+        asked = content_words(query)
+        extra = self._unknown_word_vectors(self.words.unknown(asked))
+        sentence = self.words.sentence_scores(asked, self.settings.word_threshold, extra)
+        return self._best_per_chunk(sentence)
+
+    def _unknown_word_vectors(self, unknown: Sequence[str]) -> dict[str, npt.NDArray[np.float32]]:
+        """Vectors of query words outside the vocabulary, when enabled: embedded apart from
+        the question (a batch pads to its longest text, so words are cheap alone and dear
+        beside a question) and remembered, a bounded number, for later questions."""
+        if not self.settings.word_embed_unknown or not unknown:
+            return {}
+        missing = [w for w in unknown if w not in self._unknown_vectors]
+        if missing:
+            if len(self._unknown_vectors) + len(missing) > _UNKNOWN_WORDS_KEPT:
+                self._unknown_vectors.clear()
+            self._unknown_vectors.update(zip(missing, self.embedder.embed(missing), strict=True))
+        return {w: self._unknown_vectors[w] for w in unknown}
+
+    # ------------------------------------------------------------ the rankings
+
+    @staticmethod
+    def _top(
+        scores: npt.NDArray[np.float32],
+        limit: int,
+        allowed: npt.NDArray[np.bool_] | None,
+        *,
+        positive: bool = False,
+    ) -> list[tuple[int, float]]:
+        """The best `limit` rows by score (ties: lower row first), among the allowed ones."""
+        rows = np.flatnonzero(allowed) if allowed is not None else np.arange(len(scores))
+        values = scores[rows]
+        if positive:
+            rows, values = rows[values > 0], values[values > 0]
+        if len(rows) > limit:
+            keep = np.argpartition(-values, limit - 1)[:limit]
+            rows, values = rows[keep], values[keep]
+        order = np.lexsort((rows, -values))
+        return [(int(rows[i]), float(values[i])) for i in order]
 
     def dense_ranking(
         self,
@@ -184,35 +294,29 @@ class Retriever:
         """Chunks ranked by their best-matching sentence."""
         if not len(self.index.sentences):
             return []
-        scores = self.index.sentence_embeddings @ query_vector
-        best: dict[int, float] = {}
-        for sentence in np.argsort(-scores, kind="stable"):
-            for row in self._sentence_owners[sentence]:
-                if row not in best and (allowed is None or allowed[row]):
-                    best[row] = float(scores[sentence])
-            if len(best) >= limit:
-                break
-        return sorted(best.items(), key=lambda item: (-item[1], item[0]))[:limit]
+        return self._top(self.sentence_scores(query_vector), limit, allowed)
 
     def lexical_ranking(
         self, query: str, limit: int, allowed: npt.NDArray[np.bool_] | None
     ) -> list[tuple[int, float]]:
-        query_terms = [t for t in terms(query) if t in self._vocabulary]
-        if not query_terms:
+        if not self.index.chunks:
             return []
-        mask = None if allowed is None else allowed.astype(np.float32)
-        rows, scores = self.index.bm25.retrieve(
-            [query_terms], k=limit, show_progress=False, weight_mask=mask
-        )
-        return [(int(r), float(s)) for r, s in zip(rows[0], scores[0], strict=True) if s > 0]
+        return self._top(self.lexical_scores(query), limit, allowed, positive=True)
+
+    def word_ranking(
+        self, query: str, limit: int, allowed: npt.NDArray[np.bool_] | None
+    ) -> list[tuple[int, float]]:
+        """Chunks ranked by their best sentence under soft word matching."""
+        if not self.index.chunks:
+            return []
+        return self._top(self.word_scores(query), limit, allowed, positive=True)
 
     # ------------------------------------------------------------ search
 
     def embed_query(self, query: str) -> Vectors:
         """The vector `search` ranks by (place names expanded), for callers that search one
         query many times with different filters."""
-        expanded = expand_query(query) if self.settings.expand_place_names else query
-        vector: Vectors = self.embedder.embed([expanded])[0]
+        vector: Vectors = self.embedder.embed([self.expand(query)])[0]
         return vector
 
     def search(
@@ -235,24 +339,8 @@ class Retriever:
         limit = min(max(self.settings.candidates, top_k * 4), available)
         if limit == 0:
             return []
-        if self.settings.expand_place_names:
-            query = expand_query(query)
-        if query_vector is None:
-            query_vector = self.embedder.embed([query])[0]
-        rankings = [
-            self.dense_ranking(query_vector, limit, allowed),
-            self.sentence_ranking(query_vector, limit, allowed),
-            self.lexical_ranking(query, limit, allowed),
-        ]
-        weights = [
-            self.settings.dense_weight,
-            self.settings.sentence_weight,
-            self.settings.lexical_weight,
-        ]
-        if self.settings.fusion == "rrf":
-            fused = rrf_fuse(rankings, weights, self.settings.rrf_k)
-        else:
-            fused = weighted_fuse(rankings, weights)
+        query = self.expand(query)
+        fused = self._fuse(query, limit, allowed, query_vector)
         chosen = diversify(
             fused,
             chunks,
@@ -267,3 +355,47 @@ class Retriever:
             Passage(chunks[row], documents[chunks[row].doc_id].meta, score, rank)
             for rank, (row, score) in enumerate(chosen, 1)
         ]
+
+    def _fuse(
+        self,
+        query: str,
+        limit: int,
+        allowed: npt.NDArray[np.bool_] | None,
+        query_vector: Vectors | None = None,
+    ) -> list[tuple[int, float]]:
+        """The candidates of all scorers, best first, by the configured fusion."""
+        settings = self.settings
+        weights = [
+            settings.dense_weight,
+            settings.sentence_weight,
+            settings.lexical_weight,
+            settings.word_weight,
+        ]
+        if query_vector is None:
+            query_vector = self.embedder.embed([query])[0]
+        sentence = self.sentence_scores(query_vector)
+        lexical = self.lexical_scores(query)
+        word = (
+            self.word_scores(query)
+            if settings.word_weight
+            else np.zeros(len(self.index.chunks), dtype=np.float32)
+        )
+        rankings = [
+            self.dense_ranking(query_vector, limit, allowed),
+            self._top(sentence, limit, allowed) if len(self.index.sentences) else [],
+            self._top(lexical, limit, allowed, positive=True),
+            self._top(word, limit, allowed, positive=True),
+        ]
+        if settings.fusion == "rrf":
+            return rrf_fuse(rankings, weights, settings.rrf_k)
+        if settings.fusion == "weighted":
+            return weighted_fuse(rankings, weights)
+        pool = sorted({row for ranking in rankings for row, _ in ranking})
+        rows = np.array(pool, dtype=np.int64)
+        columns = [
+            self.index.embeddings[rows] @ query_vector,
+            sentence[rows],
+            lexical[rows],
+            word[rows],
+        ]
+        return zscore_fuse(pool, columns, weights)

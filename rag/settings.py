@@ -65,27 +65,53 @@ class Settings(BaseSettings):
     # Retrieval
     top_k: int = Field(default=5, description="Passages returned per query.")
     candidates: int = Field(
-        default=40, description="Candidates taken from each of dense and BM25 before fusion."
+        default=40,
+        description="Candidates each ranking proposes before fusion (dense, sentence, BM25, "
+        "word matching).",
     )
-    fusion: Literal["rrf", "weighted"] = Field(
-        default="weighted",
-        description="How the rankings are combined: max-normalised weighted scores (measured "
-        "best on the eval set) or reciprocal rank fusion.",
+    fusion: Literal["zscore", "weighted", "rrf"] = Field(
+        default="zscore",
+        description="How the rankings are combined: zscore scores every candidate with every "
+        "scorer and sums weighted z-scores (measured best, eval/kfold_retrieval.py); weighted "
+        "sums max-normalised scores of each ranking's own candidates; rrf is reciprocal rank "
+        "fusion.",
     )
     rrf_k: int = Field(default=60, description="Reciprocal-rank-fusion damping constant.")
     dense_weight: float = Field(
         default=1.0, description="Fusion weight of the dense ranking of whole chunks."
     )
     sentence_weight: float = Field(
-        default=1.0,
+        default=0.5,
         description="Fusion weight of the dense ranking of single sentences (a chunk scores "
         "as its best sentence): finds a one-sentence answer inside a long passage.",
     )
-    lexical_weight: float = Field(default=0.5, description="Fusion weight of the BM25 ranking.")
+    lexical_weight: float = Field(default=1.0, description="Fusion weight of the BM25 ranking.")
+    word_weight: float = Field(
+        default=0.5,
+        description="Fusion weight of soft word matching (a sentence scores by the question's "
+        "words it holds or a near synonym of, weighted by IDF; a chunk as its best sentence): "
+        "finds paraphrases that share few words with the text. 0 turns it off.",
+    )
+    word_threshold: float = Field(
+        default=0.5,
+        ge=0.0,
+        le=1.0,
+        description="Least cosine similarity between two words (embedded alone) for soft word "
+        "matching to count them as the same.",
+    )
+    word_embed_unknown: bool = Field(
+        default=False,
+        description="Embed the question's words that the collection does not use, so word "
+        "matching can match them to near synonyms too: one more model call per question with "
+        "such words (1.3-1.8x the search time; vectors are remembered). Off: such words "
+        "take no part in word matching.",
+    )
     expand_place_names: bool = Field(
         default=True,
-        description="Append the country a capital or institution stands for to queries "
-        "(Yerevan -> Armenia, the Kremlin -> Russia).",
+        description="Append the names a query stands for: the country of a capital or "
+        "institution (Yerevan -> Armenia, the Kremlin -> Russia), the place of a demonym "
+        "(Azerbaijani -> Azerbaijan), an organisation described (the Moscow-led military "
+        "alliance -> CSTO), an acronym spelled by a list of names (BRICS).",
     )
     max_per_doc: int = Field(
         default=3, description="At most this many passages from one document in a result."

@@ -12,6 +12,8 @@ Layout (`index/<collection>/`)::
         embeddings.npy      float32 (chunks x dimension), L2-normalised
         sentences.jsonl     [doc_id, start, end] of each indexed sentence
         sentence_embeddings.npy  float32 (sentences x dimension), for sentence-level search
+        words.jsonl         the sentences' vocabulary (rag.wordmatch), one word per line
+        word_embeddings.npy float32 (words x dimension), for soft word matching
         dense.faiss         FAISS index over the embeddings
         bm25/               bm25s index over the chunk terms
 
@@ -45,7 +47,7 @@ from rag.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError
 from rag.lexical import terms
 from rag.types import Chunk, Document, DocumentMeta
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3  # 3: words.jsonl and word_embeddings.npy
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
 _DATA_FILES = (
@@ -55,6 +57,8 @@ _DATA_FILES = (
     "dense.faiss",
     "sentences.jsonl",
     "sentence_embeddings.npy",
+    "words.jsonl",
+    "word_embeddings.npy",
 )
 _HNSW_M = 32
 _HNSW_EF_SEARCH = 128
@@ -83,6 +87,11 @@ class LoadedIndex:
     bm25: bm25s.BM25
     sentences: list[tuple[str, int, int]]  # (doc_id, start, end) in the document's text
     sentence_embeddings: Vectors
+    words: list[str]  # the vocabulary of the sentences, for soft word matching
+    word_embeddings: Vectors
+
+    def sentence_texts(self) -> list[str]:
+        return [self.documents[d].text[a:b] for d, a, b in self.sentences]
 
     def sentence_chunks(self) -> list[list[int]]:
         """For each sentence, the rows of the chunks that contain it (overlap: one or two)."""
@@ -146,7 +155,7 @@ def _write_jsonl(path: Path, rows: Sequence[object]) -> None:
             handle.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+def _read_jsonl(path: Path) -> list[Any]:
     rows = []
     with path.open(encoding="utf-8") as handle:
         for number, line in enumerate(handle, 1):
@@ -208,6 +217,18 @@ def build_bm25(texts: Sequence[str]) -> bm25s.BM25:
     return retriever
 
 
+def _write_rows(
+    staging: Path, name: str, rows: Sequence[Any], vectors: Vectors | None, config: IndexConfig
+) -> None:
+    """`<name>s.jsonl` and `<name>_embeddings.npy`, one vector per row (none: empty)."""
+    if vectors is None:
+        vectors = np.zeros((0, config.dimension), dtype=np.float32)
+    if len(rows) != len(vectors):
+        raise RagError(f"internal: {len(rows)} {name}s, {len(vectors)} vectors")
+    _write_jsonl(staging / f"{name}s.jsonl", rows)
+    np.save(staging / f"{name}_embeddings.npy", vectors.astype(np.float32), allow_pickle=False)
+
+
 def write_generation(
     collection_dir: Path,
     documents: Sequence[Document],
@@ -216,6 +237,8 @@ def write_generation(
     config: IndexConfig,
     sentences: Sequence[tuple[str, int, int]] = (),
     sentence_embeddings: Vectors | None = None,
+    words: Sequence[str] = (),
+    word_embeddings: Vectors | None = None,
     extra_manifest: dict[str, Any] | None = None,
 ) -> Path:
     """Write a complete new generation and make it current. Returns its folder."""
@@ -229,18 +252,8 @@ def write_generation(
         _write_jsonl(staging / "documents.jsonl", [_document_row(d) for d in documents])
         _write_jsonl(staging / "chunks.jsonl", [asdict(c) for c in chunks])
         np.save(staging / "embeddings.npy", embeddings.astype(np.float32), allow_pickle=False)
-        if sentence_embeddings is None:
-            sentence_embeddings = np.zeros((0, config.dimension), dtype=np.float32)
-        if len(sentences) != len(sentence_embeddings):
-            raise RagError(
-                f"internal: {len(sentences)} sentences, {len(sentence_embeddings)} vectors"
-            )
-        _write_jsonl(staging / "sentences.jsonl", [list(s) for s in sentences])
-        np.save(
-            staging / "sentence_embeddings.npy",
-            sentence_embeddings.astype(np.float32),
-            allow_pickle=False,
-        )
+        _write_rows(staging, "sentence", [list(s) for s in sentences], sentence_embeddings, config)
+        _write_rows(staging, "word", list(words), word_embeddings, config)
         dense = build_dense_index(embeddings, config.hnsw_min_chunks)
         faiss.write_index(dense, str(staging / "dense.faiss"))
         if chunks:
@@ -257,6 +270,7 @@ def write_generation(
                 "documents": len(documents),
                 "chunks": len(chunks),
                 "sentences": len(sentences),
+                "words": len(words),
             },
             "documents": {
                 d.doc_id: {
@@ -397,8 +411,16 @@ def load_index(collection_dir: Path) -> LoadedIndex:
         (str(d), int(a), int(b)) for d, a, b in _read_jsonl(generation / "sentences.jsonl")
     ]
     sentence_embeddings = np.load(generation / "sentence_embeddings.npy", allow_pickle=False)
+    words = _read_jsonl(generation / "words.jsonl")
+    word_embeddings = np.load(generation / "word_embeddings.npy", allow_pickle=False)
     counts = manifest["counts"]
     problems = []
+    if not all(isinstance(w, str) for w in words):
+        problems.append("words.jsonl holds a line that is not a JSON string")
+    if word_embeddings.shape != (len(words), manifest["embedding"]["dimension"]):
+        problems.append(
+            f"word embeddings shape {word_embeddings.shape} does not fit {len(words)} words"
+        )
     if sentence_embeddings.shape != (len(sentences), manifest["embedding"]["dimension"]):
         problems.append(
             f"sentence embeddings shape {sentence_embeddings.shape} does not fit "
@@ -432,4 +454,6 @@ def load_index(collection_dir: Path) -> LoadedIndex:
         bm25,
         sentences,
         sentence_embeddings,
+        words,
+        word_embeddings,
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rag.retrieval import diversify, rrf_fuse, weighted_fuse
+from rag.retrieval import diversify, rrf_fuse, weighted_fuse, zscore_fuse
 from rag.types import Chunk
 
 
@@ -63,3 +63,28 @@ def test_diversify_skips_overlapping_and_near_identical_passages() -> None:
         max_overlap=0.5,
     )
     assert [row for row, _ in chosen] == [0, 2]
+
+
+def test_zscore_fuse_lets_a_scorer_that_stands_out_win() -> None:
+    rows = list(range(100, 120))
+    # Cosines spread evenly (row 100 best); BM25 flat but far above the rest for row 110.
+    dense = np.linspace(0.60, 0.50, 20)
+    bm25 = np.ones(20)
+    bm25[10] = 9.0
+    fused = zscore_fuse(rows, [dense, bm25], [1.0, 1.0])
+    assert fused[0][0] == 110
+    assert fused[1][0] == 100
+    assert sorted(row for row, _ in fused) == rows
+    # A scorer's scale and offset do not matter, only how far a candidate stands out.
+    rescaled = zscore_fuse(rows, [dense * 100 + 3, bm25 / 7 - 1], [1.0, 1.0])
+    assert [row for row, _ in rescaled] == [row for row, _ in fused]
+
+
+def test_zscore_fuse_weights_shift_the_winner_and_flat_scorers_add_nothing() -> None:
+    rows = [0, 1]
+    a = np.array([1.0, 0.0])
+    b = np.array([0.0, 1.0])
+    flat = np.array([5.0, 5.0])
+    assert zscore_fuse(rows, [a, b, flat], [0.9, 0.1, 1.0])[0][0] == 0
+    assert zscore_fuse(rows, [a, b, flat], [0.1, 0.9, 1.0])[0][0] == 1
+    assert zscore_fuse(rows, [flat], [1.0]) == [(0, 0.0), (1, 0.0)]

@@ -306,3 +306,50 @@ def test_a_file_elsewhere_cannot_take_an_indexed_document_id(
     index = load_index(settings.collection_dir)
     assert set(index.documents) == {"armenia", "georgia"}  # the other folder's are kept too
     assert index.documents["georgia"].text == ARTICLE_A
+
+
+def test_the_index_stores_a_vector_for_each_word_of_its_sentences(
+    small_corpus: Path, settings: Settings, fake: HashEmbedder
+) -> None:
+    Assistant(settings, embedder_factory=lambda: fake).ingest([small_corpus])
+    index = load_index(settings.collection_dir)
+    assert index.manifest["schema_version"] == store.SCHEMA_VERSION
+    assert index.manifest["counts"]["words"] == len(index.words)
+    assert index.words == sorted(index.words)
+    assert {"candidate", "tbilisi", "yerevan"} <= set(index.words)
+    assert not {"the", "2022", "in"} & set(index.words)  # function words and numbers
+    assert index.word_embeddings.shape == (len(index.words), fake.dimension)
+    row = index.words.index("yerevan")
+    assert np.allclose(index.word_embeddings[row], fake.embed(["yerevan"])[0], atol=1e-5)
+
+
+def test_an_index_of_an_older_schema_is_refused_with_the_command_to_rebuild(
+    small_corpus: Path, settings: Settings, fake: HashEmbedder
+) -> None:
+    Assistant(settings, embedder_factory=lambda: fake).ingest([small_corpus])
+    generation = current_generation(settings.collection_dir)
+    manifest = json.loads((generation / "manifest.json").read_text())
+    manifest["schema_version"] = 2
+    (generation / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(IndexMismatchError, match=r"schema version 2.*rag ingest --rebuild"):
+        load_index(settings.collection_dir)
+
+
+def test_ingesting_a_new_file_embeds_only_its_new_words(
+    small_corpus: Path, settings: Settings, fake: HashEmbedder
+) -> None:
+    assistant = Assistant(settings, embedder_factory=lambda: fake)
+    assistant.ingest([small_corpus])
+    before = load_index(settings.collection_dir)
+    _write(small_corpus, "zanzibar.txt", "Zanzibar and Georgia signed a treaty in Tbilisi.")
+    fake.texts = 0
+    assistant.ingest([small_corpus])
+    after = load_index(settings.collection_dir)
+    new_words = set(after.words) - set(before.words)
+    assert new_words == {"zanzibar", "signed", "treaty"}
+    chunks = [c for c in after.chunks if c.doc_id == "zanzibar"]
+    sentences = [s for s in after.sentences if s[0] == "zanzibar"]
+    assert fake.texts == len(chunks) + len(sentences) + len(new_words)
+    for word in set(before.words) & set(after.words):
+        old = before.word_embeddings[before.words.index(word)]
+        assert np.array_equal(after.word_embeddings[after.words.index(word)], old)

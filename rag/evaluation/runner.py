@@ -323,9 +323,12 @@ def settings_snapshot(assistant: System, backend: str) -> dict[str, SettingValue
         "dense_weight": s.dense_weight,
         "sentence_weight": s.sentence_weight,
         "lexical_weight": s.lexical_weight,
+        "word_weight": s.word_weight,
+        "word_threshold": s.word_threshold,
         "candidates": s.candidates,
         "max_per_doc": s.max_per_doc,
         "expand_place_names": s.expand_place_names,
+        "reranker": s.reranker,
     }
     if answerers.uses_llm(backend):
         snapshot["llm_model"] = s.llm_model

@@ -1,0 +1,116 @@
+"""Soft word matching: a sentence scores by the question's words it contains *or a near
+synonym of*, as the embedding model judges single words ("weapons" ~ "armed", "troops" ~
+"military", "Asian" ~ "Asia"), each match weighted by the matched word's IDF.
+
+Paraphrased questions share few words with the text, so BM25 misses them, and a whole-
+sentence embedding dilutes one decisive word among the rest. Matching word by word keeps
+BM25's precision on names while bridging the synonyms MiniLM knows.
+
+The collection's vocabulary is embedded once, at ingest, and stored in the index
+(`words.jsonl`, `word_embeddings.npy`); a question word outside it (often the very word
+a paraphrase chose) is embedded at query time by the caller. Function words and numbers
+are left to BM25 ("2008" must never softly match "2009").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
+
+import numpy as np
+import numpy.typing as npt
+
+from rag.embeddings import Vectors
+from rag.lexical import QUERY_FILLER, terms, words
+
+Scores = npt.NDArray[np.float32]
+
+
+@lru_cache(maxsize=1 << 16)
+def _is_filler(word: str) -> bool:
+    stems = terms(word)
+    return not stems or all(s in QUERY_FILLER for s in stems)
+
+
+def content_words(text: str) -> list[str]:
+    """The distinct words of a text worth matching, in order: lower-cased, possessive
+    removed, no function words, no single letters, no numbers."""
+    found: dict[str, None] = {}
+    for word in words(text):
+        word = word.removesuffix("'s")
+        if len(word) > 1 and not any(c.isdigit() for c in word) and not _is_filler(word):
+            found.setdefault(word, None)
+    return list(found)
+
+
+def vocabulary(texts: Iterable[str]) -> list[str]:
+    """The sorted content words of a collection's sentences (what ingest embeds)."""
+    found: set[str] = set()
+    for text in texts:
+        found.update(content_words(text))
+    return sorted(found)
+
+
+class WordMatcher:
+    """Sentence scores from soft word matches, over one index's sentences."""
+
+    def __init__(
+        self, words_: Sequence[str], vectors: Vectors, sentence_texts: Sequence[str]
+    ) -> None:
+        if len(words_) != len(vectors):
+            raise ValueError(f"{len(words_)} words but {len(vectors)} word vectors")
+        self.words = list(words_)
+        self.vectors = vectors
+        self._row = {w: i for i, w in enumerate(self.words)}
+        self.sentence_count = len(sentence_texts)
+        # Which sentences hold each word: `_sentences[_offsets[w]:_offsets[w + 1]]`.
+        pairs = [
+            (self._row[w], s)
+            for s, text in enumerate(sentence_texts)
+            for w in content_words(text)
+            if w in self._row
+        ]
+        pairs.sort()
+        word_rows = np.array([w for w, _ in pairs], dtype=np.int64)
+        self._sentences = np.array([s for _, s in pairs], dtype=np.int64)
+        self._offsets = np.searchsorted(word_rows, np.arange(len(self.words) + 1))
+        frequency = np.diff(self._offsets)
+        n = max(self.sentence_count, 1)
+        self.idf = np.log1p(n / np.maximum(frequency, 1)).astype(np.float32)
+
+    def knows(self, name: str) -> bool:
+        """Whether the collection uses a name: all its content words are in the vocabulary."""
+        found = content_words(name)
+        return bool(found) and all(w in self._row for w in found)
+
+    def unknown(self, query_words: Sequence[str]) -> list[str]:
+        """The query words outside the vocabulary (they need their own vectors)."""
+        return [w for w in dict.fromkeys(query_words) if w not in self._row]
+
+    def sentence_scores(
+        self,
+        query_words: Sequence[str],
+        threshold: float,
+        extra: Mapping[str, npt.NDArray[np.float32]] | None = None,
+    ) -> Scores:
+        """For each sentence: the sum over query words of the best match's similarity times
+        its IDF, counting only matches at or above `threshold`. A query word outside the
+        vocabulary takes part when `extra` holds its vector."""
+        extra = extra or {}
+        asked_words = [w for w in dict.fromkeys(query_words) if w in self._row or w in extra]
+        if not asked_words or not self.sentence_count:
+            return np.zeros(self.sentence_count, dtype=np.float32)
+        query_vectors = np.stack(
+            [self.vectors[self._row[w]] if w in self._row else extra[w] for w in asked_words]
+        )
+        similarity = query_vectors @ self.vectors.T
+        asked, matched = np.nonzero(similarity >= threshold)
+        counts = self._offsets[matched + 1] - self._offsets[matched]
+        # Every (query word, sentence holding a matched word) pair with the match's value.
+        first = np.repeat(self._offsets[matched] - np.cumsum(counts) + counts, counts)
+        held = self._sentences[first + np.arange(int(counts.sum()))]
+        values = np.repeat(similarity[asked, matched] * self.idf[matched], counts)
+        best = np.zeros((len(asked_words), self.sentence_count), dtype=np.float32)
+        np.maximum.at(best, (np.repeat(asked, counts), held), values)
+        total: Scores = best.sum(axis=0)
+        return total
