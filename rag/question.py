@@ -301,7 +301,10 @@ def question_focus(
             continue
         names.add(bare)
     names = {n for n in names if n.casefold() not in skip}
-    name_terms = {t for n in names for t in terms(n)}
+    # a name's terms, as canonical and as written ("Russian" is Russia, not a topic word)
+    name_terms = {t for n in names for t in terms(n)} | {
+        t for m in find_names(question) for t in terms(m.text)
+    }
     rare = tuple(
         dict.fromkeys(
             t

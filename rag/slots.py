@@ -97,6 +97,10 @@ _DURATION = frozenset(
 _MEASURE_PREFIX = frozenset({"square", "cubic", "sq"})
 _EXTENT = frozenset(
     {
+        "mm",
+        "cm",
+        "m2",
+        "km2",
         "km",
         "kilometre",
         "kilometres",
@@ -235,7 +239,8 @@ _NOT_NAMES = word_set(
     March April May June July August September October November December Monday Tuesday
     Wednesday Thursday Friday Saturday Sunday Senior Junior Advisor Adviser Lecturer Adjunct
     Fellow Professor Researcher Analyst Editor Correspondent Founder Member Envoy
-    Representative Spokesman Spokeswoman Official
+    Representative Spokesman Spokeswoman Official Prosecutor Attorney Judge Justice
+    Inspector Auditor Ombudsman Commissioner Ministers Officials Security Defence Defense
     """
 )
 # Words that make a capitalised run an organisation, an event or a place, not a person.
