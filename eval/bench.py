@@ -370,8 +370,8 @@ def measure_answering(
             assistant.answer(question, passages, backend="extractive")
             seconds.append(time.perf_counter() - started)
     return {
-        "answer_p50_ms": percentile_ms(seconds, 0.5),
-        "answer_p95_ms": percentile_ms(seconds, 0.95),
+        "answer_p50_ms": percentile_ms(seconds, 50),
+        "answer_p95_ms": percentile_ms(seconds, 95),
         "answers_timed": len(seconds),
     }
 
@@ -400,8 +400,8 @@ def measure_reranker(
         seconds.append(time.perf_counter() - started)
     return {
         "candidates": settings.rerank_candidates,
-        "search_p50_ms": percentile_ms(seconds, 0.5),
-        "search_p95_ms": percentile_ms(seconds, 0.95),
+        "search_p50_ms": percentile_ms(seconds, 50),
+        "search_p95_ms": percentile_ms(seconds, 95),
     }
 
 
