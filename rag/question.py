@@ -94,9 +94,20 @@ def question_kind(question: str) -> Kind | None:
     ):
         if pattern.match(phrase):
             return kind  # type: ignore[return-value]
-    if phrase.startswith("which"):
+    if phrase.startswith("which") or _what_named(phrase):
         return "entity"
     return None
+
+
+def _what_named(phrase: str) -> str:
+    """The noun of "what company ...", "what is the largest port ...": a "what" question
+    naming a kind of thing that has proper names asks for one, as "which" does."""
+    words = re.findall(r"[a-z'’-]+", phrase)
+    if words[:1] != ["what"]:
+        return ""
+    if words[1:2] in (["is"], ["was"], ["are"], ["were"]) and words[2:3] == ["the"]:
+        return next((w for w in words[3:6] if w in _NAMED_THINGS), "")
+    return words[1] if words[1:2] and words[1] in _NAMED_THINGS else ""
 
 
 # Function words BM25 keeps ("has", "since", "from") but a focus check must not ask for.
@@ -175,7 +186,10 @@ _PLACE_THINGS = word_set(
 def _asked_noun(question: str) -> str:
     """The noun a "which X" question asks about: the first of the few words after "which"
     that names a kind of thing with proper names ("which Chinese company" -> company)."""
-    words = re.findall(r"[a-z]+", asking_phrase(question))[1:5]
+    phrase = asking_phrase(question)
+    if not phrase.startswith("which"):
+        return _what_named(phrase)
+    words = re.findall(r"[a-z]+", phrase)[1:5]
     return next((w for w in words if w in _NAMED_THINGS), "")
 
 

@@ -17,7 +17,8 @@ from rag.assistant import Assistant
 from rag.embeddings import Embedder
 from rag.evaluation.schema import EvalQuestion, load_eval_set
 from rag.prompts import CANNOT_ANSWER
-from rag.question import question_kind
+from rag.question import question_kind, question_slot
+from rag.scoring import fills_slot
 from rag.types import Answer, Passage
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -87,10 +88,22 @@ def test_extractive_refuses_when_the_passages_do_not_answer(demo_assistant: Assi
         ("How did Azerbaijan respond to the arrests?", "explain"),
         ("What nationality was the acquaintance who told him?", None),
         ("How many Armenian servicemen died when Baku's forces struck?", "number"),
+        ("What company built the pipeline?", "entity"),
+        ("What is the largest port on the Black Sea coast?", "entity"),
+        ("What is the company's view of the deal?", None),
+        ("What are the main obstacles to peace?", None),
     ],
 )
 def test_question_kind(question: str, kind: str | None) -> None:
     assert question_kind(question) == kind
+
+
+def test_a_what_question_naming_a_port_is_not_answered_by_a_country() -> None:
+    question = "What is the largest port on the Black Sea coast?"
+    slot = question_slot(question, question_kind(question))
+    assert slot is not None and not slot.places_ok
+    assert not fills_slot(slot, "Georgia and Türkiye border the Black Sea.", question)
+    assert fills_slot(slot, "Most traffic on the coast goes through Batumi.", question)
 
 
 def test_extractive_never_repeats_a_sentence(demo_assistant: Assistant) -> None:
