@@ -1,5 +1,4 @@
 """Calibrate the answerability thresholds honestly: chosen on one part of the eval set,
-import torch; torch.set_num_threads(1)
 reported on the rest (k-fold), never on the questions they were tuned on.
 
     python eval/calibrate_answerability.py [SET] [--folds 2] [--repeats 5] [--json OUT]

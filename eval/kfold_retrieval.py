@@ -38,8 +38,9 @@ from pathlib import Path
 from typing import Any
 
 from rag.embeddings import CachedEmbedder, load_embedder
-from rag.evaluation.runner import evidence_spans, score_retrieval
+from rag.evaluation.runner import evidence_spans
 from rag.evaluation.schema import EvalQuestion, load_eval_set
+from rag.evaluation.scores import Observed, evidence_recall, mrr
 from rag.evaluation.sweep import INDEX_FIELDS, configurations, parse_grid
 from rag.retrieval import Retriever
 from rag.settings import Settings
@@ -77,10 +78,18 @@ def per_question(
     for question in questions:
         spans = evidence_spans(question, texts)
         passages = retriever.search(question.question, k=max(k, NDCG_AT))
-        scores = score_retrieval(question, passages, spans, index.documents, k)
+        observed = Observed(
+            question=question,
+            spans=tuple(spans),
+            passages=tuple(passages),
+            k=k,
+            texts=texts,
+            authors={},
+            retrieval_ms=0.0,
+        )
         out[question.id] = {
-            "recall": float(scores["recall"] or 0),
-            "mrr": float(scores["mrr"] or 0),
+            "recall": float(evidence_recall(observed) or 0),
+            "mrr": float(mrr(observed) or 0),
         }
     return out
 
