@@ -24,6 +24,7 @@ from rag.embeddings import Embedder, Vectors
 from rag.errors import RagError
 from rag.lexical import terms
 from rag.settings import Settings
+from rag.sources import named_documents
 from rag.store import LoadedIndex
 from rag.types import Chunk, Passage
 from rag.wordmatch import WordMatcher, content_words
@@ -59,6 +60,7 @@ def zscore_fuse(
     rows: Sequence[int],
     columns: Sequence[npt.NDArray[np.floating[Any]]],
     weights: Sequence[float],
+    bonus: npt.NDArray[np.floating[Any]] | None = None,
 ) -> list[tuple[int, float]]:
     """Weighted sum of each scorer's z-scores over a candidate pool (`columns[i][j]`: scorer
     i's score of `rows[j]`).
@@ -67,8 +69,11 @@ def zscore_fuse(
     not counted as a zero there (max-normalised fusion does that, and then a passage found
     by one scorer alone cannot compete). Each scorer is measured in its own spread over the
     pool, so scales do not matter and a passage one scorer puts far above the rest (a rare
-    name matched by BM25) stands out. A scorer with no spread adds nothing."""
+    name matched by BM25) stands out. A scorer with no spread adds nothing. `bonus` (per
+    row, in z-score units) is added as is: the boost of a source the question names."""
     total = np.zeros(len(rows), dtype=np.float64)
+    if bonus is not None:
+        total += bonus
     for column, weight in zip(columns, weights, strict=True):
         values = np.asarray(column, dtype=np.float64)
         spread = float(values.std())
@@ -192,6 +197,7 @@ class Retriever:
         self._chunk_starts = np.searchsorted(owners, self._chunks_with_sentences)
         self.words = WordMatcher(index.words, index.word_embeddings, index.sentence_texts())
         self._unknown_vectors: dict[str, npt.NDArray[np.float32]] = {}
+        self._metas = {doc_id: doc.meta for doc_id, doc in index.documents.items()}
 
     # ------------------------------------------------------------ filters
 
@@ -339,15 +345,21 @@ class Retriever:
         limit = min(max(self.settings.candidates, top_k * 4), available)
         if limit == 0:
             return []
+        named = self.named_sources(query)
         query = self.expand(query)
-        fused = self._fuse(query, limit, allowed, query_vector)
+        fused = self._fuse(query, limit, allowed, query_vector, named)
+        if not max_per_doc:
+            # A question about the authors wants one passage each; one about a named
+            # source wants that source's passages, however many.
+            max_per_doc = (
+                1 if asks_for_perspectives(query) else top_k if named else self.settings.max_per_doc
+            )
         chosen = diversify(
             fused,
             chunks,
             self.index.embeddings,
             k=top_k,
-            max_per_doc=max_per_doc
-            or (1 if asks_for_perspectives(query) else self.settings.max_per_doc),
+            max_per_doc=max_per_doc,
             max_overlap=self.settings.max_overlap,
         )
         documents = self.index.documents
@@ -356,14 +368,22 @@ class Retriever:
             for rank, (row, score) in enumerate(chosen, 1)
         ]
 
+    def named_sources(self, question: str) -> frozenset[str]:
+        """The documents the question names as its source (rag.sources), when boosted."""
+        if not self.settings.source_boost:
+            return frozenset()
+        return named_documents(question, self._metas)
+
     def _fuse(
         self,
         query: str,
         limit: int,
         allowed: npt.NDArray[np.bool_] | None,
         query_vector: Vectors | None = None,
+        named: frozenset[str] = frozenset(),
     ) -> list[tuple[int, float]]:
-        """The candidates of all scorers, best first, by the configured fusion."""
+        """The candidates of all scorers, best first, by the configured fusion. Passages of
+        a named source join the candidates and get `source_boost` (z-score fusion only)."""
         settings = self.settings
         weights = [
             settings.dense_weight,
@@ -390,6 +410,9 @@ class Retriever:
             return rrf_fuse(rankings, weights, settings.rrf_k)
         if settings.fusion == "weighted":
             return weighted_fuse(rankings, weights)
+        named_mask = self._named_mask(named, allowed)
+        if named_mask is not None:
+            rankings.append(self._top(sentence, limit, named_mask))
         pool = sorted({row for ranking in rankings for row, _ in ranking})
         rows = np.array(pool, dtype=np.int64)
         columns = [
@@ -398,4 +421,13 @@ class Retriever:
             lexical[rows],
             word[rows],
         ]
-        return zscore_fuse(pool, columns, weights)
+        bonus = None if named_mask is None else settings.source_boost * named_mask[rows]
+        return zscore_fuse(pool, columns, weights, bonus)
+
+    def _named_mask(
+        self, named: frozenset[str], allowed: npt.NDArray[np.bool_] | None
+    ) -> npt.NDArray[np.bool_] | None:
+        if not named:
+            return None
+        mask = np.array([c.doc_id in named for c in self.index.chunks], dtype=bool)
+        return mask if allowed is None else mask & allowed

@@ -92,6 +92,14 @@ class Settings(BaseSettings):
         "words it holds or a near synonym of, weighted by IDF; a chunk as its best sentence): "
         "finds paraphrases that share few words with the text. 0 turns it off.",
     )
+    source_boost: float = Field(
+        default=3.0,
+        ge=0,
+        description="Added (in z-score units, zscore fusion) to the passages of a document the "
+        "question names as its source ('per the RUSI paper', 'according to Melvin'; "
+        "rag/sources.py), which then may fill the whole result. 0 turns it off. Chosen by "
+        "k-fold (eval/kfold_retrieval.py): folds chose 3 and 5.",
+    )
     word_threshold: float = Field(
         default=0.5,
         ge=0.0,
