@@ -164,6 +164,9 @@ class Assistant:
                 sentence_source=index_sentence_source(index),
                 authors=self.authors(),
                 common_words=lowercase_words(d.text for d in index.documents.values()),
+                document_text=lambda doc_id: (
+                    index.documents[doc_id].text if doc_id in index.documents else None
+                ),
             )
         return self._extractive
 

@@ -32,6 +32,7 @@ from rag.question import (
     question_terms,
 )
 from rag.scoring import (
+    DocumentText,
     ScoredSentence,
     ScorerConfig,
     SentenceScorer,
@@ -92,6 +93,7 @@ class ExtractiveAnswerer:
         sentence_source: SentenceSource | None = None,
         authors: Sequence[str] = (),
         common_words: frozenset[str] = frozenset(),
+        document_text: DocumentText | None = None,
     ) -> None:
         """`authors` are the collection's author names: "according to Melvin" names a
         source, not a topic, so it is not part of the question's focus."""
@@ -106,6 +108,7 @@ class ExtractiveAnswerer:
             sentence_source=sentence_source,
             cache_size=cache_size,
             common_words=common_words,
+            document_text=document_text,
         )
 
     def analyse(self, question: str) -> QuestionAnalysis:

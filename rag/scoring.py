@@ -33,6 +33,7 @@ from rag.slots import has_date, new_names, person_names, quantities
 from rag.types import Passage
 
 SentenceSource = Callable[[Passage], tuple[list[str], Vectors] | None]
+DocumentText = Callable[[str], str | None]  # a document's whole text, by id
 
 
 @dataclass(frozen=True)
@@ -178,13 +179,20 @@ def focus_shares(
     return near_found / total, found / total
 
 
+_PRONOUN_START = re.compile(r"(?:It|Its|They|Their|This|These|That|Those|He|His|She|Her)\b")
+
+
 def _context(text: str, start: int, end: int) -> str:
-    """The sentence at text[start:end] with the one before it in the same paragraph,
-    where a pronoun's referent usually is."""
+    """The sentence at text[start:end] with the one before it in the same paragraph, where
+    a pronoun's referent usually is; and one more before that when the one before starts
+    with a pronoun itself ("Russia ... . It has reacted ... . Examples include ...")."""
     paragraph = text.rfind("\n\n", 0, start)
-    before = text[max(paragraph, 0, start - 400) : start]
+    before = text[max(paragraph, 0, start - 600) : start]
     spans = split_sentences(before)
-    previous = before[spans[-1][0] : spans[-1][1]] if spans else ""
+    first = len(spans) - 1
+    if first > 0 and _PRONOUN_START.match(before[spans[first][0] : spans[first][1]]):
+        first -= 1
+    previous = before[spans[first][0] : spans[-1][1]] if spans else ""
     return f"{previous} {text[start:end]}"
 
 
@@ -200,9 +208,12 @@ class SentenceScorer:
         sentence_source: SentenceSource | None = None,
         cache_size: int = 4096,
         common_words: frozenset[str] = frozenset(),
+        document_text: DocumentText | None = None,
     ) -> None:
         """`sentence_source` gives a passage's sentences with vectors computed at index
         time (fast); without it, or when it has none, sentences are embedded here.
+        `document_text` lets a sentence's context reach back before its chunk's start
+        (a chunk may begin with "It has ...").
         `common_words` are the words the collection writes in lower case
         (`rag.slots.lowercase_words`), to tell people's names from capitalised phrases."""
         self.common_words = common_words
@@ -210,6 +221,7 @@ class SentenceScorer:
         self.idf = idf
         self.config = config
         self._sentence_source = sentence_source
+        self._document_text = document_text
         self._cache: OrderedDict[str, tuple[list[str], Vectors]] = OrderedDict()
         self._cache_size = cache_size
         self._name_floor = _typical_idf(idf)
@@ -264,12 +276,19 @@ class SentenceScorer:
                 continue
             text = passage.chunk.text
             whole = indexed_text(text, passage.meta)
+            document = self._document_text(passage.chunk.doc_id) if self._document_text else None
+            if document is not None and document[passage.chunk.start : passage.chunk.end] != text:
+                document = None  # not the text this chunk was cut from
             similarities = sentence_vectors @ vector
             for sentence, similarity, sentence_vector in zip(
                 sentences, similarities, sentence_vectors, strict=True
             ):
                 at = max(text.find(sentence), 0)
-                near = indexed_text(_context(text, at, at + len(sentence)), passage.meta)
+                if document is not None:
+                    at += passage.chunk.start
+                near = indexed_text(
+                    _context(document or text, at, at + len(sentence)), passage.meta
+                )
                 slot = (
                     fills_slot(analysis.slot, sentence, analysis.text, self.common_words)
                     if analysis.slot is not None
