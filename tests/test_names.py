@@ -16,6 +16,8 @@ from rag.names import canonical, canonical_names, find_names, variants
         ("Armenians left Yerevan", {"Armenia"}),
         ("Brussels and the EU", {"European Union"}),
         ("the Collective Security Treaty Organization (CSTO)", {"CSTO"}),
+        ("an American leader in Washington", {"United States"}),  # not a US territory's
+        ("Indian arms for Armenia", {"India", "Armenia"}),
     ],
 )
 def test_variants_of_one_actor_share_a_canonical_name(text: str, expected: set[str]) -> None:
