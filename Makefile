@@ -46,7 +46,7 @@ bench: index  ## speed and memory figures (prints, asserts nothing)
 
 # Floors a little under the figures recorded in the README: `make eval` fails on a regression.
 EVAL_FLOORS = --require recall=0.85 --require mrr=0.80 --require key_hit=0.78 \
-	--require abstained_near_miss=0.75 --require abstained_off_topic=0.85 \
+	--require abstained_near_miss=0.80 --require abstained_off_topic=0.85 \
 	--require false_refusal=0.05 --require citation_validity=1.0 --require attribution=1.0 \
 	--require author_coverage=0.90 --require rewrite_correct=0.90
 

@@ -14,7 +14,10 @@ Three checks, in order, each with a reason a user can read:
 
 Checks 2 and 3 pick the answering sentence: the most confident one that passes. Its
 confidence is the scorer's score discounted by the focus it misses; below a threshold the
-documents do not answer. The thresholds are calibrated k-fold (eval/calibrate_answerability.py).
+documents do not answer. For a date, figure or name it must also not be far less
+confident than the best sentence overall: passages that discuss exactly what is asked,
+without the figure, do not make a figure elsewhere the answer. The thresholds are
+calibrated k-fold (eval/calibrate_answerability.py).
 """
 
 from __future__ import annotations
@@ -34,6 +37,11 @@ class AnswerabilityConfig:
     min_similarity: float = 0.41  # off-topic floor on the best raw cosine
     focus_weight: float = 0.35  # share of confidence lost by a sentence missing all focus
     min_confidence: float = 0.24  # below this the passages do not answer
+    # A question asking for a date, figure or name: the sentence that supplies one must be
+    # at least this share as confident as the best sentence overall. When the passages
+    # discuss exactly what is asked but without the figure, a much weaker sentence that
+    # holds some figure is about something else. 0 turns the check off.
+    slot_gap: float = 0.7
 
 
 @dataclass(frozen=True)
@@ -87,6 +95,21 @@ def decide(
         )
     confidences = {i: confidence(scored[i], analysis, config.focus_weight) for i in eligible}
     best = max(eligible, key=lambda i: (confidences[i], -i))
+    if analysis.slot is not None and config.slot_gap:
+        closest_overall = max(confidence(s, analysis, config.focus_weight) for s in scored)
+        if confidences[best] < config.slot_gap * closest_overall:
+            wanted = TYPED_KINDS.get(analysis.kind or "", "answer")
+            return Decision(
+                False,
+                f"the passages discuss this but give no {wanted} for it",
+                best,
+                confidences[best],
+                (
+                    f"closest sentence cosine {closest:.3f}",
+                    f"the {wanted} is in a sentence {confidences[best]:.3f} confident, "
+                    f"< {config.slot_gap} x the best sentence's {closest_overall:.3f}",
+                ),
+            )
     diagnostics = (
         f"closest sentence cosine {closest:.3f}",
         f"confidence {confidences[best]:.3f} (score {scored[best].score:.3f}, "
