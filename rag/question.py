@@ -158,6 +158,7 @@ class Slot:
     counted: str = ""  # "how many troops" -> "troops"
     places_ok: bool = True
     change: bool | None = None  # a percentage: of change ("grew by"), of level ("share"), either
+    settlement: bool = False  # "which city / port / town": a place's own name, not an acronym
 
 
 # "Which X" nouns whose members have proper names; other "which" questions ("which
@@ -181,6 +182,9 @@ _PLACE_THINGS = word_set(
     member members bloc
     """
 )
+
+
+_SETTLEMENTS = word_set("city cities town towns port ports village villages capital harbour")
 
 
 def _asked_noun(question: str) -> str:
@@ -219,7 +223,7 @@ def question_slot(question: str, kind: Kind | None) -> Slot | None:
         noun = _asked_noun(question)
         if not noun:
             return None
-        return Slot(kind, places_ok=noun in _PLACE_THINGS)
+        return Slot(kind, places_ok=noun in _PLACE_THINGS, settlement=noun in _SETTLEMENTS)
     if kind != "number":
         return Slot(kind)
     q = asking_phrase(question)

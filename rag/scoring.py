@@ -94,8 +94,13 @@ def fills_slot(
         fresh = new_names(sentence, question)
         if not slot.places_ok:  # "which company": a country is not one
             fresh = [name for name in fresh if canonical(name) not in variant_table()]
+        if slot.settlement:  # "which port": a place's name, not "BBC" nor a figure
+            return any(not _ACRONYM.fullmatch(name) for name in fresh)
         return bool(fresh) or bool(quantities(_without(sentence, question)))
     return True
+
+
+_ACRONYM = re.compile(r"[A-Z]{2,}s?")
 
 
 def _without(sentence: str, question: str) -> str:

@@ -98,11 +98,12 @@ def test_question_kind(question: str, kind: str | None) -> None:
     assert question_kind(question) == kind
 
 
-def test_a_what_question_naming_a_port_is_not_answered_by_a_country() -> None:
+def test_a_question_asking_for_a_port_is_not_answered_by_a_country_or_an_acronym() -> None:
     question = "What is the largest port on the Black Sea coast?"
     slot = question_slot(question, question_kind(question))
     assert slot is not None and not slot.places_ok
     assert not fills_slot(slot, "Georgia and Türkiye border the Black Sea.", question)
+    assert not fills_slot(slot, "A BBC report covered the coast in 2024.", question)
     assert fills_slot(slot, "Most traffic on the coast goes through Batumi.", question)
 
 
