@@ -323,6 +323,7 @@ def question_focus(
     name_terms = {t for n in names for t in terms(n)} | {
         t for m in find_names(question) for t in terms(m.text)
     }
+    name_terms |= {t for w in skip for t in terms(w)}  # a source's name is no topic word
     rare = tuple(
         dict.fromkeys(
             t

@@ -93,3 +93,13 @@ def test_sentence_context_reaches_back_past_the_chunk_start() -> None:
 
     assert rival(SentenceScorer(HashEmbedder(), {}))
     assert not rival(SentenceScorer(HashEmbedder(), {}, document_text={"d": text}.get))
+
+
+def test_an_author_named_in_the_question_is_not_what_the_answer_must_mention() -> None:
+    question = "Which EU states does Melvin single out?"
+    idf = {"melvin": 5.0, "singl": 3.0, "state": 1.0}
+    plain = analyse(question, idf)
+    pointed = analyse(question, idf, authors=["Neil Melvin"])
+    assert "Melvin" in plain.focus.names
+    assert "Melvin" not in pointed.focus.names and "melvin" not in pointed.focus.terms
+    assert "melvin" not in pointed.terms
