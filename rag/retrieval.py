@@ -24,7 +24,7 @@ from rag.embeddings import Embedder, Vectors
 from rag.errors import RagError
 from rag.lexical import terms
 from rag.settings import Settings
-from rag.sources import named_documents
+from rag.sources import SourceNames
 from rag.store import LoadedIndex
 from rag.types import Chunk, Passage
 from rag.wordmatch import WordMatcher, content_words
@@ -197,7 +197,7 @@ class Retriever:
         self._chunk_starts = np.searchsorted(owners, self._chunks_with_sentences)
         self.words = WordMatcher(index.words, index.word_embeddings, index.sentence_texts())
         self._unknown_vectors: dict[str, npt.NDArray[np.float32]] = {}
-        self._metas = {doc_id: doc.meta for doc_id, doc in index.documents.items()}
+        self._sources: SourceNames | None = None  # built on the first question
 
     # ------------------------------------------------------------ filters
 
@@ -372,7 +372,9 @@ class Retriever:
         """The documents the question names as its source (rag.sources), when boosted."""
         if not self.settings.source_boost:
             return frozenset()
-        return named_documents(question, self._metas)
+        if self._sources is None:
+            self._sources = SourceNames({d: doc.meta for d, doc in self.index.documents.items()})
+        return self._sources.named(question)
 
     def _fuse(
         self,

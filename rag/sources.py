@@ -49,23 +49,32 @@ def source_names(meta: DocumentMeta) -> frozenset[str]:
     return frozenset(n.strip() for n in names if len(_normal(n.strip())) >= _MIN_LENGTH)
 
 
-def _named(name: str, written: list[str], normal: list[str]) -> bool:
-    wanted = _tokens(name)
-    if not wanted:
-        return False
-    width = len(wanted)
-    return any(
-        normal[i : i + width] == wanted and written[i][:1].isupper()
-        for i in range(len(normal) - width + 1)
-    )
+class SourceNames:
+    """Every document's source names, indexed by their first word, so finding the ones a
+    question names costs a lookup per question word, however large the collection."""
+
+    def __init__(self, documents: Mapping[str, DocumentMeta]) -> None:
+        self._by_first: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+        for doc_id, meta in documents.items():
+            for name in source_names(meta):
+                words = tuple(_tokens(name))
+                if words:
+                    self._by_first.setdefault(words[0], []).append((words, doc_id))
+
+    def named(self, question: str) -> frozenset[str]:
+        """The ids of the documents the question names as its source (often none)."""
+        written = _TOKEN.findall(question)
+        normal = [_normal(t) for t in written]
+        found: set[str] = set()
+        for i, word in enumerate(normal):
+            if not written[i][:1].isupper():
+                continue
+            for words, doc_id in self._by_first.get(word, ()):
+                if tuple(normal[i : i + len(words)]) == words:
+                    found.add(doc_id)
+        return frozenset(found)
 
 
 def named_documents(question: str, documents: Mapping[str, DocumentMeta]) -> frozenset[str]:
     """The ids of the documents the question names as its source (often none)."""
-    written = _TOKEN.findall(question)
-    normal = [_normal(t) for t in written]
-    return frozenset(
-        doc_id
-        for doc_id, meta in documents.items()
-        if any(_named(name, written, normal) for name in source_names(meta))
-    )
+    return SourceNames(documents).named(question)
