@@ -33,6 +33,16 @@ def _tokens(text: str) -> list[str]:
     return [_normal(t) for t in _TOKEN.findall(text)]
 
 
+def _site_label(url: str) -> str:
+    """ "e-ir" for https://www.e-ir.info/...; "" for no URL or one that does not parse (a
+    site name is only a hint, and URLs are checked at ingest: rag/urls.py)."""
+    try:
+        host = urlparse(url).hostname or ""
+    except ValueError:  # "http://[::1" and the like
+        return ""
+    return host.removeprefix("www.").split(".")[0]
+
+
 def source_names(meta: DocumentMeta) -> frozenset[str]:
     """The ways a question may name a document as its source, as written in its metadata."""
     names: set[str] = set()
@@ -42,10 +52,9 @@ def source_names(meta: DocumentMeta) -> frozenset[str]:
     if meta.outlet:
         names.add(re.split(r"\s*\(", meta.outlet)[0])
         names.update(_ACRONYM.findall(meta.outlet))
-    if meta.url:
-        label = (urlparse(meta.url).hostname or "").removeprefix("www.").split(".")[0]
-        if label not in _GENERIC_HOSTS:
-            names.add(label)
+    label = _site_label(meta.url or "")
+    if label not in _GENERIC_HOSTS:
+        names.add(label)
     return frozenset(n.strip() for n in names if len(_normal(n.strip())) >= _MIN_LENGTH)
 
 

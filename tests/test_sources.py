@@ -39,6 +39,8 @@ def test_a_document_is_named_by_author_outlet_acronym_or_site() -> None:
     assert {"Neil Melvin", "Melvin", "RUSI"} <= source_names(RUSI)
     assert {"Askerov", "E-International Relations", "e-ir"} <= source_names(EIR)
     assert source_names(ANONYMOUS) == frozenset()
+    broken = DocumentMeta(doc_id="x", source="x.txt", content_hash="4", url="http://[::1")
+    assert source_names(broken) == frozenset()
 
 
 @pytest.mark.parametrize(
