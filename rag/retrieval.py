@@ -198,6 +198,7 @@ class Retriever:
         self.words = WordMatcher(index.words, index.word_embeddings, index.sentence_texts())
         self._unknown_vectors: dict[str, npt.NDArray[np.float32]] = {}
         self._sources: SourceNames | None = None  # built on the first question
+        self._chunk_docs: npt.NDArray[np.object_] | None = None  # each chunk's doc_id
 
     # ------------------------------------------------------------ filters
 
@@ -346,6 +347,8 @@ class Retriever:
         if limit == 0:
             return []
         named = self.named_sources(query)
+        if named and allowed is not None:  # a source the filters leave out is not searched
+            named = named & {chunks[row].doc_id for row in np.flatnonzero(allowed)}
         query = self.expand(query)
         fused = self._fuse(query, limit, allowed, query_vector, named)
         if not max_per_doc:
@@ -431,5 +434,7 @@ class Retriever:
     ) -> npt.NDArray[np.bool_] | None:
         if not named:
             return None
-        mask = np.array([c.doc_id in named for c in self.index.chunks], dtype=bool)
+        if self._chunk_docs is None:
+            self._chunk_docs = np.array([c.doc_id for c in self.index.chunks], dtype=object)
+        mask = np.isin(self._chunk_docs, list(named))
         return mask if allowed is None else mask & allowed

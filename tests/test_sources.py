@@ -10,7 +10,7 @@ from fakes import HashEmbedder
 
 from rag.assistant import Assistant
 from rag.question import analyse
-from rag.retrieval import Retriever
+from rag.retrieval import Filters, Retriever
 from rag.scoring import SentenceScorer
 from rag.sources import named_documents, source_names
 from rag.types import Chunk, DocumentMeta, Passage
@@ -73,6 +73,9 @@ def test_a_named_source_may_fill_the_result_and_comes_first(demo_assistant: Assi
     assert max(Counter(p.chunk.doc_id for p in off.search(question, k=5)).values()) <= 3
     boosted = on.search(question, k=5)
     assert [p.chunk.doc_id for p in boosted] == [rusi] * 5
+    # filtered to another author, the named source is not searched and lifts no cap
+    other = on.search(question, k=5, filters=Filters(authors=("Askerov",)))
+    assert 0 < len(other) <= 3 and rusi not in {p.chunk.doc_id for p in other}
 
 
 def test_sentence_context_reaches_back_past_the_chunk_start() -> None:
