@@ -346,16 +346,18 @@ class Retriever:
         limit = min(max(self.settings.candidates, top_k * 4), available)
         if limit == 0:
             return []
-        named = self.named_sources(query)
-        if named and allowed is not None:  # a source the filters leave out is not searched
-            named = named & {chunks[row].doc_id for row in np.flatnonzero(allowed)}
+        named = self._named_rows(self.named_sources(query), allowed)
         query = self.expand(query)
         fused = self._fuse(query, limit, allowed, query_vector, named)
         if not max_per_doc:
             # A question about the authors wants one passage each; one about a named
             # source wants that source's passages, however many.
             max_per_doc = (
-                1 if asks_for_perspectives(query) else top_k if named else self.settings.max_per_doc
+                1
+                if asks_for_perspectives(query)
+                else top_k
+                if named is not None
+                else self.settings.max_per_doc
             )
         chosen = diversify(
             fused,
@@ -385,10 +387,11 @@ class Retriever:
         limit: int,
         allowed: npt.NDArray[np.bool_] | None,
         query_vector: Vectors | None = None,
-        named: frozenset[str] = frozenset(),
+        named: npt.NDArray[np.bool_] | None = None,
     ) -> list[tuple[int, float]]:
-        """The candidates of all scorers, best first, by the configured fusion. Passages of
-        a named source join the candidates and get `source_boost` (z-score fusion only)."""
+        """The candidates of all scorers, best first, by the configured fusion. The `named`
+        rows (a source the question names) join the candidates and get `source_boost`
+        (z-score fusion only)."""
         settings = self.settings
         weights = [
             settings.dense_weight,
@@ -415,9 +418,8 @@ class Retriever:
             return rrf_fuse(rankings, weights, settings.rrf_k)
         if settings.fusion == "weighted":
             return weighted_fuse(rankings, weights)
-        named_mask = self._named_mask(named, allowed)
-        if named_mask is not None:
-            rankings.append(self._top(sentence, limit, named_mask))
+        if named is not None:
+            rankings.append(self._top(sentence, limit, named))
         pool = sorted({row for ranking in rankings for row, _ in ranking})
         rows = np.array(pool, dtype=np.int64)
         columns = [
@@ -426,15 +428,19 @@ class Retriever:
             lexical[rows],
             word[rows],
         ]
-        bonus = None if named_mask is None else settings.source_boost * named_mask[rows]
+        bonus = None if named is None else settings.source_boost * named[rows]
         return zscore_fuse(pool, columns, weights, bonus)
 
-    def _named_mask(
+    def _named_rows(
         self, named: frozenset[str], allowed: npt.NDArray[np.bool_] | None
     ) -> npt.NDArray[np.bool_] | None:
+        """The chunks of the named documents that the filters allow; None when there are
+        none (a source the filters leave out is not searched)."""
         if not named:
             return None
         if self._chunk_docs is None:
             self._chunk_docs = np.array([c.doc_id for c in self.index.chunks], dtype=object)
-        mask = np.isin(self._chunk_docs, list(named))
-        return mask if allowed is None else mask & allowed
+        rows = np.isin(self._chunk_docs, list(named))
+        if allowed is not None:
+            rows &= allowed
+        return rows if rows.any() else None

@@ -191,8 +191,8 @@ def _context(text: str, start: int, end: int) -> str:
     """The sentence at text[start:end] with the one before it in the same paragraph, where
     a pronoun's referent usually is; and one more before that when the one before starts
     with a pronoun itself ("Russia ... . It has reacted ... . Examples include ...")."""
-    paragraph = text.rfind("\n\n", 0, start)
-    before = text[max(paragraph, 0, start - 600) : start]
+    window = max(0, start - 600)  # the search stays short in a long document
+    before = text[max(text.rfind("\n\n", window, start), window) : start]
     spans = split_sentences(before)
     first = len(spans) - 1
     if first > 0 and _PRONOUN_START.match(before[spans[first][0] : spans[first][1]]):

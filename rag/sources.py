@@ -82,8 +82,3 @@ class SourceNames:
                 if tuple(normal[i : i + len(words)]) == words:
                     found.add(doc_id)
         return frozenset(found)
-
-
-def named_documents(question: str, documents: Mapping[str, DocumentMeta]) -> frozenset[str]:
-    """The ids of the documents the question names as its source (often none)."""
-    return SourceNames(documents).named(question)

@@ -12,7 +12,7 @@ from rag.assistant import Assistant
 from rag.question import analyse
 from rag.retrieval import Filters, Retriever
 from rag.scoring import SentenceScorer
-from rag.sources import named_documents, source_names
+from rag.sources import SourceNames, source_names
 from rag.types import Chunk, DocumentMeta, Passage
 
 RUSI = DocumentMeta(
@@ -57,7 +57,7 @@ def test_a_document_is_named_by_author_outlet_acronym_or_site() -> None:
     ],
 )
 def test_which_documents_a_question_names(question: str, named: set[str]) -> None:
-    assert named_documents(question, DOCUMENTS) == named
+    assert SourceNames(DOCUMENTS).named(question) == named
 
 
 def test_a_named_source_may_fill_the_result_and_comes_first(demo_assistant: Assistant) -> None:
