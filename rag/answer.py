@@ -8,6 +8,7 @@ the final `Answer`). `rag.answerers` names them and builds the one a setting ask
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from rag.prompts import CANNOT_ANSWER
@@ -35,6 +36,21 @@ class Condenser(Protocol):
     """Rewrites a follow-up into a standalone question, given the conversation so far."""
 
     def condense(self, conversation: Conversation, question: str) -> str: ...
+
+
+@dataclass(frozen=True)
+class Rewrite:
+    """A follow-up as a standalone question, with what happened on the way (a model's
+    rewrite that failed or was rejected) for the answer's diagnostics."""
+
+    question: str
+    diagnostics: tuple[str, ...] = ()
+
+
+class Rewriter(Condenser, Protocol):
+    """A condenser that also says how it got its question (`rag.answerers` builds them)."""
+
+    def rewrite(self, conversation: Conversation, question: str) -> Rewrite: ...
 
 
 def answer_stream(

@@ -5,7 +5,9 @@ Each `Kind` names an answerer, labels it for the app and builds it from the faca
 parts. A kind that calls a language model (`uses_llm`) is wrapped in `WithFallback`: when
 the model fails or is not configured, the answer is the extractive one with a one-line
 notice saying why, never a traceback and never an empty answer. Its follow-ups are
-rewritten by the model too, falling back to the rule-based rewrite.
+rewritten by the model too, falling back to the rule-based rewrite when the model fails or
+its rewrite does not hold up (`rag.conversation.rewrite_problem`: it looks like an answer,
+or drops what the follow-up is about); the answer's diagnostics say which.
 
 Adding an answerer: a class implementing `rag.answer.Answerer.answer()` (and `stream()`
 if it can show text as it is written), one `Kind` in `KINDS` below, and its name in the
@@ -14,18 +16,21 @@ if it can show text as it is written), one `Kind` in `KINDS` below, and its name
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from rag.answer import Answerer, Condenser, answer_stream
-from rag.conversation import Conversation, condense_heuristic
+from rag.answer import Answerer, Condenser, Rewrite, Rewriter, answer_stream
+from rag.conversation import Conversation, condense_heuristic, rewrite_problem
 from rag.errors import ConfigError, LLMError
 from rag.extractive import ExtractiveAnswerer
 from rag.generative import LLMAnswerer, LLMCondenser
 from rag.llm import LLM
 from rag.settings import Settings
 from rag.types import Answer, Passage
+
+log = logging.getLogger(__name__)
 
 
 class Parts(Protocol):
@@ -101,7 +106,7 @@ def build_answerer(name: str, parts: Parts) -> Answerer:
     return WithFallback(chosen.name, lambda: chosen.build(parts), lambda: parts.extractive)
 
 
-def build_condenser(name: str, parts: Parts) -> Condenser:
+def build_condenser(name: str, parts: Parts) -> Rewriter:
     """The model's rewrite for a model answerer (rules when the model fails), else rules."""
     rules = RuleCondenser(parts.authors)
     if not kind(name).uses_llm:
@@ -146,7 +151,7 @@ class RuleCondenser:
     people, so "and Melvin?" reads as asking the same of another author."""
 
     def __init__(self, known_people: Callable[[], Sequence[str]]) -> None:
-        self._known_people = known_people
+        self.known_people = known_people
 
     def condense(self, conversation: Conversation, question: str) -> str:
         previous = conversation.previous_question
@@ -156,22 +161,58 @@ class RuleCondenser:
             previous,
             question,
             previous_answer=conversation.previous_answer,
-            known_people=self._known_people(),
+            known_people=self.known_people(),
         )
+
+    def rewrite(self, conversation: Conversation, question: str) -> Rewrite:
+        return Rewrite(self.condense(conversation, question))
+
+
+def _clip(text: str, limit: int = 160) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class CondenserWithFallback:
-    """The model's rewrite, or the rules' when the model fails: silently, because the
-    answer that follows goes to the same model and its notice reports the fault."""
+    """The model's rewrite, or the rules' when the model fails or its rewrite does not hold
+    up against the rules' (it looks like an answer, or drops what the follow-up and its
+    context are about: `rewrite_problem`). Which happened goes to the diagnostics
+    (`rewrite_failed: ...`, `rewrite_rejected: ...`); no notice, because a failing model
+    fails the answer that follows too, and that notice says why."""
 
-    def __init__(self, primary: Callable[[], Condenser], fallback: Condenser) -> None:
+    def __init__(self, primary: Callable[[], Condenser], fallback: RuleCondenser) -> None:
         self._primary = primary
         self._fallback = fallback
 
     def condense(self, conversation: Conversation, question: str) -> str:
-        if not conversation.previous_question:
-            return question.strip()
+        return self.rewrite(conversation, question).question
+
+    def rewrite(self, conversation: Conversation, question: str) -> Rewrite:
+        previous = conversation.previous_question
+        if not previous:
+            return Rewrite(question.strip())
+        rules = self._fallback.condense(conversation, question)
         try:
-            return self._primary().condense(conversation, question)
-        except (LLMError, ConfigError):
-            return self._fallback.condense(conversation, question)
+            proposed = self._primary().condense(conversation, question)
+        except (LLMError, ConfigError) as error:
+            reason = error.reason if isinstance(error, LLMError) else str(error)
+            log.info("the model did not rewrite %r (%s); the rules did", question, reason)
+            return Rewrite(rules, (f"rewrite_failed: {reason}; used the rule-based rewrite",))
+        problem = rewrite_problem(
+            proposed,
+            question,
+            rules,
+            previous_question=previous,
+            previous_answer=conversation.previous_answer,
+            known_people=self._fallback.known_people(),
+        )
+        if problem is None:
+            return Rewrite(proposed)
+        log.info("the model's rewrite %r of %r was rejected: %s", proposed, question, problem)
+        return Rewrite(
+            rules,
+            (
+                f"rewrite_rejected: {problem}; the model's rewrite was {_clip(proposed)!r}, "
+                f"used the rule-based {rules!r}",
+            ),
+        )

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rag.answer import answer_stream
+from rag.answer import Rewrite, answer_stream
 from rag.answerers import build_answerer, build_condenser
 from rag.chunking import indexed_text
 from rag.conversation import Conversation
@@ -179,10 +179,16 @@ class Assistant:
     ) -> str:
         """Rewrite a follow-up into a standalone question (the answerer's choice of rewriter:
         see rag.answerers.build_condenser)."""
+        return self.rewrite(question, conversation, backend).question
+
+    def rewrite(
+        self, question: str, conversation: Conversation | None, backend: Backend | None = None
+    ) -> Rewrite:
+        """As `condense`, with what happened on the way (a model's rewrite rejected)."""
         if conversation is None:
-            return question.strip()
+            return Rewrite(question.strip())
         condenser = build_condenser(backend or self.settings.backend, self)
-        return condenser.condense(conversation, question)
+        return condenser.rewrite(conversation, question)
 
     def ask(
         self,
@@ -218,7 +224,8 @@ class Assistant:
         When the model fails, the final Answer is the extractive one with a notice saying
         why; text already streamed is then superseded by it."""
         chosen = backend or self.settings.backend
-        standalone = self.condense(question, conversation, chosen)
+        rewrite = self.rewrite(question, conversation, chosen)
+        standalone = rewrite.question
         passages = self.search(standalone, k=k, filters=filters)
         answer: Answer | None = None
         for item in self.answer_stream(standalone, passages, backend=chosen, stream=stream):
@@ -227,7 +234,12 @@ class Assistant:
             else:
                 yield item
         assert answer is not None
-        answer = dataclasses.replace(answer, question=question, standalone_question=standalone)
+        answer = dataclasses.replace(
+            answer,
+            question=question,
+            standalone_question=standalone,
+            diagnostics=rewrite.diagnostics + answer.diagnostics,
+        )
         if conversation is not None:
             conversation.add(standalone, answer.text)
         yield answer

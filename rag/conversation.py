@@ -32,6 +32,9 @@ Anything else is already standalone and is returned as typed: no rule fires with
 pronoun that has no antecedent in the follow-up, an elliptical pattern, or a leading
 "and/so/then" with nothing new named (name variants count as the same: Moscow/Russia/the
 Kremlin, Türkiye/Turkey, capitals and their countries).
+
+A model's rewrite is checked against these rules' (`rewrite_problem`): one that looks like
+an answer, or loses what the follow-up and its context are about, is not used.
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ from functools import lru_cache
 from typing import Literal
 
 from rag.aliases import alias_table
-from rag.lexical import words
+from rag.lexical import terms, words
 
 Kind = Literal["person", "place", "group", "name", "year", "phrase"]
 Role = Literal["subject", "object", "possessive"]
@@ -1685,3 +1688,124 @@ class Conversation:
 
     def add(self, standalone_question: str, answer: str) -> None:
         self.turns.append((standalone_question, answer))
+
+
+# --- checking a model's rewrite ----------------------------------------------------------
+
+_CITATION_MARKER = re.compile(r"\[\s*\d{1,4}(?:\s*[-–,]\s*\d{1,4})*\s*\]")
+
+
+def _is_question(text: str) -> bool:
+    """Ends with a question mark or opens like a question ("and why did ...", "how ...")."""
+    text = text.strip()
+    if text.rstrip("\"'”’)»*").endswith("?"):
+        return True
+    opening = [w for w in words(text)[:3] if w not in _CONNECTIVES]
+    return bool(opening) and (opening[0] in _WH or opening[0] in _AUX)
+
+
+def _grams(text: str, n: int = 4) -> set[tuple[str, ...]]:
+    tokens = words(text)
+    return {tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)}
+
+
+def _named(text: str, known_people: Sequence[str]) -> list[Mention]:
+    """The named things of a question (people, places, groups, years), each once."""
+    found: list[Mention] = []
+    for mention in mentions(text, known_people):
+        if mention.kind != "phrase" and not any(same_entity(mention.text, m.text) for m in found):
+            found.append(mention)
+    return found
+
+
+def _topic_words(text: str, names: Sequence[Mention]) -> list[str]:
+    """Content words that are not names, function words or known verbs: what a follow-up
+    asks about ("pipeline", "corridor"), which a faithful rewrite keeps."""
+    named = {w for m in names for w in words(m.text)}
+    found: list[str] = []
+    for word in words(text):
+        word = word.removesuffix("'s")
+        if (
+            len(word) > 2
+            and not word.isdigit()
+            and word not in _FUNCTION
+            and word not in named
+            and _verb_base(word) is None
+            and terms(word)
+            and word not in found
+        ):
+            found.append(word)
+    return found
+
+
+def _keeps(name: Mention, rewrite_names: Sequence[Mention], kept: set[str]) -> bool:
+    if any(same_entity(name.text, m.text) for m in rewrite_names):
+        return True
+    return any(stem in kept for stem in terms(name.text))
+
+
+def rewrite_problem(
+    rewrite: str,
+    follow_up: str,
+    heuristic: str,
+    *,
+    previous_question: str = "",
+    previous_answer: str = "",
+    known_people: Sequence[str] = (),
+) -> str | None:
+    """Why a model's rewrite of a follow-up should not be used, or None if it may be.
+
+    `heuristic` is the rules' rewrite of the same follow-up (`condense_heuristic`): what
+    the conversation adds to the follow-up is read from the difference between the two.
+
+    It looks like an answer when it cites passages ([1]), repeats the previous answer (half
+    of its four-word runs are the answer's, not the questions'), is declarative where the
+    follow-up asked a question, or is long (over 30 words and three times the rules'
+    rewrite). It drops what the follow-up is about when it loses a name the follow-up
+    gives (name variants count: Moscow for Russia), more than half of the follow-up's
+    other content words (verbs excepted: "react" may become "respond"), or everything the
+    context brings in (every name the rules' rewrite adds, else every content word it adds).
+    """
+    reasons: list[str] = []
+    rewrite = rewrite.strip()
+
+    # --- an answer rather than a question
+    if _CITATION_MARKER.search(rewrite):
+        reasons.append("cites passages")
+    grams = _grams(rewrite)
+    echoed = grams & _grams(previous_answer)
+    echoed -= _grams(previous_question) | _grams(heuristic) | _grams(follow_up)
+    if grams and len(echoed) >= 2 and 2 * len(echoed) >= len(grams):
+        reasons.append("repeats the previous answer")
+    if _is_question(follow_up) and not _is_question(rewrite):
+        reasons.append("is not a question")
+    n_words = len(words(rewrite))
+    if n_words > max(30, 3 * len(words(heuristic))):
+        reasons.append(f"is {n_words} words long")
+    problems = [f"looks like an answer ({', '.join(reasons)})"] if reasons else []
+
+    # --- what the follow-up and its context are about
+    kept = set(terms(rewrite))
+    rewrite_names = _named(rewrite, known_people)
+    asked_names = _named(follow_up, known_people)
+    dropped = [m.text for m in asked_names if not _keeps(m, rewrite_names, kept)]
+    topic = _topic_words(follow_up, asked_names)
+    lost = [w for w in topic if not set(terms(w)) & kept]
+    if 2 * len(lost) > len(topic):
+        dropped += lost
+    if heuristic.strip() != follow_up.strip():  # the rules took something from the context
+        context_names = [
+            m
+            for m in _named(heuristic, known_people)
+            if not any(same_entity(m.text, a.text) for a in asked_names)
+        ]
+        if context_names:
+            if not any(_keeps(m, rewrite_names, kept) for m in context_names):
+                dropped += [m.text for m in context_names]
+        else:
+            context = [w for w in _topic_words(heuristic, []) if w not in topic]
+            if context and not any(set(terms(w)) & kept for w in context):
+                dropped += context
+    if dropped:
+        problems.append("dropped terms: " + ", ".join(_unique(dropped)))
+    return "; ".join(problems) or None

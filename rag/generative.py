@@ -3,8 +3,10 @@ and everything it says is checked before a user sees it.
 
 After generation: markdown images and links to hosts that are not among the sources are
 stripped; citations to passages that were not given are removed and reported; sentences
-that state something without a valid citation are flagged; a cannot-answer reply becomes
-an explicit refusal. A prompt too long for the model's context is retried once with the
+that state something without a valid citation are flagged; a cannot-answer reply, or one
+that declines in the model's own words ("I'm sorry, but I can't help with that", "The
+provided documents do not contain ...": `rag.refusals.declines`), becomes an explicit
+refusal. A prompt too long for the model's context is retried once with the
 lowest-ranked half of the passages dropped.
 """
 
@@ -34,8 +36,11 @@ from rag.prompts import (
     load_prompt,
     parse_condensed,
 )
+from rag.refusals import declines
 from rag.sentences import split_sentences
 from rag.types import Answer, Citation, Passage
+
+MODEL_DECLINED = "the language model declined to answer from the retrieved passages"
 
 
 def supporting_sentence(claim: str, passage: Passage) -> str | None:
@@ -126,6 +131,16 @@ class LLMAnswerer:
             raise LLMError("the model returned an empty reply")
         if is_cannot_answer(reply) or not passages:
             return refusal(question, passages, self.name, diagnostics)
+        if declines(reply):
+            said = " ".join(reply.split())
+            said = said if len(said) <= 200 else said[:199] + "…"
+            return refusal(
+                question,
+                passages,
+                self.name,
+                [*diagnostics, f"model_refused: {said}"],
+                reason=MODEL_DECLINED,
+            )
         hosts = {h for p in passages if p.meta.url and (h := urlparse(p.meta.url).hostname)}
         text, removed_markup = strip_unsafe_markup(reply.strip(), hosts)
         diagnostics += removed_markup

@@ -13,16 +13,30 @@ llama.cpp's llama-server sends such a chunk anyway, and llama-cpp-python's serve
 the option and sends none. Whichever chunk carries usage is counted. A server that
 rejects the option (HTTP 400/422 naming `stream_options`) is asked again without it, and
 no more with it. Nothing is ever estimated: a reply without usage adds nothing.
+
+Retries are ours alone (the `openai` client is built with `max_retries=0`, so there is one
+policy): `llm_max_retries` more attempts after a failure to connect, a timeout, or HTTP
+408, 409, 429 and 5xx other than 501 and 505 (which say the server will never do this),
+waiting as `Retry-After`/`retry-after-ms` asks (up to 60 s), else 0.5 s doubling to 8 s.
+Nothing else is retried: not a 400/401/403/404/422, and not a connection lost once the
+server had the request (a server killed mid-answer is reported as such, not as the
+"connection refused" a retry would then meet). A stream is retried only until it opens.
+
+Reasons are one line: an HTML error page (a proxy's 502) is reduced to its title or first
+text, whitespace collapsed, at most 120 characters; a raw body never reaches a notice.
 """
 
 from __future__ import annotations
 
+import html
 import logging
+import random
 import re
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol, TypedDict, runtime_checkable
+from typing import Any, Literal, Protocol, TypedDict, TypeVar, runtime_checkable
 
 import openai
 from openai.types.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionMessageParam
@@ -167,6 +181,30 @@ def _one_line(text: str, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+CAUSE_LIMIT = 120  # characters of a server's error message kept in a reason
+_TAG = re.compile(r"<[A-Za-z!/?][^<>]{0,2000}>")
+_TITLE = re.compile(r"<title\b[^>]{0,200}>(.*?)</title\s*>", re.IGNORECASE | re.DOTALL)
+_HEADING = re.compile(r"<h1\b[^>]{0,200}>(.*?)</h1\s*>", re.IGNORECASE | re.DOTALL)
+_INVISIBLE = re.compile(
+    r"<!--.*?(?:-->|$)|<(script|style|head)\b.*?(?:</\1\s*>|$)", re.IGNORECASE | re.DOTALL
+)
+
+
+def short_cause(text: str, status: int | None = None, limit: int = CAUSE_LIMIT) -> str:
+    """A server's error message as one short line: an HTML page (a proxy's error page) by
+    its title, else its first heading, else its visible text; entities decoded, whitespace
+    collapsed, a leading repeat of the status dropped ("502 Bad Gateway" -> "Bad Gateway")."""
+    text = text[:65536]  # an error page is read no further
+    if _TAG.search(text):
+        found = _TITLE.search(text) or _HEADING.search(text)
+        text = found.group(1) if found else _INVISIBLE.sub(" ", text)
+        text = html.unescape(_TAG.sub(" ", text))
+    text = " ".join(text.split())
+    if status is not None:
+        text = re.sub(rf"^(?:HTTP\s*)?{status}\b[\s:.-]*", "", text, flags=re.IGNORECASE)
+    return _one_line(text, limit)
+
+
 def _error_message(e: openai.APIError) -> str:
     """The server's own error message where it sent one, else the client's."""
     body = e.body
@@ -193,6 +231,60 @@ def _mentions_response_format(error: LLMError) -> bool:
     )
 
 
+_T = TypeVar("_T")
+
+# 501 Not Implemented and 505 HTTP Version Not Supported will not change on a retry
+_RETRY_STATUSES = frozenset({408, 409, 429}) | (frozenset(range(500, 600)) - {501, 505})
+_BACKOFF_S, _BACKOFF_MAX_S, _RETRY_AFTER_MAX_S = 0.5, 8.0, 60.0
+
+
+def _exception_names(e: BaseException | None) -> set[str]:
+    """The class names in a chain of causes, matched by name so that the `openai` client's
+    transport (httpx, or httpx2 in its later versions) does not matter."""
+    names: set[str] = set()
+    seen = 0
+    while e is not None and seen < 10:
+        names.update(cls.__name__ for cls in type(e).__mro__)
+        e, seen = e.__cause__ or e.__context__, seen + 1
+    return names
+
+
+def connection_lost(e: openai.APIConnectionError) -> bool:
+    """The server had the connection and dropped it before the reply was complete (killed,
+    crashed, a proxy giving up), as opposed to never being reached."""
+    names = _exception_names(e.__cause__)
+    if names & {"ConnectError", "ConnectTimeout", "ConnectionRefusedError", "gaierror"}:
+        return False
+    return bool(names & {"RemoteProtocolError", "ReadError", "ConnectionResetError"})
+
+
+def retryable(e: openai.OpenAIError) -> bool:
+    """Whether another attempt may succeed (the module docstring has the policy)."""
+    if isinstance(e, openai.APITimeoutError):
+        return True
+    if isinstance(e, openai.APIConnectionError):
+        return not connection_lost(e)
+    if isinstance(e, openai.APIStatusError):
+        return e.status_code in _RETRY_STATUSES
+    return False
+
+
+def retry_delay(e: openai.OpenAIError, retries_done: int) -> float:
+    """Seconds to wait before the next attempt: as the server asked, within a minute, else
+    exponential backoff with jitter."""
+    if isinstance(e, openai.APIStatusError):
+        headers = e.response.headers
+        for header, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+            try:
+                asked = float(headers.get(header, "")) * scale
+            except ValueError:
+                continue
+            if 0 <= asked <= _RETRY_AFTER_MAX_S:
+                return asked
+    backoff = min(_BACKOFF_S * 2.0**retries_done, _BACKOFF_MAX_S)
+    return backoff * (1 - 0.25 * random.random())
+
+
 def _is_context_overflow(e: openai.APIError) -> bool:
     if e.code in _CONTEXT_CODES or (e.type or "") in _CONTEXT_CODES:
         return True
@@ -204,10 +296,9 @@ class OpenAICompatibleLLM:
 
     Configured from `Settings`: `llm_base_url` and `llm_model` are required, `llm_api_key`
     is optional (`NO_API_KEY` is sent without one), `llm_timeout_s` applies to each request
-    (and to each wait for the next streamed chunk), `llm_max_retries` retries connection
-    errors, timeouts, 408/409/429 and 5xx answers with backoff (done by the `openai`
-    client; streams are retried only until the first chunk), `llm_temperature` and
-    `llm_max_tokens` go with every request.
+    (and to each wait for the next streamed chunk), `llm_max_retries` is how many more
+    attempts a retryable failure gets (see the module docstring; streams are retried only
+    until they open), `llm_temperature` and `llm_max_tokens` go with every request.
 
     `usage` is the running total of the tokens the server reported (see the module
     docstring); read it before and after some calls and take `TokenUsage.between`.
@@ -252,11 +343,17 @@ class OpenAICompatibleLLM:
         self._stream_usage = True  # send stream_options.include_usage (until refused)
         self._json_formats_refused = 0  # response formats of complete_json this server refused
         api_key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else ""
-        self._client = client or openai.OpenAI(
-            base_url=base_url,
-            api_key=api_key or NO_API_KEY,
-            timeout=settings.llm_timeout_s,
-            max_retries=settings.llm_max_retries,
+        # max_retries=0: the client's own retries would retry what ours do not (a 501, a
+        # connection lost mid-answer) and hide the first failure behind the last one
+        self._client = (
+            client.with_options(max_retries=0)
+            if client is not None
+            else openai.OpenAI(
+                base_url=base_url,
+                api_key=api_key or NO_API_KEY,
+                timeout=settings.llm_timeout_s,
+                max_retries=0,
+            )
         )
 
     @property
@@ -319,9 +416,29 @@ class OpenAICompatibleLLM:
                 self._json_formats_refused = number + 1
         return self._complete(messages, openai.omit)
 
+    def _request(self, call: Callable[[], _T]) -> _T:
+        """`call` with our retry policy; any failure of the client as one `LLMError`."""
+        attempt = 1
+        while True:
+            try:
+                return call()
+            except openai.OpenAIError as e:
+                if attempt > self.max_retries or not retryable(e):
+                    raise self._translate(e, attempt) from e
+                delay = retry_delay(e, attempt - 1)
+                log.info(
+                    "retrying %s in %.2f s (attempt %d failed: %s)",
+                    self.base_url,
+                    delay,
+                    attempt,
+                    self._translate(e, 1).reason,
+                )
+                time.sleep(delay)
+                attempt += 1
+
     def _complete(self, messages: Sequence[Message], response_format: Any) -> str:
-        try:
-            response = self._client.chat.completions.create(
+        response = self._request(
+            lambda: self._client.chat.completions.create(
                 model=self.model,
                 messages=_to_openai(messages),
                 temperature=self.temperature,
@@ -329,8 +446,7 @@ class OpenAICompatibleLLM:
                 stream=False,
                 response_format=response_format,
             )
-        except openai.OpenAIError as e:
-            raise self._translate(e) from e
+        )
         if isinstance(response, ChatCompletion):
             self._add_usage(TokenUsage.from_openai(response.usage))
         if not isinstance(response, ChatCompletion) or not response.choices:
@@ -345,10 +461,7 @@ class OpenAICompatibleLLM:
         return text
 
     def stream(self, messages: Sequence[Message]) -> Iterator[str]:
-        try:
-            chunks = self._open_stream(messages)
-        except openai.OpenAIError as e:
-            raise self._translate(e) from e
+        chunks = self._open_stream(messages)
         n_chars = 0
         finish_reason: str | None = None
         usage: TokenUsage | None = None
@@ -380,14 +493,12 @@ class OpenAICompatibleLLM:
         except openai.APITimeoutError as e:
             raise LLMError(f"{cut_off()} (no data within {self.timeout_s:g} s)") from e
         except openai.APIConnectionError as e:
-            raise LLMError(cut_off()) from e
+            raise LLMError(f"connection lost mid-answer: {cut_off()}") from e
         except openai.APIError as e:  # an error event inside the stream
             if _is_context_overflow(e):
                 raise self._translate(e) from e
-            raise LLMError(
-                f"the model server failed after {n_chars} characters: "
-                f"{_one_line(_error_message(e))}"
-            ) from e
+            cause = short_cause(_error_message(e))
+            raise LLMError(f"the model server failed after {n_chars} characters: {cause}") from e
         except openai.OpenAIError as e:
             raise self._translate(e) from e
         finally:
@@ -413,20 +524,21 @@ class OpenAICompatibleLLM:
 
         if self._stream_usage:
             try:
-                return create(include_usage=True)
-            except (openai.BadRequestError, openai.UnprocessableEntityError) as e:
-                if "stream_options" not in _error_message(e):
+                return self._request(lambda: create(include_usage=True))
+            except LLMError as error:
+                cause = error.__cause__
+                if not (
+                    isinstance(cause, openai.BadRequestError | openai.UnprocessableEntityError)
+                    and "stream_options" in _error_message(cause)
+                ):
                     raise
                 log.info("%s refused stream_options: streams go uncounted", self.base_url)
                 self._stream_usage = False
-        return create(include_usage=False)
+        return self._request(lambda: create(include_usage=False))
 
     def list_models(self) -> list[str]:
         """The model ids the endpoint offers (`GET /models`): a cheap health check."""
-        try:
-            return [model.id for model in self._client.models.list()]
-        except openai.OpenAIError as e:
-            raise self._translate(e) from e
+        return self._request(lambda: [model.id for model in self._client.models.list()])
 
     # --- errors -----------------------------------------------------------------------
 
@@ -441,21 +553,29 @@ class OpenAICompatibleLLM:
                 n_chars,
             )
 
-    def _translate(self, e: openai.OpenAIError) -> LLMError:
+    def _translate(self, e: openai.OpenAIError, attempts: int = 1) -> LLMError:
         """One `LLMError` with a one-line reason for any error of the client."""
+        error = self._reason(e)
+        if attempts > 1:
+            error = type(error)(f"{error.reason} ({attempts} attempts)")
+        return error
+
+    def _reason(self, e: openai.OpenAIError) -> LLMError:
         if isinstance(e, openai.APITimeoutError):
-            attempts = f" ({self.max_retries + 1} attempts)" if self.max_retries else ""
-            return LLMError(
-                f"the model server did not answer within {self.timeout_s:g} s{attempts}"
-            )
+            return LLMError(f"the model server did not answer within {self.timeout_s:g} s")
         if isinstance(e, openai.APIConnectionError):
-            cause = _one_line(str(e.__cause__), 120) if e.__cause__ else ""
+            if connection_lost(e):
+                return LLMError(
+                    f"connection lost mid-answer: the model server at {self.base_url} "
+                    "closed it before replying"
+                )
+            cause = short_cause(str(e.__cause__)) if e.__cause__ else ""
             return LLMError(
                 f"could not connect to {self.base_url}" + (f" ({cause})" if cause else "")
             )
         if isinstance(e, openai.APIStatusError):
             status = e.status_code
-            message = _one_line(_error_message(e))
+            message = short_cause(_error_message(e), status) or "no message"
             if status in (400, 413, 422) and _is_context_overflow(e):
                 return ContextTooLongError(
                     f"the prompt does not fit the model's context window (HTTP {status}: {message})"
@@ -479,10 +599,10 @@ class OpenAICompatibleLLM:
             if _is_context_overflow(e):
                 return ContextTooLongError(
                     "the prompt does not fit the model's context window "
-                    f"({_one_line(_error_message(e))})"
+                    f"({short_cause(_error_message(e))})"
                 )
-            return LLMError(f"the model server failed: {_one_line(_error_message(e))}")
-        return LLMError(f"the model client failed: {_one_line(str(e)) or type(e).__name__}")
+            return LLMError(f"the model server failed: {short_cause(_error_message(e))}")
+        return LLMError(f"the model client failed: {short_cause(str(e)) or type(e).__name__}")
 
 
 def _to_openai(messages: Sequence[Message]) -> list[ChatCompletionMessageParam]:

@@ -158,7 +158,11 @@ class Settings(BaseSettings):
         description="API key; falls back to OPENAI_API_KEY.",
     )
     llm_timeout_s: float = Field(default=60.0, description="Per-request timeout in seconds.")
-    llm_max_retries: int = Field(default=2, description="Retries on 429, 5xx and timeouts.")
+    llm_max_retries: int = Field(
+        default=2,
+        description="More attempts after a connect failure, a timeout, HTTP 408/409/429 or 5xx "
+        "other than 501/505.",
+    )
     llm_temperature: float = Field(default=0.0, description="Sampling temperature.")
     llm_max_tokens: int = Field(default=600, description="Upper bound on generated tokens.")
     prompts_dir: Path = Field(

@@ -11,6 +11,9 @@ Implements `POST /v1/chat/completions` (JSON, or SSE chunks when `"stream": true
     server.cut_stream(["a", "b"])        # send chunks, then drop the connection
     server.context_too_long()            # HTTP 400 context_length_exceeded
     server.raw(200, b"<html>", "text/html")
+    server.html_error(502)               # an nginx-style HTML error page
+    server.drop()                        # close the connection without any response
+    server.die(["a", "b"])               # stream these, then stop listening and hang up
 
 With nothing left in the queue the server answers HTTP 400 "no scripted response left"
 (400 so the client does not retry). Every request is recorded in `server.requests`.
@@ -26,6 +29,7 @@ sends it, as OpenAI does, only when the request asks with
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections import deque
@@ -38,6 +42,8 @@ __all__ = [
     "ContextTooLong",
     "CutStream",
     "Delay",
+    "Die",
+    "Drop",
     "FakeOpenAIServer",
     "Raw",
     "RecordedRequest",
@@ -130,7 +136,35 @@ class Raw:
     content_type: str = "application/json"
 
 
-Action = Reply | Stream | Status | Delay | CutStream | StreamError | ContextTooLong | Raw
+@dataclass(frozen=True)
+class Drop:
+    """Read the request, then close the connection without a byte of response (as a proxy
+    or a server that crashed while working does); the server goes on listening."""
+
+    after_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class Die:
+    """The server is killed mid-answer: after `after_s` (and these stream chunks, when the
+    request streams), it stops listening and drops the connection, so any retry finds
+    the port closed."""
+
+    chunks: tuple[str, ...] = ()
+    after_s: float = 0.0
+
+
+Action = (
+    Reply | Stream | Status | Delay | CutStream | StreamError | ContextTooLong | Raw | Drop | Die
+)
+
+NGINX_502 = (
+    b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+    b"<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx/1.24.0</center>\r\n"
+    b"</body>\r\n</html>\r\n"
+    + b"<!-- a padding to disable MSIE and Chrome friendly error page -->\r\n"
+    * 6
+)
 
 _STATUS_TYPES = {
     400: "invalid_request_error",
@@ -191,6 +225,7 @@ class FakeOpenAIServer:
     _queue: deque[Action] = field(default_factory=deque)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _stopping: threading.Event = field(default_factory=threading.Event)
+    _died: threading.Event = field(default_factory=threading.Event)
     _httpd: ThreadingHTTPServer | None = None
     _thread: threading.Thread | None = None
 
@@ -207,6 +242,8 @@ class FakeOpenAIServer:
         return self
 
     def stop(self) -> None:
+        if self.dead:  # a Die action already closed it
+            return
         self._stopping.set()
         if self._httpd is not None:
             self._httpd.shutdown()
@@ -286,6 +323,29 @@ class FakeOpenAIServer:
         self, code: int, body: bytes, content_type: str = "application/json"
     ) -> FakeOpenAIServer:
         return self.enqueue(Raw(code, body, content_type))
+
+    def html_error(self, code: int = 502, body: bytes = NGINX_502) -> FakeOpenAIServer:
+        """An HTML error page, as a reverse proxy in front of the model sends."""
+        return self.enqueue(Raw(code, body, "text/html"))
+
+    def drop(self, after_s: float = 0.0) -> FakeOpenAIServer:
+        return self.enqueue(Drop(after_s))
+
+    def die(self, chunks: Sequence[str] = (), after_s: float = 0.0) -> FakeOpenAIServer:
+        return self.enqueue(Die(tuple(chunks), after_s))
+
+    @property
+    def dead(self) -> bool:
+        """Whether a `Die` action stopped the server."""
+        return self._died.is_set()
+
+    def _die(self) -> None:
+        """Stop listening, from a request's thread (serve_forever runs in another)."""
+        self._died.set()
+        self._stopping.set()
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
 
     @property
     def pending(self) -> int:
@@ -532,8 +592,27 @@ def _make_handler(server: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
                 error = _error_body(action.message, "server_error", action.error_code)
                 self._write(b"data: " + error + b"\n\n", True)
                 self._end_chunked()
+            elif isinstance(action, Drop):
+                time.sleep(action.after_s)
+                self._hang_up()
+            elif isinstance(action, Die):
+                if wants_stream and action.chunks:
+                    self._start_sse(True)
+                    self._write(_chunk(model, {"role": "assistant", "content": ""}, None), True)
+                    for piece in action.chunks:
+                        self._write(_chunk(model, {"content": piece}, None), True)
+                time.sleep(action.after_s)
+                server._die()
+                self._hang_up()
             else:  # pragma: no cover
                 raise AssertionError(action)
+
+        def _hang_up(self) -> None:
+            """Close the connection at once, mid-response, as the kernel does for a killed
+            process (the request was read, so the client sees an end of stream)."""
+            self.close_connection = True
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_RDWR)
 
         def _stream(self, action: Stream, model: str) -> None:
             with_usage = self._include_usage  # as OpenAI: usage only when asked for

@@ -144,6 +144,28 @@ def test_follow_ups_are_rewritten_by_the_model_or_by_the_rules() -> None:
     assert failing.pending == 0 and not model.pending
 
 
+def test_a_rewrite_that_does_not_hold_up_is_replaced_and_reported() -> None:
+    conversation = Conversation()
+    conversation.add("What is Russia's role in Armenia?", "Russia is Armenia's ally [1].")
+    follow_up = "And what about Georgia?"
+    echo = QueuedLLM(["Russia is Armenia's ally [1]."])
+    rewrite = answerers.build_condenser("openai", FakeParts(echo)).rewrite(conversation, follow_up)  # type: ignore[arg-type]
+    assert rewrite.question == "What is Russia's role in Georgia?"
+    [note] = rewrite.diagnostics
+    assert note.startswith("rewrite_rejected: looks like an answer (cites passages")
+
+    failing = QueuedLLM([LLMError("timed out")])
+    rewrite = answerers.build_condenser("openai", FakeParts(failing)).rewrite(
+        conversation, follow_up
+    )  # type: ignore[arg-type]
+    assert rewrite.question == "What is Russia's role in Georgia?"
+    assert rewrite.diagnostics == ("rewrite_failed: timed out; used the rule-based rewrite",)
+
+    model = QueuedLLM(["How does Russia act in Georgia?"])
+    rewrite = answerers.build_condenser("openai", FakeParts(model)).rewrite(conversation, follow_up)  # type: ignore[arg-type]
+    assert rewrite.question == "How does Russia act in Georgia?" and rewrite.diagnostics == ()
+
+
 def test_a_first_question_is_not_rewritten() -> None:
     model = QueuedLLM()  # any call would fail the test
     condenser = answerers.build_condenser("openai", FakeParts(model))  # type: ignore[arg-type]

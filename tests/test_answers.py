@@ -270,6 +270,7 @@ def assert_extractive_fallback(answer: Answer, *why: str) -> None:
     assert answer.notice is not None
     assert "\n" not in answer.notice
     assert answer.notice.startswith("The language model was not used (")
+    assert "<" not in answer.notice and len(answer.notice) < 250
     for fragment in why:
         assert fragment in answer.notice, answer.notice
     assert not answer.refused and answer.citations  # the extractive answerer can answer it
@@ -283,8 +284,10 @@ def assert_extractive_fallback(answer: Answer, *why: str) -> None:
         (lambda s: s.status(500, "kaput"), ("HTTP 500", "kaput")),
         (lambda s: s.delay(5.0), ("did not answer within 0.5 s",)),
         (lambda s: s.raw(200, b"<html>captive portal</html>", "text/html"), ("not a chat",)),
+        (lambda s: s.html_error(502), ("(HTTP 502): Bad Gateway);",)),
+        (lambda s: s.die(after_s=0.1), ("connection lost mid-answer",)),
     ],
-    ids=["429", "500", "timeout", "html"],
+    ids=["429", "500", "timeout", "html", "html-502", "killed"],
 )
 def test_model_failure_falls_back_to_extractive(
     demo_assistant: Assistant,

@@ -17,6 +17,7 @@ from rag.conversation import (
     mentions,
     past_tense,
     read_turn,
+    rewrite_problem,
     same_entity,
 )
 from rag.embeddings import Embedder
@@ -508,3 +509,128 @@ def test_first_question_is_not_sent_to_the_condense_prompt(
     [request] = fake_openai.chat_requests
     assert "rewrite a follow-up question" not in request.messages[0]["content"]
     assert conversation.turns == [(ROLE, answer.text)]
+
+
+# --- a model's rewrite, checked against the rules' ---------------------------------------
+
+ALLY = "Russia is Armenia's formal ally and keeps a military base in Gyumri [1]."
+FROZE = "Armenia froze its CSTO participation in February 2024 [1]."
+PIPELINE = "What does Iskenderov say about the pipeline through Georgia?"
+
+
+def problem(previous: str, answer: str, follow_up: str, rewrite: str) -> str | None:
+    rules = condense(previous, follow_up, answer)
+    return rewrite_problem(
+        rewrite,
+        follow_up,
+        rules,
+        previous_question=previous,
+        previous_answer=answer,
+        known_people=AUTHORS,
+    )
+
+
+@pytest.mark.parametrize(
+    ("previous", "answer", "follow_up", "rewrite"),
+    [
+        (ROLE, ALLY, "and what about Georgia?", "How does Russia act in Georgia?"),
+        (
+            ROLE,
+            ALLY,
+            "and what about them in Georgia?",
+            "How has Russia's influence in Georgia changed since the 2008 war?",
+        ),
+        (FREEZE, FROZE, "Why?", "Why did Armenia freeze its participation in the CSTO?"),
+        # a verb may be paraphrased, a name given as its variant (Moscow for Russia)
+        (
+            FREEZE,
+            FROZE,
+            "And how did Moscow react?",
+            "How did Russia respond to Armenia freezing its CSTO participation?",
+        ),
+        (
+            PIPELINE,
+            "He says it matters [1].",
+            "what about the railway?",
+            PIPELINE[:-29] + "railway?",
+        ),
+        (
+            "Who is Nikol Pashinyan?",
+            "Nikol Pashinyan is Armenia's prime minister [1].",
+            "when did he meet Aliyev in 2023?",
+            "When did Pashinyan meet Aliyev in 2023?",
+        ),
+        (ROLE, ALLY, "Tell me more about Gyumri", "Tell me more about the Russian base in Gyumri"),
+    ],
+)
+def test_a_faithful_rewrite_is_accepted(
+    previous: str, answer: str, follow_up: str, rewrite: str
+) -> None:
+    assert problem(previous, answer, follow_up, rewrite) is None
+
+
+@pytest.mark.parametrize(
+    ("previous", "answer", "follow_up", "rewrite", "expected"),
+    [
+        # the model echoes its previous answer (2 of 2 in the review)
+        (
+            ROLE,
+            ALLY,
+            "and what about Georgia?",
+            ALLY,
+            "looks like an answer (cites passages, repeats the previous answer, is not a "
+            "question); dropped terms: Georgia",
+        ),
+        (
+            FREEZE,
+            FROZE,
+            "Why?",
+            "Armenia froze its CSTO participation in February 2024.",
+            "looks like an answer (repeats the previous answer, is not a question)",
+        ),
+        # ... or drops the topic
+        (ROLE, ALLY, "and what about Georgia?", ROLE, "dropped terms: Georgia"),
+        (FREEZE, FROZE, "Why?", "Why did this happen?", "dropped terms: Armenia, CSTO"),
+        (
+            PIPELINE,
+            "He says it matters [1].",
+            "what about the railway?",
+            "What does Iskenderov say about Georgia?",
+            "dropped terms: railway",
+        ),
+        (
+            ROLE,
+            ALLY,
+            "and Georgia?",
+            "What is the role of Russia in Georgia, a country in the South Caucasus that "
+            "fought a war with Russia in 2008 and has since sought closer ties with the "
+            "European Union and NATO despite the occupation of its regions?",
+            "looks like an answer (is 40 words long)",
+        ),
+    ],
+)
+def test_a_rewrite_that_answers_or_drops_the_topic_is_rejected(
+    previous: str, answer: str, follow_up: str, rewrite: str, expected: str
+) -> None:
+    assert problem(previous, answer, follow_up, rewrite) == expected
+
+
+def test_a_rewrite_that_echoes_the_answer_is_replaced_by_the_rules(
+    assistant: Assistant, fake_openai: FakeOpenAIServer
+) -> None:
+    fake_openai.reply(ALLY)  # the condense request: the model repeats its previous answer
+    fake_openai.reply("Russia went to war with Georgia in 2008 [1].")
+    conversation = Conversation()
+    conversation.add(ROLE, ALLY)
+    answer = assistant.ask("and what about Georgia?", conversation=conversation)
+    # before: the standalone question was the previous answer, and Georgia was lost
+    assert answer.standalone_question == "What is Russia's role in Georgia?"
+    assert (
+        "Question: What is Russia's role in Georgia?"
+        in (fake_openai.chat_requests[1].messages[-1]["content"])
+    )
+    [rejected] = [d for d in answer.diagnostics if d.startswith("rewrite_rejected: ")]
+    assert "looks like an answer (cites passages" in rejected
+    assert "dropped terms: Georgia" in rejected
+    assert 'used the rule-based "What is Russia\'s role in Georgia?"' in rejected
+    assert conversation.turns[-1][0] == "What is Russia's role in Georgia?"

@@ -14,7 +14,7 @@ from helpers import llm_settings
 from pydantic import SecretStr
 
 from rag.errors import ConfigError, ContextTooLongError, LLMError
-from rag.llm import LLM, NO_API_KEY, Message, OpenAICompatibleLLM, system, user
+from rag.llm import LLM, NO_API_KEY, Message, OpenAICompatibleLLM, short_cause, system, user
 from rag.settings import Settings
 
 MESSAGES: list[Message] = [system("You are terse."), user("Say hello.")]
@@ -353,6 +353,154 @@ def test_streams_are_retried_before_the_first_chunk(fake_openai: FakeOpenAIServe
     with OpenAICompatibleLLM(llm_settings(fake_openai.base_url, llm_max_retries=1)) as client:
         assert list(client.stream(MESSAGES)) == ["ok"]
     assert len(fake_openai.chat_requests) == 2
+
+
+# --- one-line reasons, our retry policy, a server that dies --------------------------------
+
+NGINX_PAGE = (
+    "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+    "<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body></html>"
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "status", "expected"),
+    [
+        (NGINX_PAGE, 502, "Bad Gateway"),
+        (NGINX_PAGE, None, "502 Bad Gateway"),
+        (
+            "<!DOCTYPE html><html><body><h1>Service &amp; model\n down</h1><p>x</p>",
+            503,
+            "Service & model down",
+        ),
+        (
+            "<html><head><style>p {color: red}</style></head><body><p>Upstream\t timed   out</p>"
+            "<!-- secret --></body></html>",
+            504,
+            "Upstream timed out",
+        ),
+        ("model is\n  loading", 503, "model is loading"),
+        ("a < b and c > d", None, "a < b and c > d"),  # no tags: left as written
+        ("x" * 500, None, "x" * 119 + "…"),
+    ],
+)
+def test_short_cause(text: str, status: int | None, expected: str) -> None:
+    assert short_cause(text, status) == expected
+
+
+def test_an_html_error_page_becomes_a_one_line_reason(
+    fake_openai: FakeOpenAIServer, llm: OpenAICompatibleLLM
+) -> None:
+    fake_openai.html_error(502)
+    with pytest.raises(LLMError) as info:
+        llm.complete(MESSAGES)
+    # before: "the model server failed (HTTP 502): <html> <head><title>502 Bad Gateway</title>..."
+    assert info.value.reason == "the model server failed (HTTP 502): Bad Gateway"
+    fake_openai.html_error(502)
+    with pytest.raises(LLMError) as info:
+        list(llm.stream(MESSAGES))
+    assert info.value.reason == "the model server failed (HTTP 502): Bad Gateway"
+
+
+def test_a_long_error_message_is_capped(
+    fake_openai: FakeOpenAIServer, llm: OpenAICompatibleLLM
+) -> None:
+    fake_openai.status(400, "bad value: " + "word " * 200)
+    with pytest.raises(LLMError) as info:
+        llm.complete(MESSAGES)
+    prefix = "the model server rejected the request (HTTP 400): "
+    assert info.value.reason.startswith(prefix + "bad value: word")
+    assert len(info.value.reason) <= len(prefix) + 120
+
+
+@pytest.mark.parametrize("code", [400, 401, 403, 404, 422, 501, 505])
+def test_statuses_that_cannot_change_are_not_retried(
+    fake_openai: FakeOpenAIServer, code: int
+) -> None:
+    fake_openai.status(code).reply("never reached")
+    with (
+        OpenAICompatibleLLM(llm_settings(fake_openai.base_url, llm_max_retries=2)) as client,
+        pytest.raises(LLMError, match=rf"HTTP {code}") as info,
+    ):
+        client.complete(MESSAGES)
+    assert len(fake_openai.chat_requests) == 1  # before: a 501 was sent 3 times
+    assert "attempts" not in info.value.reason
+
+
+@pytest.mark.parametrize("code", [408, 409, 429, 500, 502, 503, 504])
+def test_transient_statuses_are_retried(fake_openai: FakeOpenAIServer, code: int) -> None:
+    fake_openai.status(code).status(code).status(code).reply("never reached")
+    with (
+        OpenAICompatibleLLM(llm_settings(fake_openai.base_url, llm_max_retries=2)) as client,
+        pytest.raises(LLMError, match=rf"HTTP {code}.*\(3 attempts\)$"),
+    ):
+        client.complete(MESSAGES)
+    assert len(fake_openai.chat_requests) == 3
+
+
+def test_the_retry_policy_is_ours_alone(fake_openai: FakeOpenAIServer) -> None:
+    import openai
+
+    settings = llm_settings(fake_openai.base_url, llm_max_retries=3)
+    with OpenAICompatibleLLM(settings) as client:
+        assert client._client.max_retries == 0
+        assert client.max_retries == 3
+    given = openai.OpenAI(base_url=fake_openai.base_url, api_key="k", max_retries=5)
+    with OpenAICompatibleLLM(settings, client=given) as client:
+        assert client._client.max_retries == 0
+
+
+def test_retries_wait_as_the_server_asks(fake_openai: FakeOpenAIServer) -> None:
+    fake_openai.status(503, retry_after_ms=400).reply("ok")
+    started = time.monotonic()
+    with OpenAICompatibleLLM(llm_settings(fake_openai.base_url, llm_max_retries=1)) as client:
+        assert client.complete(MESSAGES) == "ok"
+    assert time.monotonic() - started >= 0.4
+
+
+def test_connection_refused_is_retried(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("rag.llm._BACKOFF_S", 0.01)
+    url = f"http://127.0.0.1:{closed_port()}/v1"
+    settings = llm_settings(url, llm_max_retries=2)
+    with OpenAICompatibleLLM(settings) as client, pytest.raises(LLMError) as info:
+        client.complete(MESSAGES)
+    assert info.value.reason.startswith(f"could not connect to {url}")
+    assert info.value.reason.endswith("(3 attempts)")
+
+
+def test_a_server_killed_mid_answer_is_reported_as_such(fake_openai: FakeOpenAIServer) -> None:
+    fake_openai.die(after_s=0.1)
+    settings = llm_settings(fake_openai.base_url, llm_max_retries=2)
+    with OpenAICompatibleLLM(settings) as client, pytest.raises(LLMError) as info:
+        client.complete(MESSAGES)
+    assert fake_openai.dead
+    # before: retried into "could not connect to ... ([Errno 111] Connection refused)"
+    assert info.value.reason == (
+        f"connection lost mid-answer: the model server at {fake_openai.base_url} "
+        "closed it before replying"
+    )
+    assert len(fake_openai.chat_requests) == 1
+
+
+def test_a_server_killed_mid_stream_is_reported_as_such(fake_openai: FakeOpenAIServer) -> None:
+    fake_openai.die(["Armenia", " froze"])
+    received: list[str] = []
+    settings = llm_settings(fake_openai.base_url, llm_max_retries=2)
+    with OpenAICompatibleLLM(settings) as client, pytest.raises(LLMError) as info:
+        received.extend(client.stream(MESSAGES))
+    assert received == ["Armenia", " froze"]
+    assert info.value.reason == (
+        "connection lost mid-answer: the stream was cut off after 13 characters"
+    )
+
+
+def test_a_connection_lost_mid_answer_is_not_retried(fake_openai: FakeOpenAIServer) -> None:
+    fake_openai.drop().reply("not asked for")  # the server lives on
+    settings = llm_settings(fake_openai.base_url, llm_max_retries=2)
+    with OpenAICompatibleLLM(settings) as client, pytest.raises(LLMError) as info:
+        client.complete(MESSAGES)
+    assert info.value.reason.startswith("connection lost mid-answer")
+    assert fake_openai.pending == 1
 
 
 def test_errors_are_chained(fake_openai: FakeOpenAIServer, llm: OpenAICompatibleLLM) -> None:
