@@ -55,8 +55,14 @@ COMPARE_EXAMPLES = (
     "How has Russia's position in the South Caucasus changed?",
     "What do the authors expect from the Armenia–Azerbaijan peace process?",
 )
-QUEUE_MAX_SIZE = 32  # waiting requests beyond this get "The app is busy... retry in N s"
-CONCURRENCY = 2  # requests answered at once (the embedder is CPU-bound)
+# Sized from `eval/bench.py` (the app in its own process, extractive answers, 2 shared
+# CPUs under other load): 20 clients x 10 questions gave 4.3 answers/s, p50 3.8 s, p95 9.1 s,
+# i.e. about 0.46 s per question with 2 at once; a burst of 100 with the queue at 32 had 132
+# of 200 refused. The queue holds what is answered within about 15 s at that rate (Gradio
+# shows each waiting reader their place and estimate); beyond it a request is told to retry
+# in N s (ui.guards.BusyAnswer), N from the measured mean service time.
+QUEUE_MAX_SIZE = 64  # waiting requests beyond this get "The app is busy... retry in N s"
+CONCURRENCY = 2  # requests answered at once (the embedder is CPU-bound: one per core)
 SERVICE_S = 0.5  # the retry estimate's time per question until the app has measured its own
 SWEEP_EVERY_S = 300  # how often uploads older than RAG_UPLOAD_MAX_AGE_S are looked for
 # The reader's own system fonts: nothing fetched, nothing bundled.
