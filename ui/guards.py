@@ -7,8 +7,10 @@ FastAPI app Gradio serves), and the figures it decides with:
   such requests (`Origin`, else `Referer`); a request naming neither comes from a
   program, not a page (gradio_client, curl), and is let through: the app's password, when
   it has one, still applies, and without one it listens on loopback only (ui.app
-  `check_exposure`). When the app listens on loopback, the Host itself must be a
-  loopback name too, so a hostile name resolved to 127.0.0.1 (DNS rebinding) is refused.
+  `check_exposure`). When the app listens on loopback, every request (reads too) must
+  name a loopback Host, so a hostile name resolved to 127.0.0.1 (DNS rebinding) can
+  neither read the library nor change it. (Behind a reverse proxy, serve on the proxy's
+  side with a password: a loopback app refuses the public Host a proxy passes on.)
 - `UploadQuota`: the bytes held by uploads in Gradio's temporary folder (ingested uploads
   are deleted at once, the rest swept after RAG_UPLOAD_MAX_AGE_S) are counted, and an
   upload that would take them past RAG_UPLOAD_QUOTA_BYTES is refused before it is read.
@@ -73,12 +75,14 @@ class OriginGuard:
         self.loopback_only = loopback_only
 
     def refusal(self, scope: Scope) -> str | None:
-        if scope["type"] != "http" or scope["method"] not in UNSAFE_METHODS:
+        if scope["type"] != "http":
             return None
         headers = Headers(scope=scope)
         host = headers.get("host", "").lower()
         if self.loopback_only and host and not is_loopback(_hostname(host)):
             return f"this app answers on its loopback address only, not as {host}"
+        if scope["method"] not in UNSAFE_METHODS:
+            return None
         page = headers.get("origin") or headers.get("referer")
         if page is None:
             return None  # a program, not a web page
