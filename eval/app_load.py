@@ -9,7 +9,7 @@ is the server's alone; clients speak Gradio's documented HTTP API (`POST
   as busy (with the refusal's text);
 * soak: many requests through a fixed number of clients, some asking one question per
   session (a new session every time) and some holding long conversations; the server's
-  RSS after a warm-up and at the end.
+  RSS after a warm-up, half-way and at the end.
 """
 
 from __future__ import annotations
@@ -233,6 +233,7 @@ async def _soak(
     await asyncio.sleep(2)  # let the last responses settle
     samples.append((requests, rss_mib(pid)))
     warm = next(rss for n, rss in samples if n >= warm_up)
+    half = next(rss for n, rss in samples if n >= requests // 2)
     end = samples[-1][1]
     return {
         "requests": requests,
@@ -248,6 +249,7 @@ async def _soak(
         "rss_after_warm_up_mib": round(warm, 1),
         "rss_end_mib": round(end, 1),
         "growth_after_warm_up_pct": round(100 * (end - warm) / warm, 1),
+        "growth_second_half_pct": round(100 * (end - half) / half, 1),
         "samples": [(n, round(r, 1)) for n, r in samples],
     }
 
@@ -259,9 +261,11 @@ def measure_soak(
     *,
     requests: int = 5000,
     clients: int = 20,
-    warm_up: int = 500,
+    warm_up: int = 1000,
     conversation_turns: int = 100,
 ) -> dict[str, Any]:
+    """Warm-up: until the app's bounded stores are full (at the defaults, 200 sessions
+    after about 400 requests, conversations at their 50 kept turns after about 1,000)."""
     return asyncio.run(
         _soak(url, pid, questions, requests, clients, min(warm_up, requests), conversation_turns)
     )
@@ -288,5 +292,6 @@ def soak_line(soak: dict[str, Any]) -> str:
         f"answered, {soak['busy']} busy, {soak['errors']} errors in {soak['wall_s']} s; "
         f"server RSS {soak['rss_start_mib']} MiB at start, {soak['rss_after_warm_up_mib']} MiB "
         f"after {soak['warm_up_requests']} requests, {soak['rss_end_mib']} MiB at the end "
-        f"({soak['growth_after_warm_up_pct']:+.1f}% after warm-up)"
+        f"({soak['growth_after_warm_up_pct']:+.1f}% after warm-up, "
+        f"{soak['growth_second_half_pct']:+.1f}% over the second half)"
     )
