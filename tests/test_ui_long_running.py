@@ -27,6 +27,7 @@ from rag.embeddings import Vectors
 from rag.settings import Settings
 from ui import handlers
 from ui.app import launch
+from ui.guards import ServiceTimes, retry_after_s
 from ui.handlers import Context
 from ui.render import ChatSession
 
@@ -270,6 +271,20 @@ def test_a_full_queue_answers_busy_retry_in_n_seconds(
     finally:
         gated.gate.set()
         demo.close()
+
+
+def test_the_retry_estimate_follows_the_rate_answers_finish_at() -> None:
+    times = ServiceTimes(default_s=0.5)
+    assert times.seconds_per_answer(2, now=100.0) == 0.25  # nothing measured: the default
+    for n in range(3):
+        times.add(0.2, now=60.0 + n)
+    assert times.seconds_per_answer(2, now=63.0) == pytest.approx(0.1)  # too few: durations
+    for n in range(20):  # busy: one answer finished every 0.5 s, whatever each took
+        times.add(0.2, now=110.0 + 0.5 * n)
+    per_answer = times.seconds_per_answer(2, now=120.0)
+    assert per_answer == pytest.approx(0.5, rel=0.1)
+    assert retry_after_s(64, per_answer) == pytest.approx(32, abs=3)
+    assert retry_after_s(1, 0.01) == 1
 
 
 # ------------------------------------------------------------------ 16: new generations

@@ -60,7 +60,9 @@ COMPARE_EXAMPLES = (
 # i.e. about 0.46 s per question with 2 at once; a burst of 100 with the queue at 32 had 132
 # of 200 refused. The queue holds what is answered within about 15 s at that rate (Gradio
 # shows each waiting reader their place and estimate); beyond it a request is told to retry
-# in N s (ui.guards.BusyAnswer), N from the measured mean service time.
+# in N s (ui.guards.BusyAnswer), N from the rate answers recently finished at (under that
+# burst the answer said 8 s from the handlers' own durations, while the queue took 19 s to
+# drain: Gradio's own work per answer and the machine's other load count too).
 QUEUE_MAX_SIZE = 64  # waiting requests beyond this get "The app is busy... retry in N s"
 CONCURRENCY = 2  # requests answered at once (the embedder is CPU-bound: one per core)
 SERVICE_S = 0.5  # the retry estimate's time per question until the app has measured its own
@@ -173,7 +175,11 @@ def middleware(settings: Settings, host: str, times: ServiceTimes) -> list[Middl
         Middleware(SecurityHeaders),
         Middleware(OriginGuard, loopback_only=is_loopback(host)),
         Middleware(UploadQuota, ledger=UploadLedger(settings.upload_quota_bytes)),
-        Middleware(BusyAnswer, waiting=QUEUE_MAX_SIZE, concurrency=CONCURRENCY, mean_s=times.mean),
+        Middleware(
+            BusyAnswer,
+            waiting=QUEUE_MAX_SIZE,
+            seconds_per_answer=lambda: times.seconds_per_answer(CONCURRENCY),
+        ),
     ]
 
 

@@ -17,8 +17,8 @@ FastAPI app Gradio serves), and the figures it decides with:
 - `BusyAnswer`: when the queue is full, Gradio answers 503 "Queue is full", which its
   browser client and gradio_client both replace by a fixed "busy, try again" sentence;
   this rewrites it into a refusal those clients do show (Gradio's validation refusal,
-  HTTP 422) saying when to retry, estimated from the measured service times, and puts
-  the same figure in a Retry-After header.
+  HTTP 422) saying when to retry, estimated from the rate answers recently finished at,
+  and puts the same figure in a Retry-After header.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import json
 import math
 import os
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
@@ -187,24 +188,35 @@ def _paths(body: bytes) -> list[str]:
 
 
 class ServiceTimes:
-    """How long recent requests took to answer (seconds), for the retry estimate."""
+    """When recent answers finished and how long each took, for the retry estimate."""
 
-    def __init__(self, default_s: float, keep: int = 50) -> None:
+    WINDOW_S = 30.0  # answers finished this recently give the rate
+
+    def __init__(self, default_s: float, keep: int = 200) -> None:
         self.default_s = default_s
-        self._times: deque[float] = deque(maxlen=keep)
+        self._took: deque[float] = deque(maxlen=keep)
+        self._finished: deque[float] = deque(maxlen=keep)
 
-    def add(self, seconds: float) -> None:
-        self._times.append(seconds)
+    def add(self, seconds: float, now: float | None = None) -> None:
+        self._took.append(seconds)
+        self._finished.append(time.monotonic() if now is None else now)
 
-    def mean(self) -> float:
-        times = list(self._times)
-        return sum(times) / len(times) if times else self.default_s
+    def seconds_per_answer(self, concurrency: int, now: float | None = None) -> float:
+        """How often an answer finishes while the app is busy: over the last WINDOW_S when
+        enough finished in it (the rate then includes Gradio's own work and the machine's
+        other load), else the answers' mean duration shared among the workers."""
+        now = time.monotonic() if now is None else now
+        recent = [t for t in self._finished if now - t <= self.WINDOW_S]
+        if len(recent) >= 5:
+            return (now - recent[0]) / len(recent)
+        took = list(self._took)
+        mean = sum(took) / len(took) if took else self.default_s
+        return mean / max(concurrency, 1)
 
 
-def retry_after_s(waiting: int, concurrency: int, mean_s: float) -> int:
-    """Seconds until a place in the queue frees up: the waiting requests served
-    `concurrency` at a time (whole seconds, at least 1)."""
-    return max(1, math.ceil(waiting * mean_s / max(concurrency, 1)))
+def retry_after_s(waiting: int, seconds_per_answer: float) -> int:
+    """Seconds until the waiting requests are answered (whole seconds, at least 1)."""
+    return max(1, math.ceil(waiting * seconds_per_answer))
 
 
 def busy_message(waiting: int, seconds: int) -> str:
@@ -218,12 +230,11 @@ class BusyAnswer:
     """Rewrites the queue's "Queue is full" refusal (see the module's text)."""
 
     def __init__(
-        self, app: ASGIApp, *, waiting: int, concurrency: int, mean_s: Callable[[], float]
+        self, app: ASGIApp, *, waiting: int, seconds_per_answer: Callable[[], float]
     ) -> None:
         self.app = app
         self.waiting = waiting
-        self.concurrency = concurrency
-        self.mean_s = mean_s
+        self.seconds_per_answer = seconds_per_answer
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = str(scope.get("path", ""))
@@ -242,7 +253,7 @@ class BusyAnswer:
 
         await self.app(scope, receive, hold_full)
         if held:
-            seconds = retry_after_s(self.waiting, self.concurrency, self.mean_s())
+            seconds = retry_after_s(self.waiting, self.seconds_per_answer())
             await self.refusal(seconds)(scope, receive, send)
 
     def refusal(self, seconds: int) -> JSONResponse:
