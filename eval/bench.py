@@ -7,6 +7,9 @@ Measured in one process, on the demo corpus and the questions of eval/questions.
 * query latency p50/p95 of our hybrid search and of LangChain's tutorial recipe
   (eval/langchain_recipe.py, same MiniLM weights), warm, over several passes;
 * evidence recall@5 of both, and of each of our single rankings alone, by question type;
+* the served app (eval/app_load.py, its own process over the same index): throughput and
+  p50/p95 latency at 20 and 100 concurrent clients, and a soak of 5,000 requests with the
+  server's RSS after warm-up and at the end (--no-app skips it, --app-only runs only it);
 * with --sweep: recall@5 and MRR over a grid of chunk sizes and fusion settings, each
   rebuilt in a temporary folder: this is how the defaults in rag/settings.py are chosen.
 
@@ -31,6 +34,7 @@ from statistics import mean
 from typing import Any
 
 import numpy as np
+from app_load import load_line, measure_load, measure_soak, served, soak_line
 from langchain_recipe import Recipe, build
 from rich.console import Console
 from rich.table import Table
@@ -574,10 +578,34 @@ def print_sweep(console: Console, rows: Sequence[dict[str, Any]]) -> None:
 # ------------------------------------------------------------------ main
 
 
+LOAD_PLANS = ((20, 10), (100, 2))  # (clients at once, questions each)
+
+
+def measure_app(
+    index_dir: Path, queries: Sequence[str], soak: int, console: Console
+) -> dict[str, Any]:
+    """The app served from the bench's index in its own process: load, then soak."""
+    env = {"RAG_INDEX_DIR": str(index_dir), "RAG_COLLECTION": COLLECTION}
+    figures: dict[str, Any] = {}
+    with served(env, index_dir / "app.log") as (url, pid):
+        console.print(f"Load on the app ({', '.join(f'{c} clients' for c, _ in LOAD_PLANS)})...")
+        figures["load"] = measure_load(url, queries, LOAD_PLANS)
+        for row in figures["load"]:
+            console.print("  " + load_line(row), highlight=False, markup=False)
+        if soak:
+            console.print(f"Soak: {soak} requests...")
+            figures["soak"] = measure_soak(url, pid, queries, requests=soak)
+            console.print("  " + soak_line(figures["soak"]), highlight=False, markup=False)
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sweep", action="store_true", help="also sweep chunking and fusion")
     parser.add_argument("--passes", type=int, default=3, help="timed passes over the questions")
+    parser.add_argument("--no-app", action="store_true", help="skip the app's load and soak")
+    parser.add_argument("--app-only", action="store_true", help="only the app's load and soak")
+    parser.add_argument("--soak", type=int, default=5000, help="soak requests (0: no soak)")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -602,6 +630,14 @@ def main() -> None:
         assistant, embedder, figures["ingest"] = measure_ingest(Path(tmp))
         for skipped in figures["ingest"]["skipped"]:
             console.print(f"[yellow]skipped[/] {skipped}")
+        if not args.no_app:
+            figures["app"] = measure_app(Path(tmp), queries, args.soak, console)
+        if args.app_only:
+            OUTPUT.parent.mkdir(parents=True, exist_ok=True)
+            OUTPUT.with_name("bench-app-latest.json").write_text(
+                json.dumps(figures, indent=2) + "\n", encoding="utf-8"
+            )
+            return
         figures["model"] = {"name": embedder.name, "max_tokens": embedder.max_tokens}
         console.print("Building the LangChain recipe...")
         recipe, figures["recipe"] = measure_recipe_build(embedder)

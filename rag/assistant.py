@@ -8,7 +8,9 @@ machinery (records and errors aside)."""
 from __future__ import annotations
 
 import dataclasses
+import logging
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +21,7 @@ from rag.answerers import build_answerer, build_condenser
 from rag.chunking import indexed_text
 from rag.conversation import Conversation
 from rag.embeddings import Embedder, Vectors, load_embedder
+from rag.errors import RagError
 from rag.extractive import ExtractiveAnswerer, idf_table
 from rag.indexing import IngestReport, Progress, ingest
 from rag.lexical import terms
@@ -28,7 +31,7 @@ from rag.rerank import load_reranker
 from rag.retrieval import Filters, Retriever, filter_rows
 from rag.settings import Settings
 from rag.slots import lowercase_words
-from rag.store import LoadedIndex, load_index
+from rag.store import LoadedIndex, current_generation, load_index
 from rag.types import Answer, Comparison, Document, DocumentMeta, Passage
 
 if TYPE_CHECKING:  # the evaluation is imported when used: answering never loads it
@@ -37,6 +40,8 @@ if TYPE_CHECKING:  # the evaluation is imported when used: answering never loads
     from rag.evaluation.runs import Run
     from rag.evaluation.sweep import Config, SweepResult
     from rag.integrations.langchain import RagLangChainRetriever
+
+log = logging.getLogger(__name__)
 
 Backend = str
 LoadProgress = Callable[[float, str], None]  # (fraction done, what is loading)
@@ -76,6 +81,72 @@ def index_sentence_source(
     return lookup
 
 
+class Generation:
+    """One index generation as served, with the retriever and the extractive answerer built
+    from it (each once, on first use). A request takes the live one at its start and reads
+    only it: a newer generation swapped in meanwhile changes nothing it sees, and the old
+    one is freed when the last such request ends."""
+
+    def __init__(
+        self,
+        index: LoadedIndex,
+        settings: Settings,
+        embedder: Callable[[], Embedder],
+        llm: Callable[[], LLM],
+    ) -> None:
+        self.index = index
+        self.settings = settings
+        self._embedder = embedder
+        self._llm = llm
+        self._retriever: Retriever | None = None
+        self._extractive: ExtractiveAnswerer | None = None
+        self._lock = threading.RLock()
+
+    @property
+    def name(self) -> str:
+        return self.index.path.name
+
+    @property
+    def built(self) -> bool:
+        return self._retriever is not None and self._extractive is not None
+
+    @property
+    def llm(self) -> LLM:
+        return self._llm()
+
+    @property
+    def retriever(self) -> Retriever:
+        with self._lock:
+            if self._retriever is None:
+                self._retriever = Retriever(self.index, self._embedder(), self.settings)
+            return self._retriever
+
+    @property
+    def extractive(self) -> ExtractiveAnswerer:
+        with self._lock:
+            if self._extractive is None:
+                index = self.index
+                documents = index.documents
+                idf = idf_table(
+                    [terms(indexed_text(c.text, documents[c.doc_id].meta)) for c in index.chunks]
+                )
+                self._extractive = ExtractiveAnswerer(
+                    self._embedder(),
+                    idf,
+                    sentence_source=index_sentence_source(index),
+                    authors=self.authors(),
+                    common_words=lowercase_words(d.text for d in index.documents.values()),
+                    document_text=lambda doc_id: (
+                        index.documents[doc_id].text if doc_id in index.documents else None
+                    ),
+                )
+            return self._extractive
+
+    def authors(self) -> list[str]:
+        """The collection's named authors, sorted."""
+        return sorted({d.meta.author for d in self.index.documents.values() if d.meta.author})
+
+
 class Assistant:
     def __init__(
         self,
@@ -90,12 +161,13 @@ class Assistant:
         )
         self._llm_factory = llm_factory or self._default_llm
         self._llm: LLM | None = None
-        self._extractive: ExtractiveAnswerer | None = None
         self._embedder: Embedder | None = None
-        self._index: LoadedIndex | None = None
-        self._retriever: Retriever | None = None
+        self._generation: Generation | None = None
+        self._checked_at = 0.0  # when the live generation was last compared with CURRENT
+        self._unloadable: str | None = None  # a newer generation that failed to load
         self.reranker = load_reranker(settings.reranker, settings.reranker_kind)
         self._load_lock = threading.Lock()  # the first requests of the app arrive together
+        self._swap_lock = threading.Lock()  # one request loads a newer generation
         self._write_lock = threading.Lock()  # one change of the index at a time
 
     @property
@@ -104,37 +176,88 @@ class Assistant:
             self._embedder = self._embedder_factory()
         return self._embedder
 
+    def generation(self) -> Generation:
+        """The live generation. A newer one committed since (by this process or another,
+        e.g. `rag ingest` beside a running app) is loaded and swapped in whole; the check
+        reads the CURRENT pointer, at most every RAG_RELOAD_CHECK_S."""
+        live = self._generation
+        if live is None:
+            with self._swap_lock:
+                if self._generation is None:
+                    self._generation = self._open(load_index(self.settings.collection_dir))
+                    self._checked_at = time.monotonic()
+                return self._generation
+        now = time.monotonic()
+        if now - self._checked_at < self.settings.reload_check_s:
+            return live
+        if not self._swap_lock.acquire(blocking=False):
+            return live  # another request is loading the newer one: this one reads the old
+        try:
+            self._checked_at = now
+            return self._newer(live) or live
+        finally:
+            self._swap_lock.release()
+
+    def _open(self, index: LoadedIndex) -> Generation:
+        return Generation(index, self.settings, lambda: self.embedder, lambda: self.llm)
+
+    def _newer(self, live: Generation) -> Generation | None:
+        """The generation CURRENT names when it is not the live one and loads (a failure is
+        logged and that generation not tried again; the live one keeps serving)."""
+        collection = self.settings.collection_dir
+        try:
+            name = current_generation(collection).name
+        except RagError as error:
+            log.warning("keeping index generation %s: %s", live.name, error)
+            return None
+        if name in (live.name, self._unloadable):
+            return None
+        try:
+            fresh = self._open(load_index(collection))
+        except RagError as error:
+            log.error("keeping index generation %s: the newer %s: %s", live.name, name, error)
+            self._unloadable = name
+            return None
+        if live.built:  # warm it before requests use it, as the live one was
+            fresh.retriever  # noqa: B018
+            fresh.extractive  # noqa: B018
+        log.info("index generation %s replaces %s", fresh.name, live.name)
+        self._generation = fresh
+        return fresh
+
     @property
     def index(self) -> LoadedIndex:
-        if self._index is None:
-            self._index = load_index(self.settings.collection_dir)
-        return self._index
+        return self.generation().index
 
     @property
     def retriever(self) -> Retriever:
-        if self._retriever is None:
-            self._retriever = Retriever(self.index, self.embedder, self.settings)
-        return self._retriever
+        return self.generation().retriever
+
+    @property
+    def extractive(self) -> ExtractiveAnswerer:
+        return self.generation().extractive
 
     def reload(self) -> None:
         """Pick up a new index generation (after an ingest)."""
-        self._index = None
-        self._retriever = None
-        self._extractive = None
+        self._generation = None
 
     def load(self, progress: LoadProgress | None = None) -> None:
         """Load the embedding model, the index and the answerer now, saying so (once:
-        later calls return at once, concurrent ones wait for the first)."""
+        later calls return at once, concurrent ones wait for the first), and swap in a
+        newer index generation if one was committed since."""
         with self._load_lock:
-            if self._retriever is not None and self._extractive is not None:
+            live = self._generation
+            if live is not None and live.built:
+                self.generation()
                 return
             if progress is not None:
                 progress(0.05, "Loading the embedding model (first request)…")
             self.embedder  # noqa: B018 - loads it
             if progress is not None:
                 progress(0.6, "Loading the index…")
-            self.retriever  # noqa: B018
-            self.extractive  # noqa: B018
+            generation = self.generation()
+            generation.retriever  # noqa: B018
+            generation.extractive  # noqa: B018
 
     # ------------------------------------------------------------ answerers
 
@@ -150,29 +273,9 @@ class Assistant:
             self._llm = self._llm_factory()
         return self._llm
 
-    @property
-    def extractive(self) -> ExtractiveAnswerer:
-        if self._extractive is None:
-            index = self.index
-            documents = index.documents
-            idf = idf_table(
-                [terms(indexed_text(c.text, documents[c.doc_id].meta)) for c in index.chunks]
-            )
-            self._extractive = ExtractiveAnswerer(
-                self.embedder,
-                idf,
-                sentence_source=index_sentence_source(index),
-                authors=self.authors(),
-                common_words=lowercase_words(d.text for d in index.documents.values()),
-                document_text=lambda doc_id: (
-                    index.documents[doc_id].text if doc_id in index.documents else None
-                ),
-            )
-        return self._extractive
-
     def authors(self) -> list[str]:
         """The collection's named authors, sorted."""
-        return sorted({d.meta.author for d in self.index.documents.values() if d.meta.author})
+        return self.generation().authors()
 
     def condense(
         self, question: str, conversation: Conversation | None, backend: Backend | None = None
@@ -185,9 +288,18 @@ class Assistant:
         self, question: str, conversation: Conversation | None, backend: Backend | None = None
     ) -> Rewrite:
         """As `condense`, with what happened on the way (a model's rewrite rejected)."""
+        return self._rewrite(self.generation(), question, conversation, backend)
+
+    def _rewrite(
+        self,
+        generation: Generation,
+        question: str,
+        conversation: Conversation | None,
+        backend: Backend | None,
+    ) -> Rewrite:
         if conversation is None:
             return Rewrite(question.strip())
-        condenser = build_condenser(backend or self.settings.backend, self)
+        condenser = build_condenser(backend or self.settings.backend, generation)
         return condenser.rewrite(conversation, question)
 
     def ask(
@@ -222,13 +334,15 @@ class Assistant:
         """Yield answer text as it is generated (LLM backend), then the final Answer.
 
         When the model fails, the final Answer is the extractive one with a notice saying
-        why; text already streamed is then superseded by it."""
+        why; text already streamed is then superseded by it. The whole answer reads the
+        generation live when it starts."""
         chosen = backend or self.settings.backend
-        rewrite = self.rewrite(question, conversation, chosen)
+        generation = self.generation()
+        rewrite = self._rewrite(generation, question, conversation, chosen)
         standalone = rewrite.question
-        passages = self.search(standalone, k=k, filters=filters)
+        passages = self._search(generation, standalone, k=k, filters=filters)
         answer: Answer | None = None
-        for item in self.answer_stream(standalone, passages, backend=chosen, stream=stream):
+        for item in self._answer_stream(generation, standalone, passages, chosen, stream):
             if isinstance(item, Answer):
                 answer = item
             else:
@@ -262,17 +376,33 @@ class Assistant:
     ) -> Iterator[str | Answer]:
         """The chosen answerer over the passages (a model answerer falls back to the
         extractive one when the model fails: rag.answerers.WithFallback)."""
-        answerer = build_answerer(backend or self.settings.backend, self)
+        yield from self._answer_stream(self.generation(), question, passages, backend, stream)
+
+    def _answer_stream(
+        self,
+        generation: Generation,
+        question: str,
+        passages: Sequence[Passage],
+        backend: Backend | None,
+        stream: bool,
+    ) -> Iterator[str | Answer]:
+        answerer = build_answerer(backend or self.settings.backend, generation)
         yield from answer_stream(answerer, question, passages, stream=stream)
 
     def search(
         self, query: str, *, k: int | None = None, filters: Filters = Filters()
     ) -> list[Passage]:
-        filter_rows(self.index, filters)  # bad filters fail fast, before the model loads
+        return self._search(self.generation(), query, k=k, filters=filters)
+
+    def _search(
+        self, generation: Generation, query: str, *, k: int | None, filters: Filters
+    ) -> list[Passage]:
+        filter_rows(generation.index, filters)  # bad filters fail fast, before the model loads
+        retriever = generation.retriever
         if self.reranker is None:
-            return self.retriever.search(query, k=k, filters=filters)
+            return retriever.search(query, k=k, filters=filters)
         top_k = k or self.settings.top_k
-        wide = self.retriever.search(
+        wide = retriever.search(
             query, k=max(top_k, self.settings.rerank_candidates), filters=filters
         )
         return self.reranker.rerank(query, wide)[:top_k]
@@ -296,10 +426,11 @@ class Assistant:
         (see rag.perspectives; imported here so plain answering never loads it)."""
         from rag.perspectives import compare
 
+        generation = self.generation()
         return compare(
             question,
-            retriever=self.retriever,
-            scorer=self.extractive.scorer,
+            retriever=generation.retriever,
+            scorer=generation.extractive.scorer,
             settings=self.settings,
             llm=lambda: self.llm,
             authors=authors,

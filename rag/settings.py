@@ -40,6 +40,48 @@ class Settings(BaseSettings):
         default=20_000_000, description="Larger input files are refused, not ingested."
     )
 
+    # The app (`rag serve`)
+    upload_quota_bytes: int = Field(
+        default=100_000_000,
+        ge=0,
+        description="Bytes of uploads the app holds at once in its temporary folder (those "
+        "not added yet); an upload beyond it is refused until they are added or swept.",
+    )
+    upload_max_age_s: int = Field(
+        default=3600,
+        ge=1,
+        description="Uploads never added are deleted from the temporary folder after this "
+        "many seconds (added ones at once).",
+    )
+    max_sessions: int = Field(
+        default=200,
+        ge=1,
+        description="Browser sessions the app keeps in memory (chat, last run); beyond it "
+        "the least recently used is dropped. Each holds about 0.15 MB of Gradio's own.",
+    )
+    session_ttl_s: int = Field(
+        default=3600,
+        ge=1,
+        description="A session's chat and last run are dropped after this many seconds "
+        "without a question.",
+    )
+    chat_turns_kept: int = Field(
+        default=50, ge=1, description="Turns of a chat the app keeps and shows."
+    )
+    context_turns_kept: int = Field(
+        default=8,
+        ge=1,
+        description="Turns of a conversation kept as context for follow-up questions (the "
+        "rewriters read the last four).",
+    )
+
+    reload_check_s: float = Field(
+        default=1.0,
+        ge=0,
+        description="How often (at most) a running app or assistant checks whether an ingest "
+        "elsewhere committed a newer index generation, which it then loads and swaps in.",
+    )
+
     # Embedding
     embedding_model: str = Field(
         default="all-MiniLM-L6-v2",

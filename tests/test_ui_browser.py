@@ -6,7 +6,11 @@ Needs the system `chromium` (Debian: apt-get install -y chromium); skipped witho
 
 from __future__ import annotations
 
+import contextlib
+import http.server
 import shutil
+import socketserver
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -71,6 +75,29 @@ def page(browser: Any, app_url: str) -> Iterator[Any]:
     assert not remote, f"the page fetched remote resources: {remote}"
 
 
+@contextlib.contextmanager
+def hostile_site() -> Iterator[str]:
+    """A page of another origin (http://localhost:<another port>/), served by a thread."""
+
+    class Page(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.end_headers()
+            self.wfile.write(b"<p>cat pictures</p>")
+
+        def log_message(self, format: str, *args: Any) -> None:  # quiet
+            pass
+
+    with socketserver.TCPServer(("127.0.0.1", 0), Page) as server:
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield f"http://localhost:{server.server_address[1]}/"
+        finally:
+            server.shutdown()
+
+
 def shot(page: Any, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
@@ -132,3 +159,37 @@ def test_compare_shows_one_row_per_author(page: Any, demo_assistant: Assistant) 
     assert page.locator("#comparison h3", has_text="Where they agree").count() == 1
     assert page.locator("#comparison h3", has_text="Where they diverge").count() == 1
     shot(page, "compare")
+
+
+def test_uploads_work_from_the_app_and_are_refused_from_another_page(
+    browser: Any, page: Any, app_url: str, tmp_path: Path
+) -> None:
+    from gradio.utils import get_upload_folder
+
+    uploads = Path(get_upload_folder())
+    mine = tmp_path / f"own-{tmp_path.name}.txt"
+    mine.write_text("uploaded from the app's own page", encoding="utf-8")
+    page.get_by_role("tab", name="Library").click()
+    page.locator("#tab-library input[type=file]").set_input_files(str(mine))
+    page.wait_for_selector(f"#tab-library :text('{mine.name}')", timeout=30_000)
+    assert list(uploads.glob(f"*/{mine.name}")), "the app's own upload was not stored"
+
+    # a page of another origin, served on this machine too (a page from the web is
+    # stopped by the browser itself before the app sees it)
+    context = browser.new_context()
+    hostile = context.new_page()
+    with hostile_site() as site:
+        hostile.goto(site)
+    name = f"hostile-{tmp_path.name}.txt"
+    sent = hostile.evaluate(
+        """async ([url, name]) => {
+            const form = new FormData();
+            form.append("files", new Blob(["hostile"]), name);
+            const options = {method: "POST", body: form, mode: "no-cors"};
+            return (await fetch(url + "gradio_api/upload", options)).type;
+        }""",
+        [app_url, name],
+    )
+    context.close()
+    assert sent == "opaque"  # the browser sent it and the app answered (403, unreadable here)
+    assert not list(uploads.glob(f"*/{name}")), "a page of another origin could upload"

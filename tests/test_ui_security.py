@@ -5,6 +5,7 @@ or listen beyond this machine without a password."""
 from __future__ import annotations
 
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -95,6 +96,27 @@ def test_no_share_link_and_no_ssr(base_url: str) -> None:
     assert not config.get("share_url")
     assert not config.get("is_space")
     assert config.get("ssr_mode") in (None, False)
+
+
+def test_config_shows_no_absolute_server_path(base_url: str, demo_assistant: Assistant) -> None:
+    """The page's config names no folder of the server (index, corpus, working folder,
+    home, temporary folders): they are written relative, from ~, or as their last parts."""
+    config = httpx.get(f"{base_url}/config", timeout=10).text
+    settings = demo_assistant.settings
+    folders = {
+        Path.cwd(),
+        ROOT,
+        Path.home(),
+        settings.collection_dir,
+        settings.index_dir,
+        settings.corpus_dir,
+        Path(tempfile.gettempdir()),
+    }
+    spelled = {str(f) for f in folders if f.is_absolute()} | {str(f.resolve()) for f in folders}
+    for form in sorted(spelled - {"/"}):
+        assert form not in config, form
+        assert form.replace("/", "\\/") not in config, form  # as JSON may escape it
+    assert "Index</dt>" in config  # the settings panel is there, its paths shortened
 
 
 # ------------------------------------------------------------------ rendering

@@ -10,7 +10,6 @@ console, and serves the app with the settings in `launch_kwargs`; `serve` is wha
 from __future__ import annotations
 
 import inspect
-import ipaddress
 import os
 import tempfile
 import time
@@ -23,6 +22,7 @@ from typing import Any, ClassVar
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr
+from gradio.utils import get_upload_folder as gradio_upload_folder
 from starlette.datastructures import MutableHeaders
 from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -33,6 +33,14 @@ from rag.errors import RagError
 from rag.library import UPLOAD_SUFFIXES
 from rag.settings import Settings
 from ui import handlers, runs
+from ui.guards import (
+    BusyAnswer,
+    OriginGuard,
+    ServiceTimes,
+    UploadLedger,
+    UploadQuota,
+    is_loopback,
+)
 from ui.handlers import Context, UserError
 from ui.render import COMPARE_PLACEHOLDER, SOURCES_PLACEHOLDER, settings_html
 
@@ -47,9 +55,18 @@ COMPARE_EXAMPLES = (
     "How has Russia's position in the South Caucasus changed?",
     "What do the authors expect from the Armenia–Azerbaijan peace process?",
 )
-QUEUE_MAX_SIZE = 32  # waiting requests beyond this get "This application is currently busy"
-CONCURRENCY = 2  # requests answered at once (the embedder is CPU-bound)
-LOOPBACK_NAMES = {"localhost", "ip6-localhost"}
+# Sized from `eval/bench.py` (the app in its own process, extractive answers, 2 shared
+# CPUs under other load): 20 clients x 10 questions gave 4.3 answers/s, p50 3.8 s, p95 9.1 s,
+# i.e. about 0.46 s per question with 2 at once; a burst of 100 with the queue at 32 had 132
+# of 200 refused. The queue holds what is answered within about 15 s at that rate (Gradio
+# shows each waiting reader their place and estimate); beyond it a request is told to retry
+# in N s (ui.guards.BusyAnswer), N from the rate answers recently finished at (under that
+# burst the answer said 8 s from the handlers' own durations, while the queue took 19 s to
+# drain: Gradio's own work per answer and the machine's other load count too).
+QUEUE_MAX_SIZE = 64  # waiting requests beyond this get "The app is busy... retry in N s"
+CONCURRENCY = 2  # requests answered at once (the embedder is CPU-bound: one per core)
+SERVICE_S = 0.5  # the retry estimate's time per question until the app has measured its own
+SWEEP_EVERY_S = 300  # how often uploads older than RAG_UPLOAD_MAX_AGE_S are looked for
 # The reader's own system fonts: nothing fetched, nothing bundled.
 FONT = (
     "-apple-system",
@@ -70,15 +87,6 @@ FONT_MONO = ("ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "Liberation 
 
 class ExposureError(RagError):
     """Serving beyond this machine without a password."""
-
-
-def is_loopback(host: str) -> bool:
-    if host.lower() in LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def parse_auth(auth: str | None = None, auth_file: Path | None = None) -> list[tuple[str, str]]:
@@ -161,16 +169,33 @@ def theme() -> gr.themes.Base:
     )
 
 
+def middleware(settings: Settings, host: str, times: ServiceTimes) -> list[Middleware]:
+    """Outermost first: security headers on every answer, then the guards of ui.guards."""
+    return [
+        Middleware(SecurityHeaders),
+        Middleware(OriginGuard, loopback_only=is_loopback(host)),
+        Middleware(UploadQuota, ledger=UploadLedger(settings.upload_quota_bytes)),
+        Middleware(
+            BusyAnswer,
+            waiting=QUEUE_MAX_SIZE,
+            seconds_per_answer=lambda: times.seconds_per_answer(CONCURRENCY),
+        ),
+    ]
+
+
 def launch_kwargs(
     assistant: Assistant,
     *,
     host: str = "127.0.0.1",
     port: int | None = 7860,
     auth: Sequence[tuple[str, str]] = (),
+    times: ServiceTimes | None = None,
 ) -> dict[str, Any]:
     """What `Blocks.launch` is given: no share link, no SSR, upload limits, the index and
-    corpus folders blocked from the file routes, security headers, the look."""
+    corpus folders blocked from the file routes, the guards, a bound on the sessions kept
+    in memory, the look."""
     settings = assistant.settings
+    times = times or ServiceTimes(SERVICE_S)
     return {
         "server_name": host,
         "server_port": port,
@@ -188,7 +213,8 @@ def launch_kwargs(
             str(settings.corpus_dir.resolve()),
             str(Path(".env").resolve()),
         ],
-        "app_kwargs": {"middleware": [Middleware(SecurityHeaders)]},
+        "app_kwargs": {"middleware": middleware(settings, host, times)},
+        "state_session_capacity": settings.max_sessions,
         "footer_links": ["api", "settings"],
         "theme": theme(),
         "css": _asset("style.css"),
@@ -243,11 +269,12 @@ def launch(
     check_exposure(host, auth)
     if warm:
         warm_up(assistant, log=(lambda _: None) if quiet else print)
-    demo = configure_queue(build_app(assistant, **build))
+    times = ServiceTimes(SERVICE_S)
+    demo = configure_queue(build_app(assistant, times=times, **build))
     demo.launch(
         prevent_thread_lock=True,
         quiet=True,  # Gradio's banner suggests share=True, which this app never uses
-        **launch_kwargs(assistant, host=host, port=port, auth=auth),
+        **launch_kwargs(assistant, host=host, port=port, auth=auth, times=times),
     )
     if not quiet:
         print(f"Serving on {demo.local_url} (Ctrl-C to stop)", flush=True)
@@ -274,10 +301,13 @@ def serve(
 # ---------------------------------------------------------------- events
 
 
-def event(handler: Callable[..., Any], ctx: Context | None = None) -> Callable[..., Any]:
+def event(
+    handler: Callable[..., Any], ctx: Context | None = None, times: ServiceTimes | None = None
+) -> Callable[..., Any]:
     """A handler of ui.handlers as Gradio calls it: `ctx` bound when it takes one, Gradio's
     progress tracker given to its `progress` parameter (Gradio finds it by its default),
-    and a UserError or RagError shown to the user as gr.Error (one line, no traceback)."""
+    a UserError or RagError shown to the user as gr.Error (one line, no traceback), and
+    its duration added to `times` (what the busy answer's retry estimate is made of)."""
     signature = inspect.signature(handler)
     params = list(signature.parameters.values())
     bound: tuple[Any, ...] = ()
@@ -288,18 +318,26 @@ def event(handler: Callable[..., Any], ctx: Context | None = None) -> Callable[.
     if inspect.isgeneratorfunction(handler):
 
         def run(*args: Any) -> Any:
+            started = time.perf_counter()
             try:
                 yield from handler(*bound, *args)
             except (UserError, RagError) as error:
                 raise gr.Error(str(error)) from error
+            finally:
+                if times is not None:
+                    times.add(time.perf_counter() - started)
 
     else:
 
         def run(*args: Any) -> Any:
+            started = time.perf_counter()
             try:
                 return handler(*bound, *args)
             except (UserError, RagError) as error:
                 raise gr.Error(str(error)) from error
+            finally:
+                if times is not None:
+                    times.add(time.perf_counter() - started)
 
     run.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
     run.__name__ = run.__qualname__ = handler.__name__
@@ -614,10 +652,10 @@ def library_tab(assistant: Assistant, docs: Choices) -> LibraryTab:
 # ---------------------------------------------------------------- wiring
 
 
-def wire_ask(ctx: Context, tab: AskTab, shared: Shared) -> None:
+def wire_ask(ctx: Context, tab: AskTab, shared: Shared, times: ServiceTimes) -> None:
     inputs = [tab.question, shared.session, tab.backend, tab.k, tab.author, tab.doc]
     outputs = [tab.chatbot, tab.sources, shared.session, tab.question]
-    ask = event(handlers.ask, ctx)
+    ask = event(handlers.ask, ctx, times)
     tab.question.submit(ask, inputs, outputs, api_name="ask", show_progress="minimal")
     tab.chatbot.example_select(pick_example, None, tab.question, api_visibility="private").then(
         ask, inputs, outputs, api_visibility="private", show_progress="minimal"
@@ -627,9 +665,9 @@ def wire_ask(ctx: Context, tab: AskTab, shared: Shared) -> None:
     tab.chatbot.clear(reset, None, outputs, api_visibility="private")
 
 
-def wire_compare(ctx: Context, tab: CompareTab) -> None:
+def wire_compare(ctx: Context, tab: CompareTab, times: ServiceTimes) -> None:
     tab.question.submit(
-        event(handlers.compare, ctx),
+        event(handlers.compare, ctx, times),
         [tab.question, tab.authors, tab.backend],
         [tab.result, tab.export],
         api_name="compare",
@@ -699,20 +737,35 @@ def build_app(
     eval_set: Path = Path("eval/questions.jsonl"),
     examples: Sequence[str] = DEFAULT_EXAMPLES,
     compare_examples: Sequence[str] = COMPARE_EXAMPLES,
+    times: ServiceTimes | None = None,
 ) -> gr.Blocks:
-    """The app's tabs laid out and their events wired to ui.handlers."""
+    """The app's tabs laid out and their events wired to ui.handlers. Sessions expire
+    (RAG_SESSION_TTL_S) and uploads left in Gradio's temporary folder are swept
+    (RAG_UPLOAD_MAX_AGE_S)."""
     settings = assistant.settings
+    times = times or ServiceTimes(SERVICE_S)
     ctx = Context(
         assistant=assistant,
         runs_dir=runs_dir or settings.runs_dir,
         eval_set=eval_set,
         export_dir=Path(tempfile.mkdtemp(prefix="rag-ui-exports-")),
+        upload_dir=Path(gradio_upload_folder()),
     )
     authors, docs = handlers.choices(assistant)
-    demo = gr.Blocks(title="Ask the documents", analytics_enabled=False)
+    age = settings.upload_max_age_s
+    demo = gr.Blocks(
+        title="Ask the documents",
+        analytics_enabled=False,
+        delete_cache=(min(SWEEP_EVERY_S, age), age),
+    )
     with demo:
         header = html(handlers.header_html(assistant), elem_id="app-header")
-        shared = Shared(header, session=gr.State(None), run=gr.State(None))
+        ttl = settings.session_ttl_s
+        shared = Shared(
+            header,
+            session=gr.State(None, time_to_live=ttl),
+            run=gr.State(None, time_to_live=ttl),
+        )
         with gr.Tabs(elem_id="tabs"):
             ask = ask_tab(settings, authors, docs, examples)
             compare = compare_tab(settings, authors, compare_examples)
@@ -726,8 +779,8 @@ def build_app(
             compare.authors,
             library.remove_pick,
         ]
-        wire_ask(ctx, ask, shared)
-        wire_compare(ctx, compare)
+        wire_ask(ctx, ask, shared, times)
+        wire_compare(ctx, compare, times)
         wire_evaluate(ctx, evaluate, shared)
         wire_library(ctx, library, index_outputs)
         demo.load(event(handlers.index_views, ctx), None, index_outputs, api_name="library")

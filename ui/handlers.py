@@ -13,6 +13,8 @@ No Gradio here, so each handler can be called and tested as a plain function:
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import re
 import time
 from collections.abc import Iterator, Sequence
@@ -46,6 +48,8 @@ from ui.render import (
     question_mark,
     sources_html,
 )
+
+log = logging.getLogger(__name__)
 
 Update = dict[str, Any]
 Line = tuple[str, str]  # (ok | warn | error | info, text), as messages_html shows it
@@ -89,6 +93,7 @@ class Context:
     runs_dir: Path  # where the Evaluate tab saves runs and finds them
     eval_set: Path  # the project eval set the Evaluate tab offers
     export_dir: Path  # where the Compare tab writes its Markdown exports
+    upload_dir: Path | None = None  # Gradio's temporary folder of uploads
 
 
 def loading(progress: Progress) -> Any:
@@ -133,12 +138,39 @@ def header_html(assistant: Assistant) -> str:
             f"answers by the {assistant.settings.backend} answerer"
         )
     except RagError as error:
-        stats = f"No index yet ({error}). Add documents in the Library tab."
+        stats = f"No index yet ({hide_paths(str(error), assistant)}). Add documents in the "
+        stats += "Library tab."
     return (
         '<div class="brand">Ask the documents</div>'
         '<div class="tagline">Answers with checkable citations, and what each author says.</div>'
         f'<div class="stats">{esc(stats)}</div>'
     )
+
+
+def shown_path(path: Path) -> str:
+    """A server path as the page may show it: relative to the working folder when inside
+    it, else from the home folder (~/…), else only its last two parts (…/a/b)."""
+    resolved = path.resolve()
+    for base, prefix in ((Path.cwd().resolve(), "."), (Path.home().resolve(), "~")):
+        if resolved.is_relative_to(base):
+            inside = resolved.relative_to(base)
+            return str(inside) if prefix == "." else str(prefix / inside)
+    return str(Path("…", *resolved.parts[-2:]))
+
+
+def hide_paths(text: str, assistant: Assistant) -> str:
+    """A message with the server's folders (index, corpus, working and home folders)
+    written as `shown_path` writes them."""
+    s = assistant.settings
+    folders = {s.collection_dir, s.index_dir, s.corpus_dir, s.runs_dir, Path.cwd(), Path.home()}
+    spelled = {}
+    for folder in folders:
+        for form in {str(folder), str(folder.resolve())}:
+            if Path(form).is_absolute() and form != "/":
+                spelled[form] = shown_path(folder)
+    for form in sorted(spelled, key=len, reverse=True):
+        text = re.sub(re.escape(form) + r"(?![\w.-])", spelled[form].replace("\\", "\\\\"), text)
+    return text
 
 
 def settings_items(assistant: Assistant) -> list[tuple[str, object]]:
@@ -148,8 +180,8 @@ def settings_items(assistant: Assistant) -> list[tuple[str, object]]:
         ("Answerer (default)", s.backend),
         ("LLM model", s.llm_model or "— (not configured)"),
         ("LLM endpoint", s.llm_base_url or "— (not configured)"),
-        ("Index", s.collection_dir),
-        ("Corpus folder", s.corpus_dir),
+        ("Index", shown_path(s.collection_dir)),
+        ("Corpus folder", shown_path(s.corpus_dir)),
         ("Passages per answer (k)", s.top_k),
         ("Chunk size / overlap (word pieces)", f"{s.chunk_tokens} / {s.chunk_overlap_tokens}"),
         ("Fusion", s.fusion),
@@ -165,7 +197,7 @@ def index_views(ctx: Context) -> tuple[Any, ...]:
     try:
         table = library_html(library_rows(ctx.assistant.documents()))
     except RagError as error:
-        table = messages_html([("warn", str(error))])
+        table = messages_html([("warn", hide_paths(str(error), ctx.assistant))])
     return (
         header_html(ctx.assistant),
         table,
@@ -198,6 +230,8 @@ def ask(
         return
     turn = Turn(text)
     session.turns.append(turn)
+    limits = ctx.assistant.settings
+    del session.turns[: -limits.chat_turns_kept]  # the oldest turns go
     yield chat_messages(session), update(), session, ""
     filters = Filters(authors=(author,) if author else (), doc_ids=(doc,) if doc else ())
     streamed = ""
@@ -217,6 +251,7 @@ def ask(
                 yield chat_messages(session, streaming=streamed), update(), session, ""
     except RagError as error:
         turn.error = f"Could not answer: {error}"
+    del session.conversation.turns[: -limits.context_turns_kept]
     yield chat_messages(session), sources_html(session), session, ""
 
 
@@ -248,14 +283,6 @@ def compare(
 
 
 # ---------------------------------------------------------------- Evaluate
-
-
-def _shown(path: Path) -> str:
-    """A path relative to the working folder when inside it (shorter, no home folders)."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
 
 
 def question_choices(rows: Sequence[QuestionResult]) -> list[tuple[str, str]]:
@@ -296,7 +323,8 @@ def evaluate(
         path, k=int(k), backend=backend, answers=bool(score_answers), progress=report
     )
     saved = ctx.assistant.save_run(run, runs_dir=ctx.runs_dir)
-    lines = [("ok", f"{len(run.rows)} questions from {path.name}; saved in {_shown(saved)}")]
+    saved_in = shown_path(saved)
+    lines = [("ok", f"{len(run.rows)} questions from {path.name}; saved in {saved_in}")]
     lines += [
         ("info", line)
         for line in (answers_line(run.summary), perspectives_line(run.summary))
@@ -378,8 +406,32 @@ def add_documents(
     if not files:
         raise UserError("Choose one or more files to add.")
     progress(0, desc="Indexing…")
-    report = ctx.assistant.add_documents(files, progress=indexing(progress))
+    try:
+        report = ctx.assistant.add_documents(files, progress=indexing(progress))
+    finally:
+        discard_uploads(files, ctx.upload_dir)
     return (messages_html(add_report_lines(report)), *index_views(ctx), None)
+
+
+def discard_uploads(files: Sequence[str], upload_dir: Path | None) -> None:
+    """Delete uploads from Gradio's temporary folder once added (or refused): the corpus
+    folder has its copy, and they count against the upload quota until gone. Files
+    anywhere else are never touched."""
+    if upload_dir is None:
+        return
+    root = upload_dir.resolve()
+    for name in files:
+        path = Path(name).resolve()
+        if not path.is_relative_to(root) or path == root:
+            continue
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as error:
+            log.warning("could not delete the upload %s: %s", path, error)
+            continue
+        if path.parent != root:
+            with contextlib.suppress(OSError):  # Gradio's per-upload folder, when empty
+                path.parent.rmdir()
 
 
 def ask_removal(ctx: Context, doc_id: str | None) -> tuple[Update, str]:
