@@ -118,6 +118,9 @@ _BY_LINE = re.compile(
 _CAPS_NAME_DATE = re.compile(
     r"^\s*(?P<name>[A-Z][A-Z’'.-]+(?:\s+[A-Z][A-Z’'.-]+){1,3}),\s*(?P<date>[A-Z0-9 ,.]+)$"
 )
+# A byline is a short line. Longer ones are not tried: the patterns' lazy date followed by
+# optional runs of digits and spaces backtrack quadratically on a long line.
+_MAX_BYLINE_CHARS = 300
 _BULLET_NAME = re.compile(rf"^\s*[•·▪]\s+(?P<name>{_NAME_WORD}(?:\s+{_NAME_WORD}){{1,3}})\s*$")
 
 
@@ -134,6 +137,8 @@ def parse_byline(line: str) -> tuple[str, str | None] | None:
     print header "ALI ASKEROV, AUG 10 2025". "By" must be followed by capitalised name
     words, so "By using this site, ..." or "By 2030, ..." are not bylines.
     """
+    if len(line) > _MAX_BYLINE_CHARS:
+        return None
     if match := _WRITTEN_BY.match(line):
         return match.group("name"), None
     if match := _BY_LINE.match(line):
