@@ -25,6 +25,7 @@ import numpy as np
 
 from rag.chunking import (
     ChunkerConfig,
+    HeaderTooLongError,
     chunk_document,
     context_header,
     indexed_text,
@@ -293,11 +294,14 @@ def ingest(
         with IsolatedLoader(limits) as loader:  # started for the first file that is read
             loaded = _load(files, plan, settings, loader, notify)
         entries, removed = _settle_removed(plan.old, loaded.entries, paths)
+        unchunked: dict[str, Skipped] = {}  # doc_id -> why its chunk header leaves no room
         if loaded.to_embed or (plan.rebuilt_because and entries):
             notify("loading embedding model", 0, 1)
             embedder = get_embedder()
             notify("loading embedding model", 1, 1)
-            entries, config = _embed(loaded.to_embed, entries, plan, embedder, settings, notify)
+            entries, config = _embed(
+                loaded.to_embed, entries, plan, embedder, settings, notify, unchunked
+            )
         else:
             config = _config_as_stored(plan, settings)
         changed = bool(loaded.added or loaded.updated or removed or plan.rebuilt_because)
@@ -305,11 +309,11 @@ def ingest(
             words = _word_table(entries, plan, get_embedder, config.dimension, notify)
             _commit(settings.collection_dir, entries, config, words, notify)
         return IngestReport(
-            added=loaded.added,
-            updated=loaded.updated,
+            added=tuple(d for d in loaded.added if d not in unchunked),
+            updated=tuple(d for d in loaded.updated if d not in unchunked),
             unchanged=loaded.unchanged,
             removed=removed,
-            skipped=(*skipped, *loaded.skipped),
+            skipped=(*skipped, *loaded.skipped, *unchunked.values()),
             documents=len(entries),
             chunks=sum(len(e.chunks) for e in entries.values()),
             seconds=time.perf_counter() - started,
@@ -535,6 +539,7 @@ def _embed(
     model: Embedder,
     settings: Settings,
     notify: Progress,
+    skipped: dict[str, Skipped],
 ) -> tuple[dict[str, _Entry], IndexConfig]:
     chunker = ChunkerConfig(settings.chunk_tokens, settings.chunk_overlap_tokens, model.max_tokens)
     pending = list(to_embed)
@@ -542,10 +547,21 @@ def _embed(
         fresh = {d.doc_id for d, _ in pending}
         kept = [(e.document, e.catalog) for e in entries.values() if e.document.doc_id not in fresh]
         pending = kept + pending
-    chunked = [(d, c, chunk_document(d, model.count_tokens, chunker)) for d, c in pending]
+    chunked = []
+    embedded = dict(entries)
+    for document, catalog_entry in pending:
+        try:
+            chunks = chunk_document(document, model.count_tokens, chunker)
+        except HeaderTooLongError as error:  # kept out, like a file that cannot be read
+            skipped[document.doc_id] = Skipped(document.meta.source, str(error))
+            if document.doc_id in plan.reusable:
+                embedded[document.doc_id] = plan.reusable[document.doc_id]
+            else:
+                embedded.pop(document.doc_id, None)
+            continue
+        chunked.append((document, catalog_entry, chunks))
     total = sum(len(chunks) for _, _, chunks in chunked)
     done = 0
-    embedded = dict(entries)
     for document, catalog_entry, chunks in chunked:
         vectors = model.embed([indexed_text(c.text, document.meta) for c in chunks])
         sentences = searchable_sentences(document)

@@ -420,3 +420,18 @@ def test_a_bad_catalog_skips_its_folder_only(
     index = load_index(settings.collection_dir)
     assert set(index.documents) == {"armenia", "belarus", "georgia", "moldova"}
     assert index.documents["georgia"].text == ARTICLE_A  # kept as it was
+
+
+def test_a_document_whose_header_leaves_no_room_is_skipped_not_fatal(
+    small_corpus: Path, settings: Settings, fake: HashEmbedder
+) -> None:
+    _write(
+        small_corpus,
+        "symbols.md",
+        "---\ntitle: '" + "!" * 150 + "'\n---\n" + ARTICLE_B,
+    )
+    report = Assistant(settings, embedder_factory=lambda: fake).ingest([small_corpus])
+    [skipped] = report.skipped
+    assert skipped.path.endswith("symbols.md") and "chunk header" in skipped.reason
+    assert sorted(report.added) == ["armenia", "georgia"]
+    assert set(load_index(settings.collection_dir).documents) == {"armenia", "georgia"}
