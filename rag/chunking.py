@@ -25,6 +25,10 @@ CHUNKER_VERSION = 3
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 
 
+class HeaderTooLongError(ValueError):
+    """A document's chunk header leaves too little of the budget for its text."""
+
+
 @dataclass(frozen=True)
 class ChunkerConfig:
     chunk_tokens: int
@@ -51,8 +55,25 @@ def context_header(meta: DocumentMeta) -> str:
     Passages rarely repeat who wrote them or where; questions often say "in Melvin's
     paper" or "the E-IR piece". The header lets both retrievers see that context. It is
     not part of the chunk text, so spans and quotes stay exact."""
-    parts = [p for p in (meta.title, meta.author, meta.outlet) if p]
-    return " — ".join(parts)
+    fields = ((meta.title, _TITLE_CHARS), (meta.author, _NAME_CHARS), (meta.outlet, _NAME_CHARS))
+    return " — ".join(_shorten(value, limit) for value, limit in fields if value)
+
+
+# Header fields are cut to these lengths (the document keeps them whole): the header's
+# word pieces come out of every chunk's budget, and an unbounded title left none (a
+# 700-word-piece title: "chunk budget -669"). 150 characters keep real titles whole.
+_TITLE_CHARS = 150
+_NAME_CHARS = 60
+
+
+def _shorten(value: str, limit: int) -> str:
+    """`value`, or its first words within `limit` characters and an ellipsis."""
+    if len(value) <= limit:
+        return value
+    cut = value[: limit - 1]
+    if " " in cut:
+        cut = cut.rsplit(" ", 1)[0]
+    return cut.rstrip(" ,;:–—-") + "…"
 
 
 def indexed_text(chunk_text: str, meta: DocumentMeta) -> str:
@@ -105,15 +126,46 @@ def _units(
                 chunk_size=config.budget,
                 chunk_overlap=0,
                 length_function=lambda piece: count(piece) - 2,
-                separators=["; ", ", ", " ", ""],
+                separators=["; ", ", ", " "],
                 keep_separator="end",
             )
         cursor = start
-        for piece in splitter.split_text(sentence):
-            piece_start = text.index(piece, cursor)
-            cursor = piece_start + len(piece)
-            units.append(_Unit(piece_start, cursor, count(piece) - 2, False))
+        for split in splitter.split_text(sentence):
+            for piece in _cut_run(split, count, config.budget):
+                piece_start = text.index(piece, cursor)
+                cursor = piece_start + len(piece)
+                units.append(_Unit(piece_start, cursor, count(piece) - 2, False))
     return units
+
+
+def _cut_run(piece: str, count: TokenCounter, budget: int) -> list[str]:
+    """`piece` if it fits the budget, else parts that do, cut between characters (a run
+    with no space to split at). Each cut is found by galloping then bisection, so a run of
+    n characters costs O(log n) counts per part; the splitter's own character-level
+    fallback counted every character, which took minutes on a 100 KB run."""
+    if count(piece) - 2 <= budget:
+        return [piece]
+
+    def fits(start: int, end: int) -> bool:
+        return count(piece[start:end]) - 2 <= budget
+
+    parts: list[str] = []
+    start, n = 0, len(piece)
+    while start < n:
+        lo, step = start, max(1, budget)
+        while start + step < n and fits(start, start + step):
+            lo, step = start + step, step * 2
+        hi = min(start + step, n)
+        if hi == n and fits(start, n):
+            parts.append(piece[start:])
+            break
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            lo, hi = (mid, hi) if fits(start, mid) else (lo, mid)
+        end = max(lo, start + 1)
+        parts.append(piece[start:end])
+        start = end
+    return parts
 
 
 def _overlap_start(units: list[_Unit], first: int, last: int, overlap_tokens: int) -> int:
@@ -144,7 +196,11 @@ def chunk_document(
     reserved = count_tokens(header) - 1 if header else 0  # its word pieces and a newline
     budget = config.budget - reserved
     if budget < 32:
-        raise ValueError(f"chunk budget {budget} is too small after a {reserved}-token header")
+        raise HeaderTooLongError(
+            f"its title, author and outlet make a chunk header of {reserved} word pieces, "
+            f"which leaves {budget} of the {config.budget} for text (32 needed); shorten them "
+            "in the catalog"
+        )
     config = ChunkerConfig(budget, config.overlap_tokens, config.model_max_tokens)
     text = document.text
     heading_starts = {offset for offset, _ in document.headings}

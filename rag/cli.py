@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Callable, Iterator
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
@@ -83,6 +84,26 @@ def _progress_columns() -> tuple[ProgressColumn, ...]:
     )
 
 
+class _ProgressLines:
+    """Ingest progress as plain lines on stderr: each stage's start and end, and between
+    them a line at most every `every_s` seconds, so a log shows the ingest is alive."""
+
+    def __init__(self, every_s: float = 10.0) -> None:
+        self.every_s = every_s
+        self._last: tuple[str, bool] | None = None  # (stage, finished) last printed
+        self._printed = 0.0
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        finished = done >= total
+        if self._last == (stage, True):
+            return  # its end is printed already
+        if self._last == (stage, False) and not finished and now - self._printed < self.every_s:
+            return
+        self._last, self._printed = (stage, finished), now
+        err.print(f"{stage}: {done}/{total}", markup=False, highlight=False)
+
+
 @app.command("ingest")
 def ingest_command(
     paths: Annotated[
@@ -91,20 +112,33 @@ def ingest_command(
     rebuild: Annotated[
         bool, typer.Option("--rebuild", help="Re-chunk and re-embed everything.")
     ] = False,
+    follow_external_links: Annotated[
+        bool,
+        typer.Option(
+            "--follow-external-links",
+            help="Also read files that links in the folders point to outside them "
+            "(RAG_FOLLOW_EXTERNAL_LINKS; off: such links are refused).",
+        ),
+    ] = False,
 ) -> None:
     """Add, update and remove documents so the index matches the given files."""
     settings = _settings()
+    if follow_external_links:
+        settings = settings.model_copy(update={"follow_external_links": True})
     targets = paths or [settings.corpus_dir]
     assistant = Assistant(settings)
-    with Progress(*_progress_columns(), console=err, transient=True) as bar:
-        tasks: dict[str, Any] = {}
+    if not err.is_terminal:  # a log or a pipe: lines, not a bar redrawn in place
+        report = assistant.ingest(targets, rebuild=rebuild, progress=_ProgressLines())
+    else:
+        with Progress(*_progress_columns(), console=err, transient=True) as bar:
+            tasks: dict[str, Any] = {}
 
-        def progress(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=total)
-            bar.update(tasks[stage], completed=done, total=total)
+            def progress(stage: str, done: int, total: int) -> None:
+                if stage not in tasks:
+                    tasks[stage] = bar.add_task(stage, total=total)
+                bar.update(tasks[stage], completed=done, total=total)
 
-        report = assistant.ingest(targets, rebuild=rebuild, progress=progress)
+            report = assistant.ingest(targets, rebuild=rebuild, progress=progress)
     for skipped in report.skipped:
         err.print(
             f"[yellow]skipped[/] {skipped.path}: {skipped.reason}", markup=True, highlight=False

@@ -10,26 +10,37 @@ it stays as it was.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import functools
 import hashlib
+import os
+import stat
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from rag.chunking import (
     ChunkerConfig,
+    HeaderTooLongError,
     chunk_document,
     context_header,
     indexed_text,
     sentence_spans,
 )
 from rag.embeddings import Embedder, Vectors
-from rag.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError, IngestError
-from rag.ingest import SUPPORTED_SUFFIXES, Catalog, doc_id_for, load_catalog, load_document
+from rag.errors import (
+    CatalogError,
+    IndexCorruptError,
+    IndexMismatchError,
+    IndexNotFoundError,
+    IngestError,
+)
+from rag.ingest import SUPPORTED_SUFFIXES, Catalog, doc_id_for, load_catalog
+from rag.ingest.worker import IsolatedLoader, Limits
 from rag.settings import Settings
 from rag.store import IndexConfig, LoadedIndex, load_index, write_generation, writer_lock
 from rag.types import Chunk, Document
@@ -38,10 +49,22 @@ from rag.wordmatch import vocabulary
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
 
+class FileLoader(Protocol):
+    """Reads one file into a Document or raises IngestError (`IsolatedLoader`)."""
+
+    def load(self, path: Path, catalog: Catalog, max_bytes: int) -> Document: ...
+
+
 @dataclass(frozen=True)
 class Skipped:
+    """A file (or link, folder, catalog) the ingest did not read, and why: one line."""
+
     path: str
     reason: str
+
+    def __post_init__(self) -> None:
+        # Library messages (YAML, pypdf) span lines; a report line must not.
+        object.__setattr__(self, "reason", " ".join(self.reason.split()))
 
 
 @dataclass(frozen=True)
@@ -74,28 +97,121 @@ class _Entry:
     sentence_vectors: Vectors
 
 
-def discover(paths: Sequence[Path], catalog_name: str) -> tuple[list[Path], list[Skipped]]:
-    """Files to ingest under the given paths (folders recursively, hidden files skipped)."""
+def discover(
+    paths: Sequence[Path], catalog_name: str, *, follow_external_links: bool = False
+) -> tuple[list[Path], list[Skipped]]:
+    """Files to ingest under the given paths, and what was passed over and why.
+
+    Folders are walked recursively; hidden entries and catalogs are passed over quietly.
+    Everything else that is not read is reported: unsupported types, broken links, link
+    loops, links that lead out of the folder (unless `follow_external_links`), folders
+    named like a document, and entries that are not regular files (a FIFO would block
+    the read forever). A path given by name is read wherever it points."""
     files: list[Path] = []
     skipped: list[Skipped] = []
     for root in paths:
-        if root.is_dir():
-            for path in sorted(root.rglob("*")):
-                hidden = any(part.startswith(".") for part in path.relative_to(root).parts)
-                if not path.is_file() or hidden or path.name == catalog_name:
-                    continue
-                if path.suffix.lower() in SUPPORTED_SUFFIXES:
-                    files.append(path)
-                else:
-                    skipped.append(Skipped(str(path), _unsupported(path)))
-        elif root.is_file():
-            if root.suffix.lower() in SUPPORTED_SUFFIXES:
-                files.append(root)
-            else:
-                skipped.append(Skipped(str(root), _unsupported(root)))
+        try:
+            mode = root.stat().st_mode
+        except OSError as error:
+            skipped.append(Skipped(str(root), _unreachable(root, error, "no such file or folder")))
+            continue
+        if stat.S_ISDIR(mode):
+            _walk(root, catalog_name, follow_external_links, files, skipped)
         else:
-            skipped.append(Skipped(str(root), "no such file or folder"))
+            _add_file(root, mode, files, skipped)
     return files, skipped
+
+
+def _walk(
+    root: Path,
+    catalog_name: str,
+    follow_external_links: bool,
+    files: list[Path],
+    skipped: list[Skipped],
+) -> None:
+    """One ingested folder, depth first without recursion (a deep tree is no stack risk)."""
+    real_root = root.resolve()
+    visited = {real_root}
+    found: list[Path] = []
+    passed: list[Skipped] = []
+    stack: list[tuple[Path, frozenset[Path]]] = [(root, frozenset({real_root}))]
+    while stack:
+        folder, ancestors = stack.pop()
+        try:
+            names = sorted(entry.name for entry in os.scandir(folder))
+        except OSError as error:
+            passed.append(Skipped(str(folder), f"cannot list the folder ({error.strerror})"))
+            continue
+        for name in names:
+            if name.startswith(".") or name == catalog_name:
+                continue
+            path = folder / name
+            try:
+                mode = path.stat().st_mode
+            except OSError as error:
+                passed.append(Skipped(str(path), _unreachable(path, error, "it vanished")))
+                continue
+            real = path.resolve()
+            if path.is_symlink() and not follow_external_links and not _inside(real, real_root):
+                passed.append(Skipped(str(path), _external_link(real, root)))
+                continue
+            if not stat.S_ISDIR(mode):
+                _add_file(path, mode, found, passed)
+            elif real in ancestors:
+                passed.append(Skipped(str(path), f"a link loop: it leads back to {real}"))
+            elif real in visited:
+                passed.append(
+                    Skipped(str(path), f"a link to {real}, a folder this ingest reads already")
+                )
+            elif path.suffix.lower() in SUPPORTED_SUFFIXES:
+                passed.append(
+                    Skipped(
+                        str(path),
+                        f"a folder, not a {path.suffix} file; rename it (or ingest it by name) "
+                        "to read the files in it",
+                    )
+                )
+            else:
+                visited.add(real)
+                stack.append((path, ancestors | {real}))
+    files.extend(sorted(found))
+    skipped.extend(sorted(passed, key=lambda s: s.path))
+
+
+def _add_file(path: Path, mode: int, files: list[Path], skipped: list[Skipped]) -> None:
+    if not stat.S_ISREG(mode):
+        skipped.append(
+            Skipped(str(path), "not a regular file (a FIFO, socket or device); only files are read")
+        )
+    elif path.suffix.lower() in SUPPORTED_SUFFIXES:
+        files.append(path)
+    else:
+        skipped.append(Skipped(str(path), _unsupported(path)))
+
+
+def _unreachable(path: Path, error: OSError, missing: str) -> str:
+    """Why `path` (which the folder listing named, or the user gave) cannot be opened."""
+    if error.errno == errno.ELOOP:
+        return "a link loop (the link leads back to itself); remove or fix the link"
+    if path.is_symlink():
+        if error.errno == errno.ENOENT:
+            target = os.readlink(path)
+            return f"a broken link (its target {target} does not exist); remove or fix it"
+        return f"a link whose target cannot be read ({error.strerror})"
+    if error.errno == errno.ENOENT:
+        return missing
+    return f"cannot read it ({error.strerror})"
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def _external_link(target: Path, root: Path) -> str:
+    return (
+        f"a link to {target}, outside the ingested folder {root}; such links are not followed "
+        "(allow them with --follow-external-links or RAG_FOLLOW_EXTERNAL_LINKS=1)"
+    )
 
 
 def _unsupported(path: Path) -> str:
@@ -171,14 +287,21 @@ def ingest(
     get_embedder = functools.cache(get_embedder)  # embedding steps share one model load
     with writer_lock(settings.collection_dir):
         plan = _plan(settings, rebuild=rebuild)
-        files, skipped = discover(paths, settings.catalog_name)
-        loaded = _load(files, plan, settings, notify)
+        files, skipped = discover(
+            paths, settings.catalog_name, follow_external_links=settings.follow_external_links
+        )
+        limits = Limits(settings.ingest_file_timeout_s, settings.ingest_file_memory_mb)
+        with IsolatedLoader(limits) as loader:  # started for the first file that is read
+            loaded = _load(files, plan, settings, loader, notify)
         entries, removed = _settle_removed(plan.old, loaded.entries, paths)
+        unchunked: dict[str, Skipped] = {}  # doc_id -> why its chunk header leaves no room
         if loaded.to_embed or (plan.rebuilt_because and entries):
             notify("loading embedding model", 0, 1)
             embedder = get_embedder()
             notify("loading embedding model", 1, 1)
-            entries, config = _embed(loaded.to_embed, entries, plan, embedder, settings, notify)
+            entries, config = _embed(
+                loaded.to_embed, entries, plan, embedder, settings, notify, unchunked
+            )
         else:
             config = _config_as_stored(plan, settings)
         changed = bool(loaded.added or loaded.updated or removed or plan.rebuilt_because)
@@ -186,11 +309,11 @@ def ingest(
             words = _word_table(entries, plan, get_embedder, config.dimension, notify)
             _commit(settings.collection_dir, entries, config, words, notify)
         return IngestReport(
-            added=loaded.added,
-            updated=loaded.updated,
+            added=tuple(d for d in loaded.added if d not in unchunked),
+            updated=tuple(d for d in loaded.updated if d not in unchunked),
             unchanged=loaded.unchanged,
             removed=removed,
-            skipped=(*skipped, *loaded.skipped),
+            skipped=(*skipped, *loaded.skipped, *unchunked.values()),
             documents=len(entries),
             chunks=sum(len(e.chunks) for e in entries.values()),
             seconds=time.perf_counter() - started,
@@ -273,8 +396,14 @@ class _Read:
     catalog: dict[str, Any] | None = None
 
 
-def _load(files: Sequence[Path], plan: _Plan, settings: Settings, notify: Progress) -> _Loaded:
-    catalogs: dict[Path, Catalog] = {}
+def _load(
+    files: Sequence[Path],
+    plan: _Plan,
+    settings: Settings,
+    loader: FileLoader,
+    notify: Progress,
+) -> _Loaded:
+    catalogs: dict[Path, Catalog | None] = {}  # None: the folder's catalog is unreadable
     sources: dict[str, str] = {}  # doc_id -> the file it came from in this run
     entries: dict[str, _Entry] = {}
     to_embed: list[tuple[Document, dict[str, Any] | None]] = []
@@ -293,8 +422,13 @@ def _load(files: Sequence[Path], plan: _Plan, settings: Settings, notify: Progre
                     "rename one of the files",
                 )
             if path.parent not in catalogs:
-                catalogs[path.parent] = load_catalog(path.parent / settings.catalog_name)
-            read = _read(path, doc_id, catalogs[path.parent], plan, settings)
+                catalogs[path.parent] = _folder_catalog(path.parent, settings, skipped)
+            catalog = catalogs[path.parent]
+            if catalog is None:  # reported once for the folder; the index keeps the file's
+                if doc_id in plan.old:
+                    entries[doc_id] = plan.old[doc_id]
+                continue
+            read = _read(path, doc_id, catalog, plan, settings, loader)
         except IngestError as error:
             skipped.append(Skipped(str(path), error.reason))
         except OSError as error:
@@ -318,12 +452,31 @@ def _load(files: Sequence[Path], plan: _Plan, settings: Settings, notify: Progre
     )
 
 
+def _folder_catalog(folder: Path, settings: Settings, skipped: list[Skipped]) -> Catalog | None:
+    """The folder's catalog, or None (reported as skipped) when it cannot be read: its
+    files then wait, unread, for a fixed catalog rather than being indexed without it."""
+    path = folder / settings.catalog_name
+    try:
+        return load_catalog(path)
+    except CatalogError as error:
+        reason = str(error).removeprefix(f"{path}: ")
+        skipped.append(
+            Skipped(
+                str(path),
+                f"{reason}; the files in its folder were not read (the index keeps what it "
+                "had for them)",
+            )
+        )
+        return None
+
+
 def _read(
     path: Path,
     doc_id: str,
     catalog: Catalog,
     plan: _Plan,
     settings: Settings,
+    loader: FileLoader,
 ) -> _Read:
     """Decide what one file needs, reading it only when its hash or catalog entry changed."""
     source = _display(path)
@@ -343,7 +496,7 @@ def _read(
             and previous.document.meta.source == source
         ):
             return _Read(unchanged=True, entry=previous)
-    document = load_document(path, catalog=catalog, max_bytes=settings.max_file_bytes)
+    document = loader.load(path, catalog, settings.max_file_bytes)
     document = dataclasses.replace(
         document, meta=dataclasses.replace(document.meta, doc_id=doc_id, source=source)
     )
@@ -386,6 +539,7 @@ def _embed(
     model: Embedder,
     settings: Settings,
     notify: Progress,
+    skipped: dict[str, Skipped],
 ) -> tuple[dict[str, _Entry], IndexConfig]:
     chunker = ChunkerConfig(settings.chunk_tokens, settings.chunk_overlap_tokens, model.max_tokens)
     pending = list(to_embed)
@@ -393,10 +547,21 @@ def _embed(
         fresh = {d.doc_id for d, _ in pending}
         kept = [(e.document, e.catalog) for e in entries.values() if e.document.doc_id not in fresh]
         pending = kept + pending
-    chunked = [(d, c, chunk_document(d, model.count_tokens, chunker)) for d, c in pending]
+    chunked = []
+    embedded = dict(entries)
+    for document, catalog_entry in pending:
+        try:
+            chunks = chunk_document(document, model.count_tokens, chunker)
+        except HeaderTooLongError as error:  # kept out, like a file that cannot be read
+            skipped[document.doc_id] = Skipped(document.meta.source, str(error))
+            if document.doc_id in plan.reusable:
+                embedded[document.doc_id] = plan.reusable[document.doc_id]
+            else:
+                embedded.pop(document.doc_id, None)
+            continue
+        chunked.append((document, catalog_entry, chunks))
     total = sum(len(chunks) for _, _, chunks in chunked)
     done = 0
-    embedded = dict(entries)
     for document, catalog_entry, chunks in chunked:
         vectors = model.embed([indexed_text(c.text, document.meta) for c in chunks])
         sentences = searchable_sentences(document)

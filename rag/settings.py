@@ -39,6 +39,24 @@ class Settings(BaseSettings):
     max_file_bytes: int = Field(
         default=20_000_000, description="Larger input files are refused, not ingested."
     )
+    ingest_file_timeout_s: float = Field(
+        default=120.0,
+        gt=0,
+        description="Longest one file may take to read, clean and describe (in a worker "
+        "process); a file that takes longer is refused and the ingest goes on. A 10 MB line "
+        "of punctuation takes 25-80 s on a busy 2-core machine (eval/hostile_bench.py).",
+    )
+    ingest_file_memory_mb: int = Field(
+        default=2048,
+        ge=0,
+        description="Address space the worker reading one file may use (MB; 0: no limit); a "
+        "file that needs more is refused and the ingest goes on.",
+    )
+    follow_external_links: bool = Field(
+        default=False,
+        description="Ingest files that symbolic links inside an ingested folder point to "
+        "outside it. Off: such links are refused, so a link cannot pull in /etc/passwd.",
+    )
 
     # The app (`rag serve`)
     upload_quota_bytes: int = Field(

@@ -6,7 +6,13 @@ import itertools
 
 import pytest
 
-from rag.chunking import ChunkerConfig, chunk_document
+from rag.chunking import (
+    ChunkerConfig,
+    HeaderTooLongError,
+    chunk_document,
+    context_header,
+    indexed_text,
+)
 from rag.embeddings import Embedder
 from rag.types import Document, DocumentMeta
 
@@ -83,3 +89,45 @@ def test_chunks_record_their_section_heading(embedder: Embedder) -> None:
 @pytest.mark.parametrize("text", ["", "   \n\n  "])
 def test_empty_text_gives_no_chunks(embedder: Embedder, text: str) -> None:
     assert chunk_document(_document(text), embedder.count_tokens, ChunkerConfig(100, 20, 256)) == []
+
+
+def test_huge_title_author_and_outlet_are_shortened_in_the_header_only(
+    embedder: Embedder,
+) -> None:
+    long = " ".join(f"word{i}" for i in range(400))  # far over 129 word pieces each
+    meta = DocumentMeta("doc", "doc.txt", "0", title=long, author=long, outlet=long)
+    document = Document(meta, PARAGRAPH * 4)
+    config = ChunkerConfig(160, 40, embedder.max_tokens)
+
+    chunks = chunk_document(document, embedder.count_tokens, config)
+
+    header = context_header(meta)
+    title, author, outlet = header.split(" — ")
+    assert title.endswith("…") and len(title) <= 150 and long.startswith(title[:-1])
+    assert len(author) <= 60 and len(outlet) <= 60
+    assert document.meta.title == long  # the document keeps the whole value
+    assert chunks and "".join(c.text for c in chunks).startswith(PARAGRAPH[:50])
+    for chunk in chunks:
+        assert embedder.count_tokens(indexed_text(chunk.text, meta)) <= embedder.max_tokens
+
+
+def test_a_header_of_symbols_leaves_too_little_room_and_says_so(embedder: Embedder) -> None:
+    meta = DocumentMeta("doc", "doc.txt", "0", title="!" * 150, author="?" * 60)
+    with pytest.raises(HeaderTooLongError, match="shorten them in the catalog"):
+        chunk_document(
+            Document(meta, PARAGRAPH), embedder.count_tokens, ChunkerConfig(160, 40, 256)
+        )
+
+
+def test_a_run_without_spaces_is_cut_in_few_counts(embedder: Embedder) -> None:
+    run = "ab.cd@ef-gh/12," * 2_000  # 30,000 characters, no space to split at
+    counted = []
+
+    def count(text: str) -> int:
+        counted.append(len(text))
+        return embedder.count_tokens(text)
+
+    chunks = chunk_document(_document(run), count, ChunkerConfig(160, 40, embedder.max_tokens))
+    assert "".join(c.text for c in chunks) == run  # pieces without overlap cover the run
+    assert all(embedder.count_tokens(c.text) - 2 <= 160 for c in chunks)
+    assert len(counted) < len(run) / 10  # the splitter's fallback counted each character

@@ -328,6 +328,32 @@ def test_ingest_with_a_bad_file_reports_it_and_exits_1(
     assert [d["doc_id"] for d in json.loads(docs.stdout)["documents"]] == ["good"]
 
 
+def test_ingest_without_a_terminal_prints_progress_lines_and_refuses_outside_links(
+    cli: Cli, hash_model: HashEmbedder, tmp_path: Path
+) -> None:
+    folder = tmp_path / "linked"
+    folder.mkdir()
+    shutil.copy(ROOT / "corpus" / "000_0c4da8ee7c2bcb9d.txt", folder / "good.txt")
+    outside = tmp_path / "outside.txt"
+    outside.write_text("The vault code is 1234, said the caretaker.", encoding="utf-8")
+    (folder / "secret.txt").symlink_to(outside)
+    index = tmp_path / "index"
+
+    run = cli("ingest", str(folder), index=index, collection="linked")
+
+    assert run.exit_code == 1
+    lines = run.stderr.splitlines()
+    assert "reading files: 0/1" in lines and "reading files: 1/1" in lines  # not a bar
+    assert len([line for line in lines if line.startswith("ingest:")]) == 1  # the summary
+    [refusal] = [line for line in lines if "secret.txt" in line]
+    assert "outside the ingested folder" in refusal and "--follow-external-links" in refusal
+
+    run = cli("ingest", str(folder), "--follow-external-links", index=index, collection="linked")
+    assert run.exit_code == 0, run.stderr
+    [summary] = [line for line in run.stderr.splitlines() if line.startswith("ingest:")]
+    assert "added 1" in summary
+
+
 def test_eval_json_summary(cli: Cli, tmp_path: Path) -> None:
     wanted = {"f03", "f04", "u08"}
     lines = [

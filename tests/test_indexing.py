@@ -7,6 +7,7 @@ properties matter (the demo index's token limits, retrieval quality elsewhere)."
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -353,3 +354,84 @@ def test_ingesting_a_new_file_embeds_only_its_new_words(
     for word in set(before.words) & set(after.words):
         old = before.word_embeddings[before.words.index(word)]
         assert np.array_equal(after.word_embeddings[after.words.index(word)], old)
+
+
+def test_links_out_of_the_folder_are_refused_unless_allowed(
+    tmp_path: Path, settings: Settings, fake: HashEmbedder
+) -> None:
+    outside = _write(tmp_path / "elsewhere", "secret.txt", "The password of the vault is 1234.")
+    folder = tmp_path / "docs"
+    _write(folder, "georgia.txt", ARTICLE_A)
+    (folder / "secret.txt").symlink_to(outside)
+    (folder / "inside.txt").symlink_to(folder / "georgia.txt")  # inside: followed
+
+    report = Assistant(settings, embedder_factory=lambda: fake).ingest([folder])
+    skipped = {Path(s.path).name: s.reason for s in report.skipped}
+    assert set(skipped) == {"secret.txt"}
+    assert f"a link to {outside}, outside the ingested folder" in skipped["secret.txt"]
+    assert "RAG_FOLLOW_EXTERNAL_LINKS" in skipped["secret.txt"]
+    assert "secret" not in load_index(settings.collection_dir).documents
+
+    allowed = settings.model_copy(update={"follow_external_links": True})
+    report = Assistant(allowed, embedder_factory=lambda: fake).ingest([folder])
+    assert report.added == ("secret",) and not report.skipped
+
+
+def test_broken_links_loops_odd_folders_and_fifos_are_reported_not_passed_over(
+    tmp_path: Path, settings: Settings, fake: HashEmbedder
+) -> None:
+    folder = tmp_path / "docs"
+    _write(folder, "georgia.txt", ARTICLE_A)
+    (folder / "dangling.txt").symlink_to(folder / "gone.txt")
+    (folder / "loop.txt").symlink_to(folder / "loop.txt")
+    (folder / "back").symlink_to(folder)
+    _write(folder / "notes.txt", "inner.txt", ARTICLE_B)  # a folder named like a file
+    os.mkfifo(folder / "pipe.txt")  # reading it would block forever
+
+    report = Assistant(settings, embedder_factory=lambda: fake).ingest([folder])
+    skipped = {Path(s.path).name: s.reason for s in report.skipped}
+    assert skipped.keys() == {"dangling.txt", "loop.txt", "back", "notes.txt", "pipe.txt"}
+    assert skipped["dangling.txt"].startswith("a broken link")
+    assert skipped["loop.txt"].startswith("a link loop")
+    assert skipped["back"].startswith("a link loop: it leads back to")
+    assert skipped["notes.txt"].startswith("a folder, not a .txt file")
+    assert skipped["pipe.txt"].startswith("not a regular file")
+    assert report.added == ("georgia",)
+
+
+def test_a_bad_catalog_skips_its_folder_only(
+    small_corpus: Path, tmp_path: Path, settings: Settings, fake: HashEmbedder
+) -> None:
+    assistant = Assistant(settings, embedder_factory=lambda: fake)
+    other = tmp_path / "other"
+    _write(other, "moldova.txt", "Moldova signed an association agreement with the EU in 2014.")
+    assistant.ingest([small_corpus, other])
+    _write(small_corpus, "georgia.txt", "Georgia held parliamentary elections in October 2024.")
+    _write(small_corpus, "catalog.toml", "[documents.\n")
+    _write(other, "belarus.txt", "Belarus hosted Russian troops in 2022.")
+
+    report = assistant.ingest([small_corpus, other])
+
+    [skipped] = report.skipped
+    assert skipped.path == str(small_corpus / "catalog.toml")
+    assert skipped.reason.startswith("not valid TOML") and "\n" not in skipped.reason
+    assert "the files in its folder were not read" in skipped.reason
+    assert report.added == ("belarus",) and not report.ok
+    index = load_index(settings.collection_dir)
+    assert set(index.documents) == {"armenia", "belarus", "georgia", "moldova"}
+    assert index.documents["georgia"].text == ARTICLE_A  # kept as it was
+
+
+def test_a_document_whose_header_leaves_no_room_is_skipped_not_fatal(
+    small_corpus: Path, settings: Settings, fake: HashEmbedder
+) -> None:
+    _write(
+        small_corpus,
+        "symbols.md",
+        "---\ntitle: '" + "!" * 150 + "'\n---\n" + ARTICLE_B,
+    )
+    report = Assistant(settings, embedder_factory=lambda: fake).ingest([small_corpus])
+    [skipped] = report.skipped
+    assert skipped.path.endswith("symbols.md") and "chunk header" in skipped.reason
+    assert sorted(report.added) == ["armenia", "georgia"]
+    assert set(load_index(settings.collection_dir).documents) == {"armenia", "georgia"}

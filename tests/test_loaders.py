@@ -16,6 +16,7 @@ from pypdf import PdfReader, PdfWriter
 
 from rag.errors import IngestError
 from rag.ingest import SUPPORTED_SUFFIXES, Catalog, load_catalog, load_document
+from rag.ingest.worker import IsolatedLoader, Limits
 from rag.types import Document
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -463,9 +464,9 @@ def test_pdf_without_metadata_uses_the_headline(tmp_path: Path) -> None:
     assert doc.meta.author is None
 
 
-def _encrypted(user_password: str) -> bytes:
+def _encrypted(user_password: str, algorithm: str = "RC4-128") -> bytes:
     writer = PdfWriter(clone_from=PdfReader(io.BytesIO(make_pdf(PDF_PAGES))))
-    writer.encrypt(user_password=user_password, owner_password="owner", algorithm="RC4-128")
+    writer.encrypt(user_password=user_password, owner_password="owner", algorithm=algorithm)
     buffer = io.BytesIO()
     writer.write(buffer)
     return buffer.getvalue()
@@ -473,6 +474,18 @@ def _encrypted(user_password: str) -> bytes:
 
 def test_pdf_with_only_an_owner_password_is_read(tmp_path: Path) -> None:
     doc = load(write(tmp_path, "owner.pdf", _encrypted("")))
+    assert "Observers cautioned" in doc.text
+
+
+@pytest.mark.parametrize("algorithm", ["AES-128", "AES-256"])
+def test_aes_encrypted_pdf_without_a_user_password_is_ingested(
+    tmp_path: Path, algorithm: str
+) -> None:
+    """AES needs the `cryptography` package; without it pypdf cannot decrypt and the file
+    was refused as damaged. Read as ingest reads it: in the worker process."""
+    path = write(tmp_path, "aes.pdf", _encrypted("", algorithm))
+    with IsolatedLoader(Limits(seconds=60, memory_mb=0)) as loader:
+        doc = loader.load(path, Catalog(), 20_000_000)
     assert "Observers cautioned" in doc.text
 
 

@@ -103,6 +103,41 @@ def test_invalid_front_matter_is_an_error_naming_the_file() -> None:
         split_front_matter("---\ntitle: [unclosed\n---\nText.", Path("broken.md"))
 
 
+BILLION_LAUGHS = (
+    "---\ntitle: Laughs\n"
+    'a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]\n'
+    + "".join(
+        f"{b}: &{b} [{', '.join([f'*{a}'] * 9)}]\n"
+        for a, b in zip("abcdefgh", "bcdefghi", strict=True)
+    )
+    + "author: *i\n---\nText."
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        (BILLION_LAUGHS, "uses a YAML alias (*name) (line 4), which is not allowed"),
+        ("---\ntitle: x\nauthor: " + "[" * 5000 + "]" * 5000 + "\n---\nText.", "deeper than 20"),
+        (
+            "---\ntitle: x\n" + "".join("  " * i + f"k{i}:\n" for i in range(30)) + "---\nText.",
+            "nests deeper than 20 levels",
+        ),
+        ("---\ntitle: x\nnotes: " + "y" * 70_000 + "\n---\nText.", "over the 65,536 allowed"),
+    ],
+    ids=["alias bomb", "deep flow nesting", "deep block nesting", "too large"],
+)
+def test_hostile_front_matter_is_a_one_line_refusal_of_the_file(text: str, reason: str) -> None:
+    with pytest.raises(IngestError, match=r"hostile\.md") as refused:
+        split_front_matter(text, Path("hostile.md"))
+    assert reason in refused.value.reason and "\n" not in refused.value.reason
+
+
+def test_front_matter_anchors_without_aliases_still_load() -> None:
+    front, body = split_front_matter("---\ntitle: &t Hello\n---\nText.", Path("a.md"))
+    assert front == {"title": "Hello"} and body == "Text."
+
+
 def test_meta_from_text_urls_and_bylines() -> None:
     leading = "\n".join(
         [

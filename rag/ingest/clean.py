@@ -13,6 +13,7 @@ remove a sentence.
 
 from __future__ import annotations
 
+import functools
 import re
 import statistics
 from collections import Counter
@@ -52,10 +53,20 @@ class Context:
     lines: tuple[str, ...]
     title: str | None = None
 
-    @property
+    @functools.cached_property
     def nonblank(self) -> list[int]:
         """Indices of the non-blank lines, for rules that count lines from either end."""
         return [i for i, line in enumerate(self.lines) if line.strip()]
+
+    @functools.cached_property
+    def bare(self) -> tuple[str, ...]:
+        """`_bare` of every line, computed once for all rules."""
+        return tuple(_bare(line) for line in self.lines)
+
+    @functools.cached_property
+    def prose(self) -> tuple[bool, ...]:
+        """`is_prose` of every line, computed once for all rules."""
+        return tuple(is_prose(line) for line in self.lines)
 
 
 Rule = Callable[[Context], set[int]]
@@ -74,10 +85,9 @@ def _key(line: str) -> str:
 
 def _lines_where(ctx: Context, test: Callable[[str], bool], *, protect: bool = True) -> set[int]:
     """Indices of non-blank lines whose bare text passes `test` (prose lines skipped)."""
+    prose = ctx.prose
     return {
-        i
-        for i, line in enumerate(ctx.lines)
-        if line.strip() and not (protect and is_prose(line)) and test(_bare(line))
+        i for i, bare in enumerate(ctx.bare) if bare and not (protect and prose[i]) and test(bare)
     }
 
 
@@ -104,9 +114,8 @@ _CONSENT_PHRASE = re.compile(
     r"(?i)\bby (?:using|continuing to use|browsing|visiting|accessing) (?:this|our) "
     r"(?:web ?)?site\b|\b(?:this|our) (?:web ?)?site uses cookies\b|\bwe use cookies\b"
 )
-_COOKIE_PROMPT = re.compile(
-    r"(?i)\bcookies?\b.*\b(?:you agree|you consent|accept|consent|preferences|settings)\b"
-)
+_COOKIE = re.compile(r"(?i)\bcookies?\b")
+_CONSENT_WORD = re.compile(r"(?i)\b(?:you agree|you consent|accept|consent|preferences|settings)\b")
 _CONSENT_BUTTON = _full_match(
     r"accept(?: all)?(?: cookies)?",
     r"reject(?: all)?",
@@ -120,6 +129,13 @@ _CONSENT_BUTTON = _full_match(
 )
 
 
+def _cookie_prompt(s: str) -> bool:
+    """ "cookie" and then a consent word: two searches, where one pattern (`cookies?.*consent`)
+    rescans the rest of the line from every "cookie" on it (quadratic)."""
+    cookie = _COOKIE.search(s)
+    return cookie is not None and _CONSENT_WORD.search(s, cookie.end()) is not None
+
+
 def cookie_consent(ctx: Context) -> set[int]:
     """Cookie and terms-consent prompts ("By using this site, you agree ...") and their
     lone buttons ("Accept"). A site-addressed phrase ("by using this site", "we use
@@ -128,7 +144,7 @@ def cookie_consent(ctx: Context) -> set[int]:
     addressed = _lines_where(
         ctx, lambda s: len(s.split()) <= 40 and bool(_CONSENT_PHRASE.search(s)), protect=False
     )
-    prompts = _lines_where(ctx, lambda s: bool(_COOKIE_PROMPT.search(s)))
+    prompts = _lines_where(ctx, _cookie_prompt)
     return addressed | prompts | _lines_where(ctx, lambda s: bool(_CONSENT_BUTTON.match(s)))
 
 
@@ -192,7 +208,13 @@ _CHROME = _full_match(
     r"sponsored",
 )
 _LOGO = re.compile(r"(?i)(?:^|[\s_.-])logo(?:\d*|s)(?:$|[\s_.-])")
-_DOUBLED = re.compile(r"^(\S.{2,})\1$")
+
+
+def _doubled(s: str) -> bool:
+    """A name rendered twice ("Aze.MediaAze.Media"): compared directly, because the
+    backreference pattern for it backtracks quadratically on a long line."""
+    half, odd = divmod(len(s), 2)
+    return not odd and half >= 3 and not s[0].isspace() and s[:half] == s[half:]
 
 
 def site_chrome(ctx: Context) -> set[int]:
@@ -201,7 +223,7 @@ def site_chrome(ctx: Context) -> set[int]:
 
     def test(s: str) -> bool:
         short_logo = len(s.split()) <= 6 and bool(_LOGO.search(s))
-        return bool(_CHROME.match(s)) or short_logo or bool(_DOUBLED.match(s))
+        return bool(_CHROME.match(s)) or short_logo or _doubled(s)
 
     return _lines_where(ctx, test)
 
@@ -390,7 +412,10 @@ def copyright_footer(ctx: Context) -> set[int]:
     return _lines_where(ctx, lambda s: len(s.split()) <= 20 and bool(_COPYRIGHT.search(s)))
 
 
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+# Starts only where a run of address characters starts, and never gives back what a run
+# took: one pass over a line, where the plain pattern rescans a long run from each of its
+# characters (quadratic: 160,000 characters without a space took 95 s).
+_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]++@[\w-]++(?:\.[\w-]++)++")
 
 
 def contact_email(ctx: Context) -> set[int]:
@@ -708,7 +733,7 @@ def clean_pdf_pages(pages: Sequence[str], title: str | None = None) -> CleanResu
 
 # --------------------------------------------------------------------------- headings
 
-_MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(?P<text>.+?)\s*#*\s*$")
+_MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(?P<text>\S.*)$")
 _EMPHASIS_LINE = re.compile(r"^(\*\*|__|\*|_)(?P<text>[^*_].*?)\1$")
 _NO_HEADING_END = re.compile(r"[.,;:!?]$")
 _MINOR_WORD = re.compile(
@@ -748,7 +773,10 @@ def find_headings(text: str) -> tuple[tuple[int, str], ...]:
         if not stripped:
             continue
         if match := _MD_HEADING.match(line):
-            headings.append((start, match.group("text")))
+            # Closing hashes stripped in Python: as a pattern (`.+?\s*#*\s*$`) a long run
+            # of spaces or hashes backtracks cubically.
+            text = match.group("text").rstrip()
+            headings.append((start, text.rstrip("#").rstrip() or text))
             continue
         alone = (i == 0 or not lines[i - 1].strip()) and (
             i == len(lines) - 1 or not lines[i + 1].strip()

@@ -32,7 +32,9 @@ from rag.types import Document, DocumentMeta
 
 SUPPORTED_SUFFIXES: tuple[str, ...] = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf")
 
-_INLINE_IMAGE = re.compile(r"!\[[^\]]*\]\([^)\s]*(?:\s+\"[^\"]*\")?\)")
+# Alt text and URL stop at a bracket, so a scan never runs past the next "![": the plain
+# `[^\]]*` rescans the rest of the line from every "![" on it (quadratic).
+_INLINE_IMAGE = re.compile(r"!\[[^\[\]]*+\]\([^)\s\[\]]*+(?:\s++\"[^\"]*+\")?\)")
 
 
 @dataclass(frozen=True)

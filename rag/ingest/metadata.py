@@ -118,6 +118,9 @@ _BY_LINE = re.compile(
 _CAPS_NAME_DATE = re.compile(
     r"^\s*(?P<name>[A-Z][A-Z’'.-]+(?:\s+[A-Z][A-Z’'.-]+){1,3}),\s*(?P<date>[A-Z0-9 ,.]+)$"
 )
+# A byline is a short line. Longer ones are not tried: the patterns' lazy date followed by
+# optional runs of digits and spaces backtrack quadratically on a long line.
+_MAX_BYLINE_CHARS = 300
 _BULLET_NAME = re.compile(rf"^\s*[•·▪]\s+(?P<name>{_NAME_WORD}(?:\s+{_NAME_WORD}){{1,3}})\s*$")
 
 
@@ -134,6 +137,8 @@ def parse_byline(line: str) -> tuple[str, str | None] | None:
     print header "ALI ASKEROV, AUG 10 2025". "By" must be followed by capitalised name
     words, so "By using this site, ..." or "By 2030, ..." are not bylines.
     """
+    if len(line) > _MAX_BYLINE_CHARS:
+        return None
     if match := _WRITTEN_BY.match(line):
         return match.group("name"), None
     if match := _BY_LINE.match(line):
@@ -207,6 +212,45 @@ _FRONT_MATTER = re.compile(
 _YAML_KEY_LINE = re.compile(r"^[A-Za-z_][\w-]*\s*:")
 
 
+MAX_FRONT_MATTER_CHARS = 65_536
+MAX_FRONT_MATTER_DEPTH = 20
+
+
+class _Refused(yaml.YAMLError):
+    """Valid YAML that front matter may not use."""
+
+    def __init__(self, problem: str, line: int) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.line = line
+
+
+class _FrontMatterLoader(yaml.SafeLoader):
+    """YAML's safe loader without aliases and with a nesting limit.
+
+    Front matter is a few `key: value` lines. An alias (`*name`) repeats a node by
+    reference, so nested aliases expand exponentially (a 1 KB "billion laughs" became a
+    1.9-billion-character author in 355 s and 5.8 GB); deep nesting overflows the
+    recursive composer (RecursionError). Both are refused while composing, before
+    anything is built."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        line: int = self.peek_event().start_mark.line  # type: ignore[no-untyped-call]
+        if self.check_event(yaml.AliasEvent):
+            raise _Refused("uses a YAML alias (*name)", line)
+        if self._depth >= MAX_FRONT_MATTER_DEPTH:
+            raise _Refused(f"nests deeper than {MAX_FRONT_MATTER_DEPTH} levels", line)
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
 def split_front_matter(text: str, path: Path) -> tuple[dict[str, Any], str]:
     """(front-matter fields, text without them). No front matter gives ({}, text).
 
@@ -221,13 +265,27 @@ def split_front_matter(text: str, path: Path) -> tuple[dict[str, Any], str]:
     first = next((ln for ln in body.split("\n") if ln.strip() and not ln.startswith("#")), "")
     if not _YAML_KEY_LINE.match(first):
         return {}, text
+    if len(body) > MAX_FRONT_MATTER_CHARS:
+        raise IngestError(
+            path,
+            f"front matter is {len(body):,} characters, over the {MAX_FRONT_MATTER_CHARS:,} "
+            "allowed; shorten it or remove the --- block",
+        )
     try:
-        loaded = yaml.safe_load(body)
+        loaded = yaml.load(body, Loader=_FrontMatterLoader)  # a SafeLoader, see the class
+    except _Refused as exc:
+        raise IngestError(
+            path,
+            f"front matter {exc.problem} (line {exc.line + 2}), which is not allowed; write the "
+            "values out plainly or remove the --- block",
+        ) from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 2}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
         raise IngestError(
-            path, f"front matter is not valid YAML{where} ({exc}); fix it or remove the --- block"
+            path,
+            f"front matter is not valid YAML{where} ({problem}); fix it or remove the --- block",
         ) from exc
     if not isinstance(loaded, dict):
         raise IngestError(
