@@ -27,6 +27,7 @@ from rag import answerers
 from rag.assistant import Assistant
 from rag.conversation import Conversation
 from rag.errors import ConfigError, RagError
+from rag.logs import configure_logging
 from rag.retrieval import Filters
 from rag.serialize import answer_dict, citation_dicts, document_dict, passage_dict
 from rag.settings import Settings
@@ -66,6 +67,10 @@ def _configure(
     collection: Annotated[
         str | None, typer.Option("--collection", help="Collection name (default: RAG_COLLECTION).")
     ] = None,
+    verbose: Annotated[
+        bool,
+        typer.Option("--verbose", "-v", help="Log INFO to stderr too."),
+    ] = False,
 ) -> None:
     overrides: dict[str, Any] = {}
     if index is not None:
@@ -73,6 +78,7 @@ def _configure(
     if collection is not None:
         overrides["collection"] = collection
     _State.settings = Settings(**overrides)
+    configure_logging(_State.settings, verbose=verbose)
 
 
 def _progress_columns() -> tuple[ProgressColumn, ...]:

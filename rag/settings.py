@@ -32,6 +32,12 @@ class Settings(BaseSettings):
     corpus_dir: Path = Field(
         default=Path("corpus"), description="Default input folder for `rag ingest`."
     )
+    log_file: Path | None = Field(
+        default=None,
+        description="Log of the CLI and the app (what libraries said about files, reloads, "
+        "LLM retries); default `<index_dir>/rag.log`. Warnings also go to the terminal, "
+        "except libraries' notes on a file being read.",
+    )
     catalog_name: str = Field(
         default="catalog.toml",
         description="File name of the metadata catalog read beside ingested files.",
