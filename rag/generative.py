@@ -23,6 +23,7 @@ from rag.citations import (
 )
 from rag.conversation import Conversation
 from rag.errors import ContextTooLongError, LLMError
+from rag.injection import addresses_reader_or_model
 from rag.lexical import terms
 from rag.llm import LLM, Message
 from rag.llm import assistant as assistant_message
@@ -39,11 +40,14 @@ from rag.types import Answer, Citation, Passage
 
 
 def supporting_sentence(claim: str, passage: Passage) -> str | None:
-    """The sentence of a passage that shares most content terms with a claim, to highlight."""
+    """The sentence of a passage that shares most content terms with a claim, to highlight
+    (never one that instructs the reader or a model)."""
     claim_terms = set(terms(claim))
     best, best_overlap = None, 0
     text = passage.chunk.text
     for start, end in split_sentences(text):
+        if addresses_reader_or_model(text[start:end]):
+            continue
         overlap = len(claim_terms & set(terms(text[start:end])))
         if overlap > best_overlap:
             best, best_overlap = text[start:end], overlap

@@ -32,7 +32,7 @@ EVAL_SET = ROOT / "eval" / "questions.jsonl"
 RAG_SCRIPT = Path(sys.executable).parent / "rag"
 
 PASSAGE_KEYS = {"rank", "score", "chunk_id", "doc_id", "title", "author", "url", "text"}
-PASSAGE_KEYS |= {"start", "end"}
+PASSAGE_KEYS |= {"start", "end", "injection"}
 DOCUMENT_KEYS = {"doc_id", "title", "author", "outlet", "date", "url", "chunks"}
 ANSWER_KEYS = {"question", "standalone_question", "answer", "refused", "backend", "notice"}
 ANSWER_KEYS |= {"citations", "passages"}
