@@ -67,8 +67,7 @@ def strip_invisible(text: str) -> tuple[str, Counter[str]]:
 
 def describe(removed: Counter[str]) -> str:
     """What went, for a cleaning report: `63 tag characters, 1 bidi control`."""
-    nouns = {"bidi control": "bidi control"}
+    nouns = {kind: kind if kind == "bidi control" else f"{kind} character" for kind in _KINDS}
     return ", ".join(
-        f"{n} {nouns.get(kind, kind + ' character')}{'' if n == 1 else 's'}"
-        for kind, n in removed.most_common()
+        f"{n} {nouns[kind]}{'' if n == 1 else 's'}" for kind, n in removed.most_common()
     )
