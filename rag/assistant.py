@@ -24,6 +24,7 @@ from rag.embeddings import Embedder, Vectors, load_embedder
 from rag.errors import RagError
 from rag.extractive import ExtractiveAnswerer, idf_table
 from rag.indexing import IngestReport, Progress, ingest
+from rag.injection import passage_diagnostics
 from rag.lexical import terms
 from rag.library import AddReport, Removal, add_files, display_file, document_file, remove_file
 from rag.llm import LLM
@@ -375,7 +376,8 @@ class Assistant:
         stream: bool = True,
     ) -> Iterator[str | Answer]:
         """The chosen answerer over the passages (a model answerer falls back to the
-        extractive one when the model fails: rag.answerers.WithFallback)."""
+        extractive one when the model fails: rag.answerers.WithFallback); passages that
+        hold a planted instruction are named in the answer's diagnostics."""
         yield from self._answer_stream(self.generation(), question, passages, backend, stream)
 
     def _answer_stream(
@@ -387,7 +389,10 @@ class Assistant:
         stream: bool,
     ) -> Iterator[str | Answer]:
         answerer = build_answerer(backend or self.settings.backend, generation)
-        yield from answer_stream(answerer, question, passages, stream=stream)
+        for item in answer_stream(answerer, question, passages, stream=stream):
+            if isinstance(item, Answer) and (flags := passage_diagnostics(item.passages)):
+                item = dataclasses.replace(item, diagnostics=(*item.diagnostics, *flags))
+            yield item
 
     def search(
         self, query: str, *, k: int | None = None, filters: Filters = Filters()

@@ -142,10 +142,11 @@ def validate_citations(text: str, n_passages: int) -> CitationCheck:
 
 
 def _tidy(text: str) -> str:
-    """Remove the blanks a dropped marker leaves: `claim [7].` -> `claim.`."""
-    text = re.sub(r"[ \t]+([.,;:!?])", r"\1", text)
+    """Remove the blanks a dropped marker leaves: `claim [7].` -> `claim.`. Runs of blanks
+    are collapsed first, so no pattern rescans a long run (linear)."""
     text = re.sub(r"[ \t]{2,}", " ", text)
-    return re.sub(r"[ \t]+$", "", text, flags=re.MULTILINE)
+    text = re.sub(r"[ \t]([.,;:!?])", r"\1", text)
+    return re.sub(r"[ \t]$", "", text, flags=re.MULTILINE)
 
 
 _MIN_CLAIM_WORDS = 4
@@ -230,14 +231,24 @@ _HTML_LONE_TAG = re.compile(
     r"\b[^>]*>",
     re.IGNORECASE,
 )
-_AUTOLINK = re.compile(r"<(?P<url>(?:https?|ftp)://[^>\s]+)>", re.IGNORECASE)
+_AUTOLINK = re.compile(r"<(?P<url>(?:(?:https?|ftp)://|www\.)[^>\s]+)>", re.IGNORECASE)
 _BARE_URL = re.compile(
     r"(?P<url>(?:(?:https?|ftp)://|www\.)[^\s<>\"'`]+?)(?=[.,;:!?)\]}'\"]*(?:\s|$))",
     re.IGNORECASE,
 )
 
 
-def _host(url: str) -> str | None:
+# A host and a path without a scheme ("attacker.example/login"): a reader types it in. It
+# starts a token only, and its host part cannot backtrack (possessive), so it stays linear.
+_DOMAIN_PATH = re.compile(
+    r"(?<![\w@./:-])(?P<url>(?:[a-z0-9-]++\.)++[a-z]{2,63}/[^\s<>\"'`]*?)"
+    r"(?=[.,;:!?)\]}'\"]*(?:\s|$))",
+    re.IGNORECASE,
+)
+
+
+def _http(url: str) -> str | None:
+    """The URL as a browser reads it (entities decoded, `www.` given a scheme), if http(s)."""
     url = html.unescape(url.strip())
     if url.lower().startswith("www."):
         url = "http://" + url
@@ -247,34 +258,37 @@ def _host(url: str) -> str | None:
         return None
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         return None
-    return _normal_host(parts.hostname)
+    return url
 
 
-def _normal_host(host: str) -> str:
-    host = host.strip().lower().rstrip(".")
-    if "://" in host:
-        host = (urlsplit(host).hostname or "").lower()
-    elif "/" in host or ":" in host:
-        host = (urlsplit("//" + host).hostname or "").lower()
-    return host.removeprefix("www.")
+def _where(url: str) -> str:
+    """A removed URL as a notice names it: host and path, no scheme (not a live link)."""
+    target = _http(url)
+    if target is None:
+        return url.strip()[:60] or "an empty URL"
+    parts = urlsplit(target)
+    host, path = parts.hostname or "", parts.path.rstrip("/")
+    shown = path if len(host + path) <= 60 else "/…" + path[-max(12, 58 - len(host)) :]
+    return host + shown + ("?…" if parts.query else "")
 
 
-def strip_unsafe_markup(text: str, allowed_hosts: set[str]) -> tuple[str, list[str]]:
-    """Remove images, active HTML and links that do not point at a source's host.
+def strip_unsafe_markup(text: str, allowed_urls: set[str]) -> tuple[str, list[str]]:
+    """Remove images, active HTML and every link that is not one of `allowed_urls`.
 
     * Markdown images (`![alt](url)`, `![alt][ref]`) and HTML `<img>` tags are removed
-      entirely, whatever their host.
+      entirely, whatever their URL.
     * Markdown links, HTML `<a>` links and `<url>` autolinks keep their text but lose the
-      URL unless its host is in `allowed_hosts`; bare URLs to other hosts are removed.
-      Only http(s) URLs can be allowed (`javascript:`, `data:`, relative URLs never are).
-      Hosts compare case-insensitively, ignoring a leading `www.` and any port; subdomains
-      are not implied. `allowed_hosts` may hold bare hosts or whole URLs.
+      URL unless it equals one of `allowed_urls` exactly (after HTML entities are decoded);
+      bare URLs are removed unless equal. The caller allows the URLs of the passages the
+      answer cites: a document cannot vouch for its host, so another page of the same site
+      (which a planted instruction could name) is removed too. Only http(s) URLs can be
+      allowed (`javascript:`, `data:`, relative URLs never are).
     * Active HTML elements (`<script>`, `<iframe>`, `<svg>`, `<form>`, ...) are removed
       with their content; lone tags of that kind (and `<embed>`, `<meta>`, ...) too.
 
-    Returns the cleaned text and one note per removal, e.g. `removed image evil.com`.
+    Returns the cleaned text and one note per removal, e.g. `removed image evil.com/p.png`.
     """
-    cleaner = _Cleaner({_normal_host(h) for h in allowed_hosts if h.strip()})
+    cleaner = _Cleaner({url for u in allowed_urls if (url := _http(u))})
     out = text.replace("\x00", "")
     out = _MD_IMAGE.sub(cleaner.drop_image, out)
     out = _MD_REF_IMAGE.sub(cleaner.drop_ref_image, out)
@@ -286,6 +300,7 @@ def strip_unsafe_markup(text: str, allowed_hosts: set[str]) -> tuple[str, list[s
     out = _MD_REF_DEF.sub(cleaner.ref_def, out)
     out = _AUTOLINK.sub(cleaner.autolink, out)
     out = _BARE_URL.sub(cleaner.bare_url, out)
+    out = _DOMAIN_PATH.sub(cleaner.bare_url, out)
     if cleaner.notes:
         out = _tidy(out)
         out = re.sub(r"\(\s*\)", "", out)  # "(see URL)" left as "()"
@@ -308,12 +323,12 @@ class _Cleaner:
         return f"\x00{len(self.kept) - 1}\x00"
 
     def is_allowed(self, url: str) -> bool:
-        host = _host(url)
-        return host is not None and host in self.allowed
+        target = _http(url)
+        return target is not None and target in self.allowed
 
     @staticmethod
     def where(url: str) -> str:
-        return _host(url) or (url[:60] or "an empty URL")
+        return _where(url)
 
     def drop_image(self, m: re.Match[str]) -> str:
         self.notes.append(f"removed image {self.where(m.groupdict().get('url') or '')}".rstrip())
@@ -333,7 +348,8 @@ class _Cleaner:
         return ""
 
     def _link(self, m: re.Match[str], url: str, what: str, kept_text: str) -> str:
-        if self.is_allowed(url):
+        label_ok = all(self.is_allowed(u.group("url")) for u in _BARE_URL.finditer(kept_text))
+        if self.is_allowed(url) and label_ok:
             return self.keep(m.group(0))
         suffix = " (kept its text)" if kept_text else ""
         self.notes.append(f"removed {what} to {self.where(url)}{suffix}")

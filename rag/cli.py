@@ -21,6 +21,7 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
+from rich.text import Text
 from typer.core import TyperGroup
 
 from rag import answerers
@@ -31,6 +32,7 @@ from rag.logs import configure_logging
 from rag.retrieval import Filters
 from rag.serialize import answer_dict, citation_dicts, document_dict, passage_dict
 from rag.settings import Settings
+from rag.terminal import printable
 from rag.types import Answer
 
 app = typer.Typer(
@@ -51,6 +53,26 @@ def _settings() -> Settings:
     if _State.settings is None:
         _State.settings = Settings()
     return _State.settings
+
+
+Part = str | tuple[str, str]  # literal text, or (literal text, style)
+
+
+def _text(*parts: Part, multiline: bool = False) -> Text:
+    """Literal text for the terminal: no rich markup is parsed from any part (a file named
+    `[/].txt` is a name, not a closing tag) and control characters show as escapes."""
+    return Text.assemble(
+        *(
+            (printable(p, multiline=multiline), "")
+            if isinstance(p, str)
+            else (printable(p[0], multiline=multiline), p[1])
+            for p in parts
+        )
+    )
+
+
+def _note(notice: str) -> Text:
+    return _text(("note:", "yellow"), f" {notice}")
 
 
 def _print_json(payload: Any) -> None:
@@ -83,7 +105,7 @@ def _configure(
 
 def _progress_columns() -> tuple[ProgressColumn, ...]:
     return (
-        TextColumn("{task.description:<24}"),
+        TextColumn("{task.description:<24}", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
@@ -146,9 +168,7 @@ def ingest_command(
 
             report = assistant.ingest(targets, rebuild=rebuild, progress=progress)
     for skipped in report.skipped:
-        err.print(
-            f"[yellow]skipped[/] {skipped.path}: {skipped.reason}", markup=True, highlight=False
-        )
+        err.print(_text(("skipped", "yellow"), f" {skipped.path}: {skipped.reason}"))
     parts = [
         f"{report.documents} documents",
         f"{report.chunks} chunks",
@@ -163,7 +183,7 @@ def ingest_command(
         parts.append(f"rebuilt: {report.rebuilt_because}")
     if not report.wrote:
         parts.append("index unchanged")
-    err.print("ingest: " + ", ".join(parts), highlight=False)
+    err.print(_text("ingest: " + ", ".join(parts)), highlight=False)
     if not report.ok:
         raise typer.Exit(code=1)
 
@@ -183,11 +203,11 @@ def docs_command(
     table = Table("doc_id", "title", "author", "outlet", "date", "chunks", show_lines=False)
     for row in rows:
         table.add_row(
-            row["doc_id"],
-            row["title"] or "–",
-            row["author"] or "unknown",
-            row["outlet"] or "–",
-            row["date"] or "–",
+            _text(row["doc_id"]),
+            _text(row["title"] or "–"),
+            _text(row["author"] or "unknown"),
+            _text(row["outlet"] or "–"),
+            _text(row["date"] or "–"),
             str(row["chunks"]),
         )
     out.print(table)
@@ -254,51 +274,64 @@ def search_command(
         if as_json:
             _print_json({"query": text, "passages": [passage_dict(p) for p in passages]})
             continue
-        out.print(f"[bold]{text}[/]", highlight=False)
+        out.print(_text((text, "bold")), highlight=False)
         if not passages:
             out.print("  no matching passages")
         for p in passages:
             meta = p.meta
+            out.print()
             out.print(
-                f"\n[bold cyan][{p.rank}][/] {meta.author or 'unknown author'} — "
-                f"[italic]{meta.title or p.chunk.doc_id}[/]  (score {p.score:.4f})",
+                _text(
+                    (f"[{p.rank}]", "bold cyan"),
+                    f" {meta.author or 'unknown author'} — ",
+                    (meta.title or p.chunk.doc_id, "italic"),
+                    f"  (score {p.score:.4f})",
+                ),
                 highlight=False,
             )
             if meta.url:
-                out.print(f"    {meta.url}", style="blue", highlight=False)
-            out.print(f"    {p.chunk.text}", highlight=False)
+                out.print(_text((f"    {meta.url}", "blue")), highlight=False)
+            out.print(_text(f"    {p.chunk.text}", multiline=True), highlight=False)
 
 
 def _print_answer(answer: Answer) -> None:
     if answer.standalone_question != answer.question:
-        out.print(f"[dim](understood as: {answer.standalone_question})[/]", highlight=False)
+        out.print(_text((f"(understood as: {answer.standalone_question})", "dim")))
     if answer.notice:
-        err.print(f"[yellow]note:[/] {answer.notice}", highlight=False)
-    out.print(answer.text, highlight=False)
+        err.print(_note(answer.notice), highlight=False)
+    out.print(_text(answer.text, multiline=True), highlight=False)
     if answer.refused:
         if answer.refusal_reason:
-            out.print(f"[dim]Why: {answer.refusal_reason}.[/]", highlight=False)
+            out.print(_text((f"Why: {answer.refusal_reason}.", "dim")))
         if answer.related:
-            out.print("\n[bold]Related passages[/] (not an answer):", highlight=False)
+            out.print()
+            out.print(_text(("Related passages", "bold"), " (not an answer):"))
             for p in answer.related:
                 out.print(
-                    f"  - {p.meta.author or 'unknown author'}, {p.meta.title or p.chunk.doc_id}: "
-                    f"{p.chunk.text[:160]}…",
+                    _text(
+                        f"  - {p.meta.author or 'unknown author'}, "
+                        f"{p.meta.title or p.chunk.doc_id}: {p.chunk.text[:160]}…"
+                    ),
                     highlight=False,
                 )
         return
     citations = citation_dicts(answer)
     if citations:
-        out.print("\n[bold]Sources[/]", highlight=False)
+        out.print()
+        out.print(_text(("Sources", "bold")))
     for c in citations:
         out.print(
-            f"[bold cyan][{c['n']}][/] {c['author'] or 'unknown author'} — [italic]{c['title']}[/]",
+            _text(
+                (f"[{c['n']}]", "bold cyan"),
+                f" {c['author'] or 'unknown author'} — ",
+                (c["title"] or c["doc_id"], "italic"),
+            ),
             highlight=False,
         )
         if c["url"]:
-            out.print(f"    {c['url']}", style="blue", highlight=False)
+            out.print(_text((f"    {c['url']}", "blue")), highlight=False)
         for quote in c["quotes"] or [c["text"]]:
-            out.print(f"    “{quote}”", highlight=False)
+            out.print(_text(f"    “{quote}”", multiline=True), highlight=False)
 
 
 Backend = typer.Option("--backend", help="extractive (offline) or openai (RAG_LLM_* settings).")
@@ -355,7 +388,7 @@ def chat_command(
         try:
             _print_answer(assistant.ask(question, conversation=conversation, backend=backend, k=k))
         except RagError as error:
-            err.print(f"error: {error}", highlight=False, markup=False)
+            err.print(_text(f"error: {error}"), highlight=False)
 
 
 def _print_comparison(comparison: Any) -> None:
@@ -365,8 +398,8 @@ def _print_comparison(comparison: Any) -> None:
     from rag.perspectives import perspective_label
 
     if comparison.notice:
-        err.print(f"[yellow]note:[/] {comparison.notice}", highlight=False)
-    table = Table(title=comparison.question, caption=f"backend: {comparison.backend}")
+        err.print(_note(comparison.notice), highlight=False)
+    table = Table(title=_text(comparison.question), caption=f"backend: {comparison.backend}")
     table.show_lines = True
     table.add_column("author", ratio=2)
     table.add_column("source", ratio=2, overflow="fold")  # URLs whole, not cut off
@@ -382,19 +415,25 @@ def _print_comparison(comparison: Any) -> None:
             quotes = "\n".join(f"“{q.text}”" for q in p.quotes)
         else:
             position, quotes = "does not address this question", "–"
-        table.add_row(perspective_label(p), source, position, quotes)
-    out.print(table, markup=False, highlight=False)
+        table.add_row(
+            _text(perspective_label(p)),
+            _text(source, multiline=True),
+            _text(position, multiline=True),
+            _text(quotes, multiline=True),
+        )
+    out.print(table, highlight=False)
     for heading, points in (
         ("Points of agreement", comparison.agreements),
         ("Points of divergence", comparison.divergences),
     ):
-        out.print(f"\n[bold]{heading}[/]", highlight=False)
+        out.print()
+        out.print(_text((heading, "bold")))
         if not points:
             out.print("  none found", highlight=False)
         for point in points:
-            out.print(f"  - {point.point}", highlight=False, markup=False)
+            out.print(_text(f"  - {point.point}"), highlight=False)
             for q in point.quotes:
-                out.print(f"      “{q.text}”", highlight=False, markup=False)
+                out.print(_text(f"      “{q.text}”", multiline=True), highlight=False)
 
 
 @app.command("compare")
@@ -430,8 +469,8 @@ def compare_command(
             _print_json(comparison_dict(comparison))
         elif as_markdown:
             if comparison.notice:
-                err.print(f"[yellow]note:[/] {comparison.notice}", highlight=False)
-            sys.stdout.write(comparison_markdown(comparison) + "\n")
+                err.print(_note(comparison.notice), highlight=False)
+            sys.stdout.write(printable(comparison_markdown(comparison), multiline=True) + "\n")
         else:
             _print_comparison(comparison)
 
@@ -520,10 +559,10 @@ def eval_command(
     else:
         out.print(summary_table(run.summary))
     if run_dir:
-        err.print(f"saved {run_dir} (open {run_dir / 'report.html'})", highlight=False)
+        err.print(_text(f"saved {run_dir} (open {run_dir / 'report.html'})"), highlight=False)
     missed = failures(run.summary, required)
     for line in missed:
-        err.print(f"FAIL {line}", highlight=False, markup=False)
+        err.print(_text(f"FAIL {line}"), highlight=False)
     if missed:
         raise typer.Exit(1)
     if required:
@@ -573,7 +612,7 @@ def eval_compare_command(
         _print_json(comparison.to_json(worse))
         return
     for notice in comparison.notices:
-        err.print(f"[yellow]note:[/] {notice}", highlight=False)
+        err.print(_note(notice), highlight=False)
     out.print(comparison_table(comparison))
     if worse:
         out.print(regressions_table(worse))
@@ -619,7 +658,7 @@ def eval_sweep_command(
         task = bar.add_task("sweeping", total=len(configurations(parsed)))
 
         def progress(done: int, total: int, config: dict[str, object]) -> None:
-            shown = " ".join(f"{n}={v}" for n, v in config.items())
+            shown = printable(" ".join(f"{n}={v}" for n, v in config.items()))
             bar.update(task, completed=done, total=total, description=shown or "done")
 
         result = base.sweep(
@@ -630,7 +669,9 @@ def eval_sweep_command(
         return
     out.print(sweep_table(result))
     if result.best:
-        out.print(f"best by {metric}: {env_assignments(result.best.config)}", highlight=False)
+        out.print(
+            _text(f"best by {metric}: {env_assignments(result.best.config)}"), highlight=False
+        )
 
 
 def _metric_names() -> list[str]:
@@ -688,7 +729,7 @@ def main() -> None:
     try:
         app()
     except RagError as error:
-        err.print(f"error: {error}", highlight=False, markup=False)
+        err.print(_text(f"error: {error}"), highlight=False)
         sys.exit(1)
     except KeyboardInterrupt:
         err.print("interrupted")

@@ -25,6 +25,12 @@ from rag.evaluation.runner import OVERALL_TYPES, answers_line, judge_line
 from rag.evaluation.runs import Run
 from rag.evaluation.scores import METRICS, metric
 from rag.evaluation.sweep import SweepResult
+from rag.terminal import printable
+
+
+def _literal(text: object) -> Text:
+    """A cell or title of user-controlled text: no markup parsed, controls escaped."""
+    return Text(printable(text))
 
 
 def summary_table(summary: RunSummary) -> Table:
@@ -33,7 +39,7 @@ def summary_table(summary: RunSummary) -> Table:
     table = Table(
         "metric",
         *(name for name, _ in scopes),
-        title=f"{Path(summary.eval_set).name} · k={summary.k} · {summary.backend}",
+        title=_literal(f"{Path(summary.eval_set).name} · k={summary.k} · {summary.backend}"),
     )
     table.add_row("questions", *(str(f.n) for _, f in scopes))
     group = None
@@ -72,7 +78,7 @@ def comparison_table(comparison: RunComparison) -> Table:
     columns = ["metric", "n", "A", "B", f"Δ B−A [{comparison.confidence:.0%} CI]", "verdict"]
     table = Table(
         *(["scope", *columns] if scoped else columns),
-        title=f"A = {_run_line(comparison.a)}   B = {_run_line(comparison.b)}",
+        title=_literal(f"A = {_run_line(comparison.a)}   B = {_run_line(comparison.b)}"),
         caption=(
             f"* the {comparison.confidence:.0%} paired bootstrap interval "
             f"({comparison.n_resamples} resamples) excludes 0; means over the questions "
@@ -115,7 +121,10 @@ def regressions_table(found: Sequence[Regression], *, limit: int | None = None) 
     )
     for r in shown:
         table.add_row(
-            r.id, r.type, _shorten(r.question, 70), "; ".join(format_change(c) for c in r.changes)
+            _literal(r.id),
+            _literal(r.type),
+            _literal(_shorten(r.question, 70)),
+            "; ".join(format_change(c) for c in r.changes),
         )
     return table
 
@@ -140,7 +149,7 @@ def sweep_table(result: SweepResult, shown: Sequence[str] = ("recall", "mrr", "k
     for position, row in enumerate(result.rows, 1):
         table.add_row(
             str(position),
-            *(str(row.config[n]) for n in names),
+            *(_literal(row.config[n]) for n in names),
             ranked.format(row.score),
             *(m.format(row.figures.mean(m.name)) for m in extra),
             str(row.chunks),

@@ -1,20 +1,20 @@
 """The LLM answerer: an OpenAI-compatible model writes the answer from numbered passages,
 and everything it says is checked before a user sees it.
 
-After generation: markdown images and links to hosts that are not among the sources are
-stripped; citations to passages that were not given are removed and reported; sentences
-that state something without a valid citation are flagged; a cannot-answer reply, or one
-that declines in the model's own words ("I'm sorry, but I can't help with that", "The
-provided documents do not contain ...": `rag.refusals.declines`), becomes an explicit
-refusal. A prompt too long for the model's context is retried once with the
-lowest-ranked half of the passages dropped.
+After generation: images, active HTML, and every link or bare URL that is not the URL of
+a passage the answer cites are stripped, and the visible notice lists them; citations to
+passages that were not given are removed and reported; sentences that state something
+without a valid citation are flagged; a cannot-answer reply, or one that declines in the
+model's own words ("I'm sorry, but I can't help with that", "The provided documents do
+not contain ...": `rag.refusals.declines`), becomes an explicit refusal. A prompt too
+long for the model's context is retried once with the lowest-ranked half of the passages
+dropped.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from urllib.parse import urlparse
 
 from rag.answer import refusal
 from rag.citations import (
@@ -25,6 +25,7 @@ from rag.citations import (
 )
 from rag.conversation import Conversation
 from rag.errors import ContextTooLongError, LLMError
+from rag.injection import addresses_reader_or_model
 from rag.lexical import terms
 from rag.llm import LLM, Message
 from rag.llm import assistant as assistant_message
@@ -44,15 +45,28 @@ MODEL_DECLINED = "the language model declined to answer from the retrieved passa
 
 
 def supporting_sentence(claim: str, passage: Passage) -> str | None:
-    """The sentence of a passage that shares most content terms with a claim, to highlight."""
+    """The sentence of a passage that shares most content terms with a claim, to highlight
+    (never one that instructs the reader or a model)."""
     claim_terms = set(terms(claim))
     best, best_overlap = None, 0
     text = passage.chunk.text
     for start, end in split_sentences(text):
+        if addresses_reader_or_model(text[start:end]):
+            continue
         overlap = len(claim_terms & set(terms(text[start:end])))
         if overlap > best_overlap:
             best, best_overlap = text[start:end], overlap
     return best
+
+
+def removal_notice(notes: Sequence[str], shown: int = 5) -> str:
+    """The markup removed from a model's answer, in words a reader sees beside it: a link
+    the answer's sources do not carry may be one a planted instruction asked for."""
+    items = [note.removeprefix("removed ") for note in notes]
+    listed = "; ".join(items[:shown]) + (
+        f"; and {len(items) - shown} more" if len(items) > shown else ""
+    )
+    return f"Removed from the model's answer (not the URL of a cited source, or unsafe): {listed}."
 
 
 def _claims_by_citation(text: str) -> dict[int, str]:
@@ -141,8 +155,9 @@ class LLMAnswerer:
                 [*diagnostics, f"model_refused: {said}"],
                 reason=MODEL_DECLINED,
             )
-        hosts = {h for p in passages if p.meta.url and (h := urlparse(p.meta.url).hostname)}
-        text, removed_markup = strip_unsafe_markup(reply.strip(), hosts)
+        cited = [n for n in parse_citations(reply) if 1 <= n <= len(passages)]
+        urls = {url for n in cited if (url := passages[n - 1].meta.url)}
+        text, removed_markup = strip_unsafe_markup(reply.strip(), urls)
         diagnostics += removed_markup
         check = validate_citations(text, len(passages))
         if check.removed:
@@ -159,6 +174,8 @@ class LLMAnswerer:
             )
         if not check.cited and notice is None:
             notice = "This answer cites no passage; check it against the sources."
+        if removed_markup:
+            notice = " ".join(filter(None, (notice, removal_notice(removed_markup))))
         claims = _claims_by_citation(check.text)
         citations = tuple(
             Citation(

@@ -25,6 +25,7 @@ import numpy as np
 
 from rag.chunking import indexed_text
 from rag.embeddings import Embedder, Vectors
+from rag.injection import addresses_reader_or_model
 from rag.lexical import terms
 from rag.names import canonical, canonical_names, countries, variant_table, variants
 from rag.question import Focus, QuestionAnalysis, Slot
@@ -232,10 +233,17 @@ class SentenceScorer:
         self._name_floor = _typical_idf(idf)
 
     def _usable(self, text: str) -> bool:
-        return len(text.split()) >= self.config.min_words and not text.rstrip().endswith("?")
+        """A sentence that can answer or be quoted: not a fragment, not a question, and not
+        one that instructs the reader or a model (`rag.injection`)."""
+        return (
+            len(text.split()) >= self.config.min_words
+            and not text.rstrip().endswith("?")
+            and addresses_reader_or_model(text) is None
+        )
 
     def sentences(self, passage: Passage) -> tuple[list[str], Vectors]:
-        """Sentences of a passage that can answer (no fragments, no questions), with vectors."""
+        """Sentences of a passage that can answer (no fragments, no questions, no planted
+        instructions), with vectors."""
         if self._sentence_source is not None:
             known = self._sentence_source(passage)
             if known is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rag.injection import passage_flag
 from rag.perspectives import perspective_label
 from rag.types import Answer, Comparison, Document, Passage, Perspective, Point, Quote
 
@@ -22,6 +23,7 @@ def passage_dict(passage: Passage) -> dict[str, Any]:
         "text": chunk.text,
         "start": chunk.start,
         "end": chunk.end,
+        "injection": passage_flag(chunk.text),  # why it instructs a reader or a model
     }
 
 

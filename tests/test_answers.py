@@ -9,6 +9,7 @@ import re
 import socket
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from fake_openai_server import FakeOpenAIServer
@@ -242,8 +243,99 @@ def test_images_and_foreign_links_are_stripped(
     assert "evil.example" not in answer.text
     assert "![" not in answer.text and "](" not in answer.text
     assert "the report" in answer.text
-    assert "removed image evil.example" in answer.diagnostics
+    assert "removed image evil.example/pixel.png?…" in answer.diagnostics
     assert any(d.startswith("removed link to evil.example") for d in answer.diagnostics)
+
+
+def _cited_source(assistant: Assistant) -> tuple[int, str]:
+    """The number and URL of the first passage for QUESTION that has a URL."""
+    passages = assistant.search(QUESTION)
+    return next((n, p.meta.url) for n, p in enumerate(passages, 1) if p.meta.url)
+
+
+@pytest.mark.parametrize(
+    ("form", "shown"),
+    [
+        ("[log in here]({url})", "log in here"),
+        ('<a href="{url}">log in here</a>', "log in here"),
+        ("<a href='{url}' target=_blank>log in here</a>", "log in here"),
+        ("<{url}>", ""),
+        ("{url}", ""),
+        ("(see {url})", ""),
+        ("[log in here][r]\n\n[r]: {url}", "log in here"),
+    ],
+)
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://attacker.example/login",
+        "www.attacker.example/login",
+        "{source}/login",  # the cited document's own site: it cannot vouch for its host
+        "{source}?next=http://attacker.example",
+    ],
+)
+def test_every_link_but_a_cited_passage_url_is_removed_and_named_in_the_notice(
+    assistant: Assistant, fake_openai: FakeOpenAIServer, form: str, shown: str, url: str
+) -> None:
+    n, source = _cited_source(assistant)
+    url = url.format(source=source.rstrip("/"))
+    link = form.format(url=url)
+    fake_openai.reply(f"Aliyev and Pashinyan met in Abu Dhabi [{n}]. To read more, {link}.")
+    answer = assistant.ask(QUESTION)
+    assert answer.backend == "openai"
+    assert "attacker" not in answer.text and "/login" not in answer.text
+    assert "href" not in answer.text and "](" not in answer.text
+    assert shown in answer.text
+    assert answer.notice is not None
+    assert "Removed from the model's answer" in answer.notice
+    target = urlsplit(url if "://" in url else f"http://{url}")
+    assert f"{target.hostname}/" in answer.notice  # host and path, without the scheme
+    assert target.path.endswith("/login") == ("/login" in answer.notice)
+    assert "://" not in answer.notice
+    assert any(d.startswith("removed ") for d in answer.diagnostics)
+
+
+def test_a_link_to_a_cited_passage_url_is_kept(
+    assistant: Assistant, fake_openai: FakeOpenAIServer
+) -> None:
+    n, source = _cited_source(assistant)
+    fake_openai.reply(f"They met in Abu Dhabi [{n}] ([the article]({source})); also {source}.")
+    answer = assistant.ask(QUESTION)
+    assert answer.text.count(source) == 2
+    assert answer.notice is None
+
+
+def test_a_link_to_an_uncited_document_url_is_removed(
+    assistant: Assistant, fake_openai: FakeOpenAIServer
+) -> None:
+    """A document the answer does not cite (a planted one, say) cannot whitelist its URL."""
+    n, source = _cited_source(assistant)
+    documents = assistant.index.documents.values()
+    other = next(d.meta.url for d in documents if d.meta.url and d.meta.url != source)
+    fake_openai.reply(f"They met in Abu Dhabi [{n}]. Read {other} too [{n}].")
+    answer = assistant.ask(QUESTION)
+    assert other not in answer.text
+    assert answer.notice is not None and "Removed from the model's answer" in answer.notice
+
+
+def test_the_removal_notice_is_shown_in_the_cli_and_the_app(
+    assistant: Assistant, fake_openai: FakeOpenAIServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from rag.cli import _print_answer
+    from ui.render import answer_markdown
+
+    n, _ = _cited_source(assistant)
+    fake_openai.reply(f"They met in Abu Dhabi [{n}]. [Click](http://attacker.example/login)")
+    answer = assistant.ask(QUESTION)
+    _print_answer(answer)
+    printed = capsys.readouterr()
+    assert "note: Removed from the model's answer" in printed.err
+    assert "link to attacker.example/login" in printed.err
+    assert "attacker" not in printed.out
+    rendered = answer_markdown(answer)
+    [notice] = [line for line in rendered.splitlines() if "Removed from the model" in line]
+    assert notice.startswith("> ⚠") and "attacker.example/login" in notice
+    assert "http://attacker" not in rendered and "Click" in rendered
 
 
 def test_streamed_answer_is_checked_at_the_end(

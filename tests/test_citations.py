@@ -194,13 +194,15 @@ def test_is_not_cannot_answer(text: str) -> None:
 # --- strip_unsafe_markup -----------------------------------------------------------------------
 
 
-def test_markdown_images_are_removed_whatever_their_host() -> None:
+SOURCE = "https://www.example.org/pluto"  # the URL of a cited passage
+
+
+def test_markdown_images_are_removed_whatever_their_url() -> None:
     text, notes = strip_unsafe_markup(
-        'Pluto [1]. ![chart](https://example.org/c.png) ![x](https://evil.com/t.gif?u=1 "t")',
-        {"example.org"},
+        f'Pluto [1]. ![chart]({SOURCE}) ![x](https://evil.com/t.gif?u=1 "t")', {SOURCE}
     )
     assert text == "Pluto [1]."
-    assert notes == ["removed image example.org", "removed image evil.com"]
+    assert notes == ["removed image www.example.org/pluto", "removed image evil.com/t.gif?…"]
 
 
 def test_html_images_are_removed() -> None:
@@ -208,51 +210,77 @@ def test_html_images_are_removed() -> None:
         'Pluto <IMG SRC="https://evil.com/p.png" onerror="x()"> is small.', set()
     )
     assert text == "Pluto is small."
-    assert notes == ["removed image evil.com"]
+    assert notes == ["removed image evil.com/p.png"]
 
 
-def test_links_to_other_hosts_keep_their_text() -> None:
+def test_only_links_to_a_cited_url_keep_their_target() -> None:
     text, notes = strip_unsafe_markup(
-        "Read [the article](https://www.example.org/pluto) or [this](https://evil.com/x?q=1) "
-        "or [that](javascript:alert(1)).",
-        {"example.org"},
+        f"Read [the article]({SOURCE}) or [this](https://evil.com/x?q=1) "
+        "or [that](javascript:alert(1)) or [more](https://www.example.org/login).",
+        {SOURCE},
     )
-    assert text == "Read [the article](https://www.example.org/pluto) or this or that."
-    assert "evil.com" not in text
-    assert "javascript" not in text
-    assert notes[0] == "removed link to evil.com (kept its text)"
-    assert len(notes) == 2
+    assert text == f"Read [the article]({SOURCE}) or this or that or more."
+    assert notes == [
+        "removed link to evil.com/x?… (kept its text)",
+        "removed link to javascript:alert(1) (kept its text)",
+        "removed link to www.example.org/login (kept its text)",
+    ]
 
 
 def test_html_links() -> None:
     text, notes = strip_unsafe_markup(
-        "<a href=\"https://evil.com\">click</a> and <a href='https://example.org/a'>source</a>",
-        {"https://example.org/whatever"},
+        f"<a href=\"https://evil.com\">click</a> and <a href='{SOURCE}'>source</a> and "
+        "<a href='https://www.example.org/pluto/'>almost</a>",
+        {SOURCE},
     )
-    assert text == "click and <a href='https://example.org/a'>source</a>"
-    assert notes == ["removed link to evil.com (kept its text)"]
-
-
-def test_bare_urls_to_other_hosts_are_removed() -> None:
-    text, notes = strip_unsafe_markup(
-        "See https://evil.com/steal?d=secret. Also (https://example.org/ok), www.evil.net "
-        "and <https://evil.org/x>.",
-        {"example.org"},
-    )
-    assert text == "See. Also (https://example.org/ok), and."
+    assert text == f"click and <a href='{SOURCE}'>source</a> and almost"
     assert notes == [
-        "removed URL to evil.org",
-        "removed URL to evil.com",
-        "removed URL to evil.net",
+        "removed link to evil.com (kept its text)",
+        "removed link to www.example.org/pluto (kept its text)",
     ]
 
 
-def test_host_matching_is_exact_but_ignores_www_case_and_port() -> None:
-    allowed = {"Example.org"}
-    assert strip_unsafe_markup("https://WWW.example.org:8443/a", allowed)[1] == []
-    assert strip_unsafe_markup("https://example.org.evil.com/a", allowed)[1] != []
-    assert strip_unsafe_markup("https://sub.example.org/a", allowed)[1] != []
-    assert strip_unsafe_markup("https://user@evil.com/?example.org", allowed)[1] != []
+def test_bare_urls_and_autolinks_are_removed_unless_cited() -> None:
+    text, notes = strip_unsafe_markup(
+        f"See https://evil.com/steal?d=secret. Also ({SOURCE}), www.evil.net "
+        "and <https://evil.org/x> and https://www.example.org/other.",
+        {SOURCE},
+    )
+    assert text == f"See. Also ({SOURCE}), and and."
+    assert notes == [
+        "removed URL to evil.org/x",
+        "removed URL to evil.com/steal?…",
+        "removed URL to www.evil.net",
+        "removed URL to www.example.org/other",
+    ]
+
+
+def test_url_matching_is_exact() -> None:
+    """The cited URL itself, nothing near it: a planted page of the source's own site, a
+    subdomain, another scheme or port, a look-alike host all go."""
+    for near in (
+        "https://www.example.org/pluto/",
+        "http://www.example.org/pluto",
+        "https://example.org/pluto",
+        "https://www.example.org:8443/pluto",
+        "https://www.example.org.evil.com/pluto",
+        "https://user@evil.com/?www.example.org/pluto",
+        "https://www.example.org/pluto?next=https://evil.com",
+    ):
+        assert strip_unsafe_markup(near, {SOURCE})[1] != [], near
+    assert strip_unsafe_markup(SOURCE, {SOURCE}) == (SOURCE, [])
+    assert (
+        strip_unsafe_markup(
+            "https://www.example.org/a?b=1&amp;c=2", {"https://www.example.org/a?b=1&c=2"}
+        )[1]
+        == []
+    )
+
+
+def test_a_cited_link_whose_text_is_another_url_is_removed() -> None:
+    text, notes = strip_unsafe_markup(f"[http://evil.com/login]({SOURCE})", {SOURCE})
+    assert "evil.com" not in text
+    assert notes[-1] == "removed URL to evil.com/login"
 
 
 def test_active_html_is_removed() -> None:
@@ -452,6 +480,9 @@ def test_split_sentences_is_linear_time() -> None:
         "<script>" * 5_000,
         "[1-2, " * 5_000,
         "e.g. " * 20_000,
+        "www.a " * 20_000,  # each URL removed leaves a blank: 20,000 in a row
+        "ab.cd/ " * 20_000,
+        "a." * 50_000,
         ". " * 20_000,
     ],
 )

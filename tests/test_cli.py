@@ -32,7 +32,7 @@ EVAL_SET = ROOT / "eval" / "questions.jsonl"
 RAG_SCRIPT = Path(sys.executable).parent / "rag"
 
 PASSAGE_KEYS = {"rank", "score", "chunk_id", "doc_id", "title", "author", "url", "text"}
-PASSAGE_KEYS |= {"start", "end"}
+PASSAGE_KEYS |= {"start", "end", "injection"}
 DOCUMENT_KEYS = {"doc_id", "title", "author", "outlet", "date", "url", "chunks"}
 ANSWER_KEYS = {"question", "standalone_question", "answer", "refused", "backend", "notice"}
 ANSWER_KEYS |= {"citations", "passages"}
@@ -570,3 +570,45 @@ def test_eval_with_an_llm_counts_tokens_and_fallbacks(
     assert any("503" in e for e in rows["f04"]["errors"])
     assert summary["answers"]["fallbacks"] == 1
     assert summary["tokens"] == {"prompt": 120, "completion": 9, "questions_counted": 1}
+
+
+# --- what a file or a document controls is printed, never obeyed ----------------------------
+
+
+def test_printable_escapes_control_characters() -> None:
+    from rag.terminal import printable
+
+    assert printable("a\x1b[31mred\x07\x9b\u202eb\U000e0041") == (
+        "a\\x1b[31mred\\x07\\x9b\\u202eb\\U000e0041"
+    )
+    assert printable("one\ntwo\tthree") == "one\\ntwo\\tthree"
+    assert printable("one\n\ntwo\x1b", multiline=True) == "one\n\ntwo\\x1b"
+    assert printable("[bold]Ümlaut – “quoted” [/]") == "[bold]Ümlaut – “quoted” [/]"
+
+
+def test_names_with_markup_and_escape_bytes_are_printed_literally(
+    cli: Cli, hash_model: HashEmbedder, tmp_path: Path
+) -> None:
+    """`[/].txt` (a folder `[` holding `].txt`) once crashed the CLI after the index was
+    written; `[final]` vanished from names; escape bytes reached the terminal."""
+    folder = tmp_path / "hostile"
+    (folder / "[").mkdir(parents=True)
+    (folder / "[" / "].txt").write_text("No id can be made from this file name.\n")
+    (folder / "bell\x1b]0;pwned\x07.txt").write_text("")  # empty: skipped, its name printed
+    (folder / "[final] notes.txt").write_text(
+        "The talks in Abu Dhabi lasted five hours and ended with a joint statement.\n"
+    )
+    index = tmp_path / "index"
+    run = cli("ingest", str(folder), index=index, collection="hostile", entry="main")
+    assert run.exit_code == 1, run.stderr
+    assert "Traceback" not in run.stderr and "MarkupError" not in run.stderr
+    summary = [line for line in run.stderr.splitlines() if line.startswith("ingest:")]
+    assert len(summary) == 1 and "added 1" in summary[0] and "skipped 2" in summary[0]
+    assert f"skipped {folder / '['}/].txt: " in run.stderr
+    assert "\x1b" not in run.stderr and "\x07" not in run.stderr
+    assert "bell\\x1b]0;pwned\\x07.txt" in run.stderr
+    docs = cli("docs", index=index, collection="hostile")
+    assert "[final]" in docs.stdout, docs.stdout
+    found = cli("search", "talks in Abu Dhabi", "-k", "1", index=index, collection="hostile")
+    assert found.exit_code == 0, found.exception
+    assert "[final] notes" in found.stdout

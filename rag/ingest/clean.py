@@ -28,14 +28,17 @@ from rag.ingest.metadata import (
     parse_date,
     parse_url_line,
 )
+from rag.invisible import describe, strip_invisible
 
 
 @dataclass(frozen=True)
 class Removal:
-    """One removed line and the rule that removed it."""
+    """One removed line and the rule that removed it (or, for a rule that removes
+    characters, what it removed and how many)."""
 
     rule: str
     line: str
+    count: int = 1
 
 
 @dataclass(frozen=True)
@@ -622,12 +625,22 @@ RULES: tuple[Rule, ...] = (
 first. Every rule sees the original lines, so the order never changes what is removed."""
 
 
+def invisible_characters(text: str) -> tuple[str, Removal | None]:
+    """Tag characters, zero-width characters and bidi controls (`rag.invisible`): text no
+    reader sees but a model reads, dropped from the whole text and counted in one Removal."""
+    kept, removed = strip_invisible(text)
+    if not removed:
+        return text, None
+    return kept, Removal("invisible_characters", describe(removed), sum(removed.values()))
+
+
 def clean_text(text: str, title: str | None = None) -> CleanResult:
-    """Remove boilerplate lines and collapse runs of blank lines to one.
+    """Remove invisible characters and boilerplate lines; collapse runs of blank lines.
 
     `title` (from the catalog or the file's metadata) lets `running_header` drop the title
     where a print header repeats it, while keeping its first use as the headline.
     """
+    text, invisible = invisible_characters(text)
     ctx = Context(tuple(line.rstrip() for line in text.split("\n")), title)
     claimed: dict[int, str] = {}
     for rule in RULES:
@@ -636,7 +649,7 @@ def clean_text(text: str, title: str | None = None) -> CleanResult:
     kept = "\n".join(line for i, line in enumerate(ctx.lines) if i not in claimed)
     cleaned = re.sub(r"\n{3,}", "\n\n", kept).strip()
     removed = tuple(Removal(claimed[i], ctx.lines[i].strip()) for i in sorted(claimed))
-    return CleanResult(cleaned, removed)
+    return CleanResult(cleaned, removed + ((invisible,) if invisible else ()))
 
 
 # --------------------------------------------------------------------------- PDF text

@@ -28,6 +28,7 @@ from rag.ingest.metadata import (
     meta_from_text,
     split_front_matter,
 )
+from rag.invisible import strip_invisible
 from rag.types import Document, DocumentMeta
 
 SUPPORTED_SUFFIXES: tuple[str, ...] = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf")
@@ -81,15 +82,20 @@ def load_document(path: Path, *, catalog: Catalog, max_bytes: int) -> Document:
             doc_id=doc_id,
             source=str(path),
             content_hash=hashlib.sha256(raw).hexdigest(),
-            title=title,
-            author=meta.author,
-            outlet=meta.outlet,
+            title=_visible(title),
+            author=_visible(meta.author),
+            outlet=_visible(meta.outlet),
             date=meta.date,
-            url=meta.url,
+            url=_visible(meta.url),
         ),
         text=text,
         headings=headings,
     )
+
+
+def _visible(value: str | None) -> str | None:
+    """A header field without the invisible characters the text loses in `clean_text`."""
+    return None if value is None else strip_invisible(value)[0]
 
 
 def _read(path: Path, max_bytes: int) -> bytes:

@@ -17,6 +17,7 @@ from collections.abc import Collection, Mapping
 from functools import lru_cache
 
 from rag.embeddings import Vectors
+from rag.injection import addresses_reader_or_model
 from rag.lexical import terms
 from rag.names import variants
 from rag.perspectives.authors import AuthorGroup
@@ -112,6 +113,8 @@ def claim_sentences(
             continue
         doc_id, start, end = index.sentences[row]
         text = documents[doc_id].text[start:end]
+        if addresses_reader_or_model(text):
+            continue  # an instruction to the reader or a model is never quoted
         if not any(set(c.subject.entities) & wanted_actors for c in claims(text)):
             continue
         chunk = next((c for c in index.chunks_of(doc_id) if c.start <= start < c.end), None)
