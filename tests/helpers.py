@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
+from fakes import HashEmbedder
+
+from rag.assistant import Assistant
 from rag.ingest import doc_id_for
 from rag.settings import Settings
 
@@ -56,3 +60,31 @@ def corpus_texts() -> dict[str, tuple[str, list[str]]]:
         lines = [collapse(line) for line in raw.splitlines() if line.strip()]
         docs[doc_id_for(path)] = (collapse(raw), lines)
     return docs
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def small_library(root: Path, documents: int = 2, **overrides: Any) -> Assistant:
+    """An assistant over a copy of a few corpus documents, already indexed."""
+    corpus = root / "corpus"
+    corpus.mkdir()
+    for path in sorted((ROOT / "corpus").glob("*.txt"))[:documents]:
+        (corpus / path.name).write_bytes(path.read_bytes())
+    (corpus / "catalog.toml").write_bytes((ROOT / "corpus" / "catalog.toml").read_bytes())
+    settings = Settings(  # type: ignore[call-arg]
+        index_dir=root / "index",
+        collection="ui",
+        corpus_dir=corpus,
+        max_file_bytes=200_000,
+        embedding_model=HashEmbedder.name,
+        _env_file=None,
+        **overrides,
+    )
+    fake = HashEmbedder()
+    assistant = Assistant(settings, embedder_factory=lambda: fake)
+    assert assistant.ingest([corpus]).ok
+    return assistant

@@ -6,20 +6,18 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from fakes import HashEmbedder
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
+from helpers import free_port, small_library
 
 from rag import serialize
 from rag.assistant import Assistant
-from rag.settings import Settings
 from ui.app import launch
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,12 +29,6 @@ needs_compare = pytest.mark.skipif(
     reason="Assistant.compare (and serialize.comparison_markdown) have not landed yet; "
     "the Compare tab is built against that interface",
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def text_of(message: dict[str, Any]) -> str:
@@ -266,22 +258,8 @@ def library_app(
     """An app over its own small index built from a copy of two corpus documents. Adding
     and removing documents is index mechanics: the hash embedder stands in for the model."""
     root = tmp_path_factory.mktemp("library")
+    assistant = small_library(root)
     corpus = root / "corpus"
-    corpus.mkdir()
-    sources = sorted((ROOT / "corpus").glob("*.txt"))[:2]
-    for path in [*sources, ROOT / "corpus" / "catalog.toml"]:
-        (corpus / path.name).write_bytes(path.read_bytes())
-    settings = Settings(  # type: ignore[call-arg]
-        index_dir=root / "index",
-        collection="ui",
-        corpus_dir=corpus,
-        max_file_bytes=200_000,
-        embedding_model=HashEmbedder.name,
-        _env_file=None,
-    )
-    fake = HashEmbedder()
-    assistant = Assistant(settings, embedder_factory=lambda: fake)
-    assert assistant.ingest([corpus]).ok
     port = free_port()
     demo = launch(
         assistant, port=port, prevent_thread_lock=True, quiet=True, runs_dir=root / "runs"

@@ -7,7 +7,6 @@ these are server mechanics, not retrieval quality)."""
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -21,10 +20,10 @@ import pytest
 from fakes import HashEmbedder
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import ValidationError
+from helpers import free_port, small_library
 
 from rag.assistant import Assistant
 from rag.embeddings import Vectors
-from rag.settings import Settings
 from ui import handlers
 from ui.app import launch
 from ui.guards import ServiceTimes, retry_after_s
@@ -41,34 +40,6 @@ By Test Author
 The Black Sea grain corridor reopened shipping lanes for Ukrainian wheat in 2023.
 Insurers in London priced the war risk premium at one percent of hull value.
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def small_library(root: Path, documents: int = 2, **overrides: Any) -> Assistant:
-    """An assistant over a copy of a few corpus documents, already indexed."""
-    corpus = root / "corpus"
-    corpus.mkdir()
-    for path in sorted((ROOT / "corpus").glob("*.txt"))[:documents]:
-        (corpus / path.name).write_bytes(path.read_bytes())
-    (corpus / "catalog.toml").write_bytes((ROOT / "corpus" / "catalog.toml").read_bytes())
-    settings = Settings(  # type: ignore[call-arg]
-        index_dir=root / "index",
-        collection="ui",
-        corpus_dir=corpus,
-        max_file_bytes=200_000,
-        embedding_model=HashEmbedder.name,
-        _env_file=None,
-        **overrides,
-    )
-    fake = HashEmbedder()
-    assistant = Assistant(settings, embedder_factory=lambda: fake)
-    assert assistant.ingest([corpus]).ok
-    return assistant
 
 
 def serve(assistant: Assistant, root: Path) -> tuple[Any, str]:
