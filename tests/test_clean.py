@@ -460,3 +460,15 @@ def test_clean_pdf_pages_joins_a_paragraph_across_the_page_break() -> None:
         "the border and for opening the railway through the Syunik region by 2027."
     )
     assert [r.rule for r in result.removed] == ["page_furniture", "page_furniture"]
+
+
+def test_overlong_runs_without_a_space_are_dropped_and_counted() -> None:
+    hostile = "ab.cd@ef-gh/12," * 10_000
+    text = f"Armenia and Azerbaijan signed a declaration in August 2025.\n{hostile} tail\n"
+    link = "https://example.org/" + "a" * 400  # a long link is still under the limit
+    result = clean_text(text + f"The full text is at {link} for readers.\n")
+
+    assert "signed a declaration" in result.text and link in result.text
+    assert "ab.cd@" not in result.text and "tail" in result.text
+    (removal,) = [r for r in result.removed if r.rule == "overlong_runs"]
+    assert removal.count == 1 and removal.line.startswith("ab.cd@ef-gh")

@@ -634,13 +634,40 @@ def invisible_characters(text: str) -> tuple[str, Removal | None]:
     return kept, Removal("invisible_characters", describe(removed), sum(removed.values()))
 
 
+MAX_RUN_CHARS = 500
+# A run of non-space characters that starts a run (the lookbehind keeps the scan linear).
+_OVERLONG_RUN = re.compile(rf"(?<!\S)\S{{{MAX_RUN_CHARS + 1},}}")
+
+
+def overlong_runs(text: str) -> tuple[str, Removal | None]:
+    """Runs of over 500 characters without a space (no word or link is that long: inline
+    data, a hash dump, a hostile line) carry nothing to retrieve and would cost thousands of
+    word pieces to chunk and embed; dropped, counted in one Removal with the first one's
+    start."""
+    found = 0
+    first = ""
+
+    def drop(match: re.Match[str]) -> str:
+        nonlocal found, first
+        found += 1
+        first = first or match.group()[:60]
+        return ""
+
+    kept = _OVERLONG_RUN.sub(drop, text)
+    if not found:
+        return text, None
+    return kept, Removal("overlong_runs", f"{first}… ({found} runs)", found)
+
+
 def clean_text(text: str, title: str | None = None) -> CleanResult:
-    """Remove invisible characters and boilerplate lines; collapse runs of blank lines.
+    """Remove invisible characters, overlong runs and boilerplate lines; collapse runs of
+    blank lines.
 
     `title` (from the catalog or the file's metadata) lets `running_header` drop the title
     where a print header repeats it, while keeping its first use as the headline.
     """
     text, invisible = invisible_characters(text)
+    text, overlong = overlong_runs(text)
     ctx = Context(tuple(line.rstrip() for line in text.split("\n")), title)
     claimed: dict[int, str] = {}
     for rule in RULES:
@@ -649,7 +676,8 @@ def clean_text(text: str, title: str | None = None) -> CleanResult:
     kept = "\n".join(line for i, line in enumerate(ctx.lines) if i not in claimed)
     cleaned = re.sub(r"\n{3,}", "\n\n", kept).strip()
     removed = tuple(Removal(claimed[i], ctx.lines[i].strip()) for i in sorted(claimed))
-    return CleanResult(cleaned, removed + ((invisible,) if invisible else ()))
+    by_characters = tuple(r for r in (invisible, overlong) if r is not None)
+    return CleanResult(cleaned, removed + by_characters)
 
 
 # --------------------------------------------------------------------------- PDF text
