@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from rag.answer import Rewrite, answer_stream
 from rag.answerers import build_answerer, build_condenser
-from rag.catalog import DocumentEntry, current_generation, read_documents
+from rag.catalog import DocumentEntry, current_generation, display_file, read_documents
 from rag.chunking import indexed_text
 from rag.conversation import Conversation
 from rag.embeddings import Embedder, Vectors, load_embedder
@@ -47,6 +47,16 @@ log = logging.getLogger(__name__)
 Backend = str
 LoadProgress = Callable[[float, str], None]  # (fraction done, what is loading)
 RunProgress = Callable[[int, int], None]  # (questions done, total)
+
+
+def _entries(index: LoadedIndex, corpus_dir: Path) -> list[DocumentEntry]:
+    counts: dict[str, int] = {}
+    for chunk in index.chunks:
+        counts[chunk.doc_id] = counts.get(chunk.doc_id, 0) + 1
+    return [
+        DocumentEntry(doc, counts.get(doc_id, 0), display_file(doc.meta.source, corpus_dir))
+        for doc_id, doc in index.documents.items()
+    ]
 
 
 def index_sentence_source(
@@ -448,15 +458,21 @@ class Assistant:
     # ------------------------------------------------------------ documents
 
     def documents(self) -> list[DocumentEntry]:
-        """The indexed documents in index order, with their chunk counts: read from the
-        live generation's document table alone, so listing never loads the index."""
-        generation = current_generation(self.settings.collection_dir)
+        """The indexed documents in index order, with their chunk counts: those of the
+        generation being served once one is loaded (a broken newer one is not listed), else
+        read from the live generation's document table alone, so listing never loads the
+        index (`rag docs`, the app's header while the model warms up)."""
+        if self._generation is not None:
+            folder = self.generation().index.path
+        else:
+            folder = current_generation(self.settings.collection_dir)
         listed = self._documents
-        if listed is None or listed[0] != generation:
-            listed = self._documents = (
-                generation,
-                read_documents(generation, self.settings.corpus_dir),
-            )
+        if listed is None or listed[0] != folder:
+            if self._generation is not None and self._generation.index.path == folder:
+                entries = _entries(self._generation.index, self.settings.corpus_dir)
+            else:
+                entries = read_documents(folder, self.settings.corpus_dir)
+            listed = self._documents = (folder, entries)
         return list(listed[1])
 
     def ingest(
