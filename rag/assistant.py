@@ -12,12 +12,12 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rag.answer import Rewrite, answer_stream
 from rag.answerers import build_answerer, build_condenser
+from rag.catalog import DocumentEntry, current_generation, display_file, read_documents
 from rag.chunking import indexed_text
 from rag.conversation import Conversation
 from rag.embeddings import Embedder, Vectors, load_embedder
@@ -26,14 +26,14 @@ from rag.extractive import ExtractiveAnswerer, idf_table
 from rag.indexing import IngestReport, Progress, ingest
 from rag.injection import passage_diagnostics
 from rag.lexical import terms
-from rag.library import AddReport, Removal, add_files, display_file, document_file, remove_file
+from rag.library import AddReport, Removal, add_files, document_file, remove_file
 from rag.llm import LLM
 from rag.rerank import load_reranker
 from rag.retrieval import Filters, Retriever, filter_rows
 from rag.settings import Settings
 from rag.slots import lowercase_words
-from rag.store import LoadedIndex, current_generation, load_index
-from rag.types import Answer, Comparison, Document, DocumentMeta, Passage
+from rag.store import LoadedIndex, load_index
+from rag.types import Answer, Comparison, DocumentMeta, Passage
 
 if TYPE_CHECKING:  # the evaluation is imported when used: answering never loads it
     from rag.evaluation.compare import RunComparison
@@ -49,17 +49,14 @@ LoadProgress = Callable[[float, str], None]  # (fraction done, what is loading)
 RunProgress = Callable[[int, int], None]  # (questions done, total)
 
 
-@dataclass(frozen=True)
-class DocumentEntry:
-    """A document of the index as listed: its chunk count and where its file is."""
-
-    document: Document
-    chunks: int
-    file: str  # relative to the corpus folder, or the file name when outside it
-
-    @property
-    def meta(self) -> DocumentMeta:
-        return self.document.meta
+def _entries(index: LoadedIndex, corpus_dir: Path) -> list[DocumentEntry]:
+    counts: dict[str, int] = {}
+    for chunk in index.chunks:
+        counts[chunk.doc_id] = counts.get(chunk.doc_id, 0) + 1
+    return [
+        DocumentEntry(doc, counts.get(doc_id, 0), display_file(doc.meta.source, corpus_dir))
+        for doc_id, doc in index.documents.items()
+    ]
 
 
 def index_sentence_source(
@@ -164,18 +161,34 @@ class Assistant:
         self._llm: LLM | None = None
         self._embedder: Embedder | None = None
         self._generation: Generation | None = None
+        self._documents: tuple[Path, list[DocumentEntry]] | None = None  # by generation
         self._checked_at = 0.0  # when the live generation was last compared with CURRENT
         self._unloadable: str | None = None  # a newer generation that failed to load
         self.reranker = load_reranker(settings.reranker, settings.reranker_kind)
+        self._embedder_lock = threading.Lock()
+        self._embedder_loading = False
         self._load_lock = threading.Lock()  # the first requests of the app arrive together
         self._swap_lock = threading.Lock()  # one request loads a newer generation
         self._write_lock = threading.Lock()  # one change of the index at a time
 
     @property
     def embedder(self) -> Embedder:
+        """The embedding model, loaded on first use and once per assistant: the app's
+        warm-up thread and a first request can ask at the same time; one loads it."""
         if self._embedder is None:
-            self._embedder = self._embedder_factory()
+            with self._embedder_lock:
+                if self._embedder is None:
+                    self._embedder_loading = True
+                    try:
+                        self._embedder = self._embedder_factory()
+                    finally:
+                        self._embedder_loading = False
         return self._embedder
+
+    @property
+    def embedder_loading(self) -> bool:
+        """Whether the model is loading now (the app says so while it warms up)."""
+        return self._embedder_loading
 
     def generation(self) -> Generation:
         """The live generation. A newer one committed since (by this process or another,
@@ -445,16 +458,22 @@ class Assistant:
     # ------------------------------------------------------------ documents
 
     def documents(self) -> list[DocumentEntry]:
-        """The indexed documents in index order, with their chunk counts."""
-        index = self.index
-        counts: dict[str, int] = {}
-        for chunk in index.chunks:
-            counts[chunk.doc_id] = counts.get(chunk.doc_id, 0) + 1
-        corpus = self.settings.corpus_dir
-        return [
-            DocumentEntry(doc, counts.get(doc_id, 0), display_file(doc.meta.source, corpus))
-            for doc_id, doc in index.documents.items()
-        ]
+        """The indexed documents in index order, with their chunk counts: those of the
+        generation being served once one is loaded (a broken newer one is not listed), else
+        read from the live generation's document table alone, so listing never loads the
+        index (`rag docs`, the app's header while the model warms up)."""
+        if self._generation is not None:
+            folder = self.generation().index.path
+        else:
+            folder = current_generation(self.settings.collection_dir)
+        listed = self._documents
+        if listed is None or listed[0] != folder:
+            if self._generation is not None and self._generation.index.path == folder:
+                entries = _entries(self._generation.index, self.settings.corpus_dir)
+            else:
+                entries = read_documents(folder, self.settings.corpus_dir)
+            listed = self._documents = (folder, entries)
+        return list(listed[1])
 
     def ingest(
         self, paths: Sequence[Path], *, rebuild: bool = False, progress: Progress | None = None

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Iterator
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -24,16 +24,17 @@ from rich.progress import (
 from rich.text import Text
 from typer.core import TyperGroup
 
-from rag import answerers
-from rag.assistant import Assistant
-from rag.conversation import Conversation
 from rag.errors import ConfigError, RagError
 from rag.logs import configure_logging
-from rag.retrieval import Filters
-from rag.serialize import answer_dict, citation_dicts, document_dict, passage_dict
 from rag.settings import Settings
 from rag.terminal import printable
-from rag.types import Answer
+
+# The retrieval stack (FAISS, numpy, the model) is imported by the commands that use it:
+# `rag --help` and `rag docs` start without it (tests/test_cold_start.py).
+if TYPE_CHECKING:
+    from rag.assistant import Assistant
+    from rag.retrieval import Filters
+    from rag.types import Answer
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -53,6 +54,12 @@ def _settings() -> Settings:
     if _State.settings is None:
         _State.settings = Settings()
     return _State.settings
+
+
+def _assistant(settings: Settings) -> Assistant:
+    from rag.assistant import Assistant
+
+    return Assistant(settings)
 
 
 Part = str | tuple[str, str]  # literal text, or (literal text, style)
@@ -154,7 +161,7 @@ def ingest_command(
     if follow_external_links:
         settings = settings.model_copy(update={"follow_external_links": True})
     targets = paths or [settings.corpus_dir]
-    assistant = Assistant(settings)
+    assistant = _assistant(settings)
     if not err.is_terminal:  # a log or a pipe: lines, not a bar redrawn in place
         report = assistant.ingest(targets, rebuild=rebuild, progress=_ProgressLines())
     else:
@@ -193,7 +200,11 @@ def docs_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List the documents in the index with their metadata."""
-    entries = Assistant(_settings()).documents()
+    from rag.catalog import current_generation, read_documents
+    from rag.serialize import document_dict
+
+    settings = _settings()
+    entries = read_documents(current_generation(settings.collection_dir), settings.corpus_dir)
     rows = [document_dict(entry.document, entry.chunks) for entry in entries]
     if as_json:
         _print_json({"documents": rows})
@@ -239,10 +250,14 @@ def read_batch(path: Path) -> Iterator[str]:
 def _check_backend(backend: str | None) -> None:
     """A bad --backend fails before any model or index loads."""
     if backend is not None:
+        from rag import answerers
+
         answerers.kind(backend, what="--backend")
 
 
 def _filters(author: str | None, doc: list[str] | None) -> Filters:
+    from rag.retrieval import Filters
+
     return Filters(authors=(author,) if author else (), doc_ids=tuple(doc or ()))
 
 
@@ -266,7 +281,9 @@ def search_command(
     """Find the passages that best match a query (hybrid dense + BM25)."""
     if (query is None) == (batch is None):
         raise RagError("give either a QUERY or --batch FILE")
-    assistant = Assistant(_settings())
+    from rag.serialize import passage_dict
+
+    assistant = _assistant(_settings())
     filters = _filters(author, doc)
     queries = list(read_batch(batch)) if batch else [query or ""]
     for text in queries:
@@ -295,6 +312,8 @@ def search_command(
 
 
 def _print_answer(answer: Answer) -> None:
+    from rag.serialize import citation_dicts
+
     if answer.standalone_question != answer.question:
         out.print(_text((f"(understood as: {answer.standalone_question})", "dim")))
     if answer.notice:
@@ -356,7 +375,9 @@ def ask_command(
     if (question is None) == (batch is None):
         raise RagError("give either a QUESTION or --batch FILE")
     _check_backend(backend)
-    assistant = Assistant(_settings())
+    from rag.serialize import answer_dict
+
+    assistant = _assistant(_settings())
     questions = list(read_batch(batch)) if batch else [question or ""]
     for text in questions:
         answer = assistant.ask(text, backend=backend, k=k, filters=_filters(author, None))
@@ -375,7 +396,9 @@ def chat_command(
 ) -> None:
     """An interactive conversation; follow-up questions are understood in context."""
     _check_backend(backend)
-    assistant = Assistant(_settings())
+    from rag.conversation import Conversation
+
+    assistant = _assistant(_settings())
     conversation = Conversation()
     err.print("Ask a question (empty line or Ctrl-D to quit).", highlight=False)
     while True:
@@ -461,7 +484,7 @@ def compare_command(
         raise RagError("give at most one of --json and --markdown")
     _check_backend(backend)
     wanted = [a.strip() for a in authors.split(",") if a.strip()] if authors else None
-    assistant = Assistant(_settings())
+    assistant = _assistant(_settings())
     questions = list(read_batch(batch)) if batch else [question or ""]
     for text in questions:
         comparison = assistant.compare(text, authors=wanted, backend=backend)
@@ -540,7 +563,7 @@ def eval_command(
 
     _check_backend(backend)
     required = parse_requirements(require or [])
-    assistant = Assistant(_settings())
+    assistant = _assistant(_settings())
     target = assistant.run_folder(out_dir) if save else None  # before the run, not after it
     with Progress(*_progress_columns(), console=err, transient=True) as bar:
         task = bar.add_task("evaluating", total=None)
@@ -599,7 +622,7 @@ def eval_compare_command(
     from rag.cli_tables import comparison_table, regressions_table
     from rag.evaluation.compare import regressions
 
-    comparison = Assistant(_settings()).compare_runs(
+    comparison = _assistant(_settings()).compare_runs(
         _run_path(run_a),
         _run_path(run_b),
         metrics=metrics,
@@ -653,7 +676,7 @@ def eval_sweep_command(
     if info is None:
         raise ConfigError(f"--metric {metric!r}: unknown; known: {', '.join(_metric_names())}")
     score_answers = answers if answers is not None else info.group in ("answers", "perspectives")
-    base = Assistant(settings)
+    base = _assistant(settings)
     with Progress(*_progress_columns(), console=err, transient=True) as bar:
         task = bar.add_task("sweeping", total=len(configurations(parsed)))
 
@@ -703,7 +726,7 @@ def serve_command(
     if index is not None:
         settings = settings.model_copy(update={"index_dir": index})
     serve = web_app()
-    serve(Assistant(settings), host=host, port=port, auth=auth, auth_file=auth_file)
+    serve(_assistant(settings), host=host, port=port, auth=auth, auth_file=auth_file)
 
 
 # As pyproject.toml declares it; looked up by name, so `rag` never imports the app.

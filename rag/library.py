@@ -197,12 +197,3 @@ def remove_file(index: LoadedIndex, doc_id: str, corpus_dir: Path, ingest: Inges
     except RagError as error:
         return Removal(doc_id, path, removed=False, error=str(error))
     return Removal(doc_id, path, removed=doc_id in report.removed)
-
-
-def display_file(source: str, corpus_dir: Path) -> str:
-    """A document's file relative to the corpus folder, or its name when outside it."""
-    path = Path(source).resolve()
-    try:
-        return str(path.relative_to(corpus_dir.resolve()))
-    except ValueError:
-        return path.name

@@ -1,12 +1,13 @@
 """Plain-dict views of the typed records: the JSON contract of the CLI (other tools read it)
-and the data the UI renders. One place, so the CLI and UI cannot drift apart."""
+and the data the UI renders. One place, so the CLI and UI cannot drift apart. Light to
+import (`rag docs` uses it): rag.perspectives, which loads the answering stack, is imported
+by the functions that need it."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from rag.injection import passage_flag
-from rag.perspectives import perspective_label
 from rag.types import Answer, Comparison, Document, Passage, Perspective, Point, Quote
 
 
@@ -92,6 +93,8 @@ def quote_dict(quote: Quote) -> dict[str, Any]:
 
 
 def perspective_dict(perspective: Perspective) -> dict[str, Any]:
+    from rag.perspectives import perspective_label
+
     meta = perspective.meta
     return {
         "doc_id": perspective.doc_id,
@@ -148,6 +151,8 @@ def _source_line(perspective: Perspective) -> str:
 def comparison_markdown(comparison: Comparison) -> str:
     """The comparison as Markdown for a report: each author's position with verbatim quotes
     and a link to the source, then the points of agreement and divergence."""
+    from rag.perspectives import perspective_label
+
     lines = [f"## How the authors answer: {_md(comparison.question)}", ""]
     if comparison.notice:
         lines += [f"*Note: {_md(comparison.notice)}*", ""]

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import json
 import os
 import secrets
@@ -41,15 +40,23 @@ import bm25s
 import faiss
 import numpy as np
 
+from rag.catalog import (
+    CURRENT,
+    MANIFEST,
+    SCHEMA_VERSION,
+    check_file,
+    current_generation,
+    document_from_row,
+    read_jsonl,
+    read_manifest,
+    sha256,
+)
 from rag.chunking import indexed_text
 from rag.embeddings import Vectors
-from rag.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError, RagError
+from rag.errors import IndexCorruptError, IndexMismatchError, RagError
 from rag.lexical import terms
-from rag.types import Chunk, Document, DocumentMeta
+from rag.types import Chunk, Document
 
-SCHEMA_VERSION = 3  # 3: words.jsonl and word_embeddings.npy
-CURRENT = "CURRENT"
-MANIFEST = "manifest.json"
 _DATA_FILES = (
     "documents.jsonl",
     "chunks.jsonl",
@@ -139,12 +146,6 @@ def _document_row(document: Document) -> dict[str, Any]:
     return {**asdict(document.meta), "text": document.text, "headings": document.headings}
 
 
-def _document_from_row(row: dict[str, Any]) -> Document:
-    fields = {k: row[k] for k in DocumentMeta.__dataclass_fields__}
-    headings = tuple((int(offset), str(title)) for offset, title in row["headings"])
-    return Document(meta=DocumentMeta(**fields), text=row["text"], headings=headings)
-
-
 def _chunk_from_row(row: dict[str, Any]) -> Chunk:
     return Chunk(**{k: row[k] for k in Chunk.__dataclass_fields__})
 
@@ -153,25 +154,6 @@ def _write_jsonl(path: Path, rows: Sequence[object]) -> None:
     with path.open("w", encoding="utf-8") as handle:
         for row in rows:
             handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-
-
-def _read_jsonl(path: Path) -> list[Any]:
-    rows = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise IndexCorruptError(f"{path}: line {number} is not valid JSON ({exc})") from exc
-    return rows
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _all_files(folder: Path) -> list[Path]:
@@ -282,7 +264,7 @@ def write_generation(
             },
             **(extra_manifest or {}),
             "files": {
-                str(p.relative_to(staging)): {"bytes": p.stat().st_size, "sha256": _sha256(p)}
+                str(p.relative_to(staging)): {"bytes": p.stat().st_size, "sha256": sha256(p)}
                 for p in _all_files(staging)
             },
         }
@@ -338,59 +320,13 @@ def writer_lock(collection_dir: Path) -> Iterator[None]:
 # ---------------------------------------------------------------- loading
 
 
-def current_generation(collection_dir: Path) -> Path:
-    pointer = collection_dir / CURRENT
-    if not pointer.is_file():
-        raise IndexNotFoundError(
-            f"no index at {collection_dir}; build one with `rag ingest` (or `make demo`)"
-        )
-    name = pointer.read_text(encoding="utf-8").strip()
-    folder = collection_dir / name
-    if not name.startswith("gen-") or not folder.is_dir():
-        raise IndexCorruptError(
-            f"{pointer} names generation {name!r}, which does not exist; "
-            "rebuild with `rag ingest --rebuild`"
-        )
-    return folder
-
-
-def read_manifest(generation: Path) -> dict[str, Any]:
-    path = generation / MANIFEST
-    try:
-        manifest: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise IndexCorruptError(f"{path} is missing; rebuild with `rag ingest --rebuild`") from exc
-    except json.JSONDecodeError as exc:
-        raise IndexCorruptError(f"{path} is not valid JSON ({exc}); rebuild the index") from exc
-    version = manifest.get("schema_version")
-    if version != SCHEMA_VERSION:
-        raise IndexMismatchError(
-            f"{path} has schema version {version}, this program reads {SCHEMA_VERSION}; "
-            "rebuild with `rag ingest --rebuild`"
-        )
-    return manifest
-
-
 def _verify_files(generation: Path, manifest: dict[str, Any]) -> None:
     expected: dict[str, dict[str, Any]] = manifest.get("files", {})
     for name in _DATA_FILES:
         if name not in expected:
             raise IndexCorruptError(f"{generation / MANIFEST} does not list {name}")
-    for name, facts in expected.items():
-        path = generation / name
-        if not path.is_file():
-            raise IndexCorruptError(f"{path} is missing; rebuild with `rag ingest --rebuild`")
-        size = path.stat().st_size
-        if size != facts["bytes"]:
-            raise IndexCorruptError(
-                f"{path} has {size} bytes, the manifest says {facts['bytes']} (truncated or "
-                "changed); rebuild with `rag ingest --rebuild`"
-            )
-        if _sha256(path) != facts["sha256"]:
-            raise IndexCorruptError(
-                f"{path} does not match its checksum in the manifest (corrupted or edited); "
-                "rebuild with `rag ingest --rebuild`"
-            )
+    for name in expected:
+        check_file(generation, manifest, name)
 
 
 def load_index(collection_dir: Path) -> LoadedIndex:
@@ -399,19 +335,17 @@ def load_index(collection_dir: Path) -> LoadedIndex:
     manifest = read_manifest(generation)
     _verify_files(generation, manifest)
     documents = {
-        d.doc_id: d for d in map(_document_from_row, _read_jsonl(generation / "documents.jsonl"))
+        d.doc_id: d for d in map(document_from_row, read_jsonl(generation / "documents.jsonl"))
     }
-    chunks = [_chunk_from_row(r) for r in _read_jsonl(generation / "chunks.jsonl")]
+    chunks = [_chunk_from_row(r) for r in read_jsonl(generation / "chunks.jsonl")]
     embeddings = np.load(generation / "embeddings.npy", allow_pickle=False)
     dense = faiss.read_index(str(generation / "dense.faiss"))
     if isinstance(dense, faiss.IndexHNSWFlat):
         dense.hnsw.efSearch = _HNSW_EF_SEARCH
     bm25 = bm25s.BM25.load(str(generation / "bm25"), allow_pickle=False) if chunks else bm25s.BM25()
-    sentences = [
-        (str(d), int(a), int(b)) for d, a, b in _read_jsonl(generation / "sentences.jsonl")
-    ]
+    sentences = [(str(d), int(a), int(b)) for d, a, b in read_jsonl(generation / "sentences.jsonl")]
     sentence_embeddings = np.load(generation / "sentence_embeddings.npy", allow_pickle=False)
-    words = _read_jsonl(generation / "words.jsonl")
+    words = read_jsonl(generation / "words.jsonl")
     word_embeddings = np.load(generation / "word_embeddings.npy", allow_pickle=False)
     counts = manifest["counts"]
     problems = []

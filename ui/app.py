@@ -2,16 +2,19 @@
 `ui.handlers`, which do everything through the facade (`rag.assistant.Assistant`).
 
 `build_app(assistant)` returns the Blocks; `launch(assistant, ...)` checks the exposure
-(a non-loopback host needs a password), loads the model and index with progress on the
-console, and serves the app with the settings in `launch_kwargs`; `serve` is what
+(a non-loopback host needs a password), starts loading the model and index in the
+background (the header says so until they are ready; a question asked meanwhile waits for
+them), and serves the app with the settings in `launch_kwargs`; `serve` is what
 `rag serve` runs (the entry point `web` of the group `rag.apps`).
 """
 
 from __future__ import annotations
 
 import inspect
+import logging
 import os
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -233,19 +236,24 @@ def configure_queue(demo: gr.Blocks) -> gr.Blocks:
 
 
 def warm_up(assistant: Assistant, log: Callable[[str], None] = print) -> bool:
-    """Load the embedding model and the index now, saying so, so the first page view does
-    not wait on them. False (with the reason logged) when there is no usable index yet."""
+    """Load the embedding model and the index now, saying so, so the first question does
+    not wait on them. False (with the reason logged) when that fails, e.g. no usable index
+    yet: the app keeps serving, and a question loads them itself."""
     started = time.perf_counter()
     log(f"Loading the embedding model ({assistant.settings.embedding_model})…")
-    assistant.embedder  # noqa: B018 - loads it
-    log(f"  ready in {time.perf_counter() - started:.1f} s")
-    log(f"Loading the index ({assistant.settings.collection_dir})…")
     try:
+        assistant.embedder  # noqa: B018 - loads it
+        log(f"  ready in {time.perf_counter() - started:.1f} s")
+        log(f"Loading the index ({assistant.settings.collection_dir})…")
         assistant.load()
         entries = assistant.documents()
     except RagError as error:
-        log(f"  no usable index: {error}")
-        log("  The app starts anyway: add documents in its Library tab, or run `make index`.")
+        log(f"  not ready: {error}")
+        log("  The app serves anyway: add documents in its Library tab, or run `make index`.")
+        return False
+    except Exception:  # a thread's exception would otherwise go unseen in the log file
+        logging.getLogger(__name__).exception("warming up the assistant failed")
+        log("  warming up failed (see the log); a question will try again")
         return False
     log(
         f"  {len(entries)} documents, {sum(e.chunks for e in entries)} chunks; "
@@ -267,8 +275,13 @@ def launch(
 ) -> gr.Blocks:
     """Serve the app (blocks until stopped unless `prevent_thread_lock`)."""
     check_exposure(host, auth)
-    if warm:
-        warm_up(assistant, log=(lambda _: None) if quiet else print)
+    if warm:  # in the background: the app serves at once, its header saying it is loading
+        threading.Thread(
+            target=warm_up,
+            args=(assistant, (lambda _: None) if quiet else print),
+            name="warm-up",
+            daemon=True,
+        ).start()
     times = ServiceTimes(SERVICE_S)
     demo = configure_queue(build_app(assistant, times=times, **build))
     demo.launch(
@@ -277,7 +290,8 @@ def launch(
         **launch_kwargs(assistant, host=host, port=port, auth=auth, times=times),
     )
     if not quiet:
-        print(f"Serving on {demo.local_url} (Ctrl-C to stop)", flush=True)
+        warming = " while the model loads" if assistant.embedder_loading else ""
+        print(f"Serving on {demo.local_url}{warming} (Ctrl-C to stop)", flush=True)
     if not prevent_thread_lock:
         demo.block_thread()
     return demo
@@ -783,6 +797,14 @@ def build_app(
         wire_compare(ctx, compare, times)
         wire_evaluate(ctx, evaluate, shared)
         wire_library(ctx, library, index_outputs)
+        # While the model warms up the header says so; this refreshes it until it is ready.
+        warming = gr.Timer(1.0, active=assistant.embedder_loading)
+        warming.tick(
+            event(handlers.header_while_loading, ctx),
+            None,
+            [header, warming],
+            api_visibility="private",
+        )
         demo.load(event(handlers.index_views, ctx), None, index_outputs, api_name="library")
         demo.load(
             event(handlers.refresh_runs, ctx),

@@ -25,7 +25,8 @@ from typing import Any, Protocol
 import pandas as pd
 
 from rag import serialize
-from rag.assistant import Assistant, DocumentEntry
+from rag.assistant import Assistant
+from rag.catalog import DocumentEntry
 from rag.conversation import Conversation
 from rag.errors import RagError, RunError
 from rag.evaluation.perspectives import perspectives_line
@@ -140,11 +141,19 @@ def header_html(assistant: Assistant) -> str:
     except RagError as error:
         stats = f"No index yet ({hide_paths(str(error), assistant)}). Add documents in the "
         stats += "Library tab."
+    if assistant.embedder_loading:
+        stats += " · loading the embedding model… (a question asked now waits for it)"
     return (
         '<div class="brand">Ask the documents</div>'
         '<div class="tagline">Answers with checkable citations, and what each author says.</div>'
         f'<div class="stats">{esc(stats)}</div>'
     )
+
+
+def header_while_loading(ctx: Context) -> tuple[str, Any]:
+    """The header, and whether to keep refreshing it: until the model has loaded."""
+    loading = ctx.assistant.embedder_loading
+    return header_html(ctx.assistant), update(active=loading)
 
 
 def shown_path(path: Path) -> str:
