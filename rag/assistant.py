@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING
 
 from rag.answer import Rewrite, answer_stream
 from rag.answerers import build_answerer, build_condenser
-from rag.catalog import DocumentEntry, current_generation, display_file, read_documents
 from rag.chunking import indexed_text
 from rag.conversation import Conversation
 from rag.embeddings import Embedder, Vectors, load_embedder
 from rag.errors import RagError
 from rag.extractive import ExtractiveAnswerer, idf_table
+from rag.index_files import DocumentEntry, current_generation, display_file, read_documents
 from rag.indexing import IngestReport, Progress, ingest
 from rag.injection import passage_diagnostics
 from rag.lexical import terms

@@ -200,7 +200,7 @@ def docs_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List the documents in the index with their metadata."""
-    from rag.catalog import current_generation, read_documents
+    from rag.index_files import current_generation, read_documents
     from rag.serialize import document_dict
 
     settings = _settings()

@@ -40,7 +40,10 @@ import bm25s
 import faiss
 import numpy as np
 
-from rag.catalog import (
+from rag.chunking import indexed_text
+from rag.embeddings import Vectors
+from rag.errors import IndexCorruptError, IndexMismatchError, RagError
+from rag.index_files import (
     CURRENT,
     MANIFEST,
     SCHEMA_VERSION,
@@ -51,9 +54,6 @@ from rag.catalog import (
     read_manifest,
     sha256,
 )
-from rag.chunking import indexed_text
-from rag.embeddings import Vectors
-from rag.errors import IndexCorruptError, IndexMismatchError, RagError
 from rag.lexical import terms
 from rag.types import Chunk, Document
 

@@ -26,12 +26,12 @@ import pandas as pd
 
 from rag import serialize
 from rag.assistant import Assistant
-from rag.catalog import DocumentEntry
 from rag.conversation import Conversation
 from rag.errors import RagError, RunError
 from rag.evaluation.perspectives import perspectives_line
 from rag.evaluation.records import EvalRun, QuestionResult
 from rag.evaluation.runner import answers_line
+from rag.index_files import DocumentEntry
 from rag.library import AddReport, FileOutcome, Removal
 from rag.retrieval import Filters
 from rag.types import Answer
