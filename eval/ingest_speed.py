@@ -10,6 +10,8 @@ One process, the model loaded once (its load time is not counted). On the demo c
   `model.encode(texts, batch_size=settings.embedding_batch_size)`, words in another;
 * a full `Assistant.ingest` (rebuild) into a temporary index: its seconds, texts/s over
   the texts the index needs, and its ratio to the raw encode time (the floor);
+* where ingest spends it: in the model on chunks and sentences (and what the per-document
+  calls of the code before issue 13 take on the same texts), on words, outside the model;
 * peak RSS of the process (ru_maxrss) after the ingest.
 
     PYTHONPATH=. .venv/bin/python eval/ingest_speed.py [--copies 5] [--seed 0]
@@ -29,7 +31,9 @@ from pathlib import Path
 from rag.assistant import Assistant
 from rag.chunking import indexed_text
 from rag.embeddings import Embedder, SentenceTransformerEmbedder, Vectors, load_embedder
+from rag.indexing import searchable_sentences
 from rag.settings import Settings
+from rag.store import LoadedIndex
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"
@@ -45,11 +49,17 @@ class CountingEmbedder:
         self.max_tokens = inner.max_tokens
         self.calls = 0
         self.texts: list[str] = []
+        self.seconds: list[float] = []  # per call
+        self.batches: list[list[str]] = []
 
     def embed(self, texts: Sequence[str]) -> Vectors:
         self.calls += 1
         self.texts.extend(texts)
-        return self.inner.embed(texts)
+        self.batches.append(list(texts))
+        started = time.perf_counter()
+        vectors = self.inner.embed(texts)
+        self.seconds.append(time.perf_counter() - started)
+        return vectors
 
     def count_tokens(self, text: str) -> int:
         return self.inner.count_tokens(text)
@@ -89,6 +99,16 @@ def raw_encode_s(embedder: Embedder, texts: list[str], batch_size: int) -> float
     return time.perf_counter() - started
 
 
+def per_document_s(embedder: Embedder, index: LoadedIndex) -> float:
+    """The embedding path before issue 13: per document, one call for its chunks and one
+    for its sentences."""
+    started = time.perf_counter()
+    for doc_id, document in index.documents.items():
+        embedder.embed([indexed_text(c.text, document.meta) for c in index.chunks_of(doc_id)])
+        embedder.embed([document.text[a:b] for a, b in searchable_sentences(document)])
+    return time.perf_counter() - started
+
+
 def measure(name: str, corpus: Path, embedder: Embedder, index_dir: Path) -> None:
     settings = Settings(index_dir=index_dir, collection="speed", _env_file=None)  # type: ignore[call-arg]
     counting = CountingEmbedder(embedder)
@@ -106,6 +126,12 @@ def measure(name: str, corpus: Path, embedder: Embedder, index_dir: Path) -> Non
     passages_s = raw_encode_s(embedder, passages, settings.embedding_batch_size)
     words_s = raw_encode_s(embedder, words, settings.embedding_batch_size)
     raw_s = passages_s + words_s
+    old_s = per_document_s(embedder, index)
+    word_set = set(words)
+    in_words = sum(
+        s for s, t in zip(counting.seconds, counting.batches, strict=True) if t[0] in word_set
+    )
+    in_passages = sum(counting.seconds) - in_words
     print(f"== {name}: {report.documents} documents, {report.chunks} chunks")
     print(
         f"  index needs {needed} vectors: {len(chunk_texts)} chunks + {len(sentence_texts)} "
@@ -119,6 +145,16 @@ def measure(name: str, corpus: Path, embedder: Embedder, index_dir: Path) -> Non
         f"  raw encode (batch {settings.embedding_batch_size}): chunks+sentences "
         f"{passages_s:.2f} s ({len(passages) / passages_s:.1f} texts/s), words {words_s:.2f} s "
         f"({len(words) / words_s:.1f}/s); all {needed / raw_s:.1f} texts/s"
+    )
+    print(
+        f"  chunks+sentences inside ingest {in_passages:.2f} s "
+        f"({len(passages) / in_passages:.1f} texts/s, {in_passages / passages_s:.2f}x raw); "
+        f"the old per-document path on them {old_s:.2f} s ({old_s / passages_s:.2f}x raw)"
+    )
+    print(
+        f"  words inside ingest {in_words:.2f} s ({len(words) / in_words:.1f}/s, "
+        f"{in_words / words_s:.2f}x raw at batch {settings.embedding_batch_size}); "
+        f"outside the model {ingest_s - sum(counting.seconds):.2f} s"
     )
     print(
         f"  ingest (rebuild, model warm): {ingest_s:.2f} s = {needed / ingest_s:.1f} texts/s; "
