@@ -18,6 +18,7 @@ from rich.progress import (
     MofNCompleteColumn,
     Progress,
     ProgressColumn,
+    Task,
     TextColumn,
     TimeElapsedColumn,
 )
@@ -110,13 +111,31 @@ def _configure(
     configure_logging(_State.settings, verbose=verbose)
 
 
+class RateColumn(ProgressColumn):
+    """Items per second (texts while embedding), for stages of more than one item."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        if not speed or (task.total or 0) <= 1:
+            return Text("")
+        return Text(f"{speed:,.1f}/s", style="progress.data.speed")
+
+
 def _progress_columns() -> tuple[ProgressColumn, ...]:
     return (
         TextColumn("{task.description:<24}", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
+        RateColumn(),
         TimeElapsedColumn(),
     )
+
+
+def _rate(done: int, total: int, seconds: float) -> str:
+    """' (12.5/s)' once a stage of several items has made progress, else ''."""
+    if total <= 1 or done <= 0 or seconds <= 0:
+        return ""
+    return f" ({done / seconds:,.1f}/s)"
 
 
 class _ProgressLines:
@@ -127,16 +146,19 @@ class _ProgressLines:
         self.every_s = every_s
         self._last: tuple[str, bool] | None = None  # (stage, finished) last printed
         self._printed = 0.0
+        self._started: dict[str, float] = {}  # stage -> when it was first reported
 
     def __call__(self, stage: str, done: int, total: int) -> None:
         now = time.monotonic()
+        started = self._started.setdefault(stage, now)
         finished = done >= total
         if self._last == (stage, True):
             return  # its end is printed already
         if self._last == (stage, False) and not finished and now - self._printed < self.every_s:
             return
         self._last, self._printed = (stage, finished), now
-        err.print(f"{stage}: {done}/{total}", markup=False, highlight=False)
+        rate = _rate(done, total, now - started)
+        err.print(f"{stage}: {done}/{total}{rate}", markup=False, highlight=False)
 
 
 @app.command("ingest")

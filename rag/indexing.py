@@ -31,7 +31,7 @@ from rag.chunking import (
     indexed_text,
     sentence_spans,
 )
-from rag.embeddings import Embedder, Vectors
+from rag.embeddings import Embedder, Vectors, batch_size_for
 from rag.errors import (
     CatalogError,
     IndexCorruptError,
@@ -306,7 +306,9 @@ def ingest(
             config = _config_as_stored(plan, settings)
         changed = bool(loaded.added or loaded.updated or removed or plan.rebuilt_because)
         if changed:
-            words = _word_table(entries, plan, get_embedder, config.dimension, notify)
+            words = _word_table(
+                entries, plan, get_embedder, config.dimension, notify, settings.embedding_batch_size
+            )
             _commit(settings.collection_dir, entries, config, words, notify)
         return IngestReport(
             added=tuple(d for d in loaded.added if d not in unchunked),
@@ -560,19 +562,73 @@ def _embed(
                 embedded.pop(document.doc_id, None)
             continue
         chunked.append((document, catalog_entry, chunks))
-    total = sum(len(chunks) for _, _, chunks in chunked)
-    done = 0
+    planned = []
     for document, catalog_entry, chunks in chunked:
-        vectors = model.embed([indexed_text(c.text, document.meta) for c in chunks])
         sentences = searchable_sentences(document)
-        sentence_vectors = model.embed([document.text[a:b] for a, b in sentences])
+        chunk_texts = [indexed_text(c.text, document.meta) for c in chunks]
+        sentence_texts = [document.text[a:b] for a, b in sentences]
+        planned.append((document, catalog_entry, chunks, sentences, chunk_texts, sentence_texts))
+    # Every chunk and sentence of the run in one pass over their distinct texts: a sentence
+    # that is a whole chunk, or a text repeated across documents, is embedded once, and
+    # batches hold texts of like length across documents (little padding).
+    table = embed_distinct(
+        (t for *_, chunk_texts, sentence_texts in planned for t in (*chunk_texts, *sentence_texts)),
+        model,
+        settings.embedding_batch_size,
+        notify,
+    )
+    for document, catalog_entry, chunks, sentences, chunk_texts, sentence_texts in planned:
         embedded[document.doc_id] = _Entry(
-            document, tuple(chunks), vectors, catalog_entry, tuple(sentences), sentence_vectors
+            document,
+            tuple(chunks),
+            table.vectors_of(chunk_texts),
+            catalog_entry,
+            tuple(sentences),
+            table.vectors_of(sentence_texts),
         )
-        done += len(chunks)
-        notify("embedding chunks", done, total)
     config = IndexConfig(model.name, model.dimension, chunker.as_dict(), settings.hnsw_min_chunks)
     return embedded, config
+
+
+@dataclass(frozen=True)
+class TextVectors:
+    """Vectors of distinct texts, looked up by text."""
+
+    rows: dict[str, int]
+    vectors: Vectors
+
+    def vectors_of(self, texts: Sequence[str]) -> Vectors:
+        if not texts:
+            return np.zeros((0, self.vectors.shape[1]), dtype=np.float32)
+        return self.vectors[[self.rows[t] for t in texts]]
+
+
+def embed_distinct(
+    texts: Iterable[str],
+    model: Embedder,
+    batch_size: int,
+    notify: Progress,
+    stage: str = "embedding texts",
+) -> TextVectors:
+    """Each distinct text embedded once, longest first, in slices of a few batches of
+    like length (short texts go in larger batches, see `batch_size_for`); `notify` after
+    each slice, so progress moves, and shows a rate, while the model works."""
+    distinct = list(dict.fromkeys(texts))
+    order = sorted(range(len(distinct)), key=lambda i: -len(distinct[i]))
+    vectors = np.zeros((len(distinct), model.dimension), dtype=np.float32)
+    notify(stage, 0, len(distinct))
+    start = 0
+    while start < len(order):
+        # The embedder's own batch size for texts this long, a few batches at a time.
+        count = batch_size_for(len(distinct[order[start]]), batch_size) * _SLICE_BATCHES
+        rows = order[start : start + count]
+        vectors[rows] = model.embed([distinct[i] for i in rows])
+        start += len(rows)
+        notify(stage, start, len(distinct))
+    return TextVectors({text: row for row, text in enumerate(distinct)}, vectors)
+
+
+_SLICE_BATCHES = 4  # batches per `embed_distinct` slice: one progress step
 
 
 def _config_as_stored(plan: _Plan, settings: Settings) -> IndexConfig:
@@ -598,6 +654,7 @@ def _word_table(
     get_embedder: Callable[[], Embedder],
     dimension: int,
     notify: Progress,
+    batch_size: int,
 ) -> tuple[list[str], Vectors]:
     """The collection's vocabulary with a vector per word, for soft word matching
     (rag.wordmatch): words the live index knows keep their vectors, only new ones are
@@ -612,9 +669,9 @@ def _word_table(
     )
     missing = [w for w in words if w not in known]
     if missing:
-        notify("embedding words", 0, len(missing))
-        known.update(zip(missing, get_embedder().embed(missing), strict=True))
-        notify("embedding words", len(missing), len(missing))
+        embedder = get_embedder()
+        table = embed_distinct(missing, embedder, batch_size, notify, "embedding words")
+        known.update(zip(missing, table.vectors_of(missing), strict=True))
     vectors = np.stack([known[w] for w in words]) if words else np.zeros((0, dimension), np.float32)
     return words, vectors
 

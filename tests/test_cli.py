@@ -344,6 +344,8 @@ def test_ingest_without_a_terminal_prints_progress_lines_and_refuses_outside_lin
     assert run.exit_code == 1
     lines = run.stderr.splitlines()
     assert "reading files: 0/1" in lines and "reading files: 1/1" in lines  # not a bar
+    embedded = [line for line in lines if line.startswith("embedding texts:")]
+    assert re.fullmatch(r"embedding texts: (\d+)/\1 \([\d,.]+/s\)", embedded[-1]), embedded
     assert len([line for line in lines if line.startswith("ingest:")]) == 1  # the summary
     [refusal] = [line for line in lines if "secret.txt" in line]
     assert "outside the ingested folder" in refusal and "--follow-external-links" in refusal
@@ -612,3 +614,19 @@ def test_names_with_markup_and_escape_bytes_are_printed_literally(
     found = cli("search", "talks in Abu Dhabi", "-k", "1", index=index, collection="hostile")
     assert found.exit_code == 0, found.exception
     assert "[final] notes" in found.stdout
+
+
+def test_ingest_progress_shows_a_rate() -> None:
+    from rich.progress import Progress
+
+    from rag.cli import RateColumn, _rate
+
+    assert _rate(50, 100, 2.0) == " (25.0/s)"
+    assert _rate(0, 100, 2.0) == "" and _rate(1, 1, 2.0) == ""  # nothing done; one item
+    now = [0.0]
+    bar = Progress(RateColumn(), get_time=lambda: now[0])
+    task = bar.add_task("embedding texts", total=100)
+    bar.update(task, completed=10)
+    now[0] = 2.0
+    bar.update(task, completed=60)  # 50 more in 2 s
+    assert RateColumn().render(bar.tasks[0]).plain == "25.0/s"
