@@ -22,7 +22,7 @@ from rag.conversation import Conversation
 from rag.embeddings import Embedder, Vectors, load_embedder
 from rag.errors import RagError
 from rag.extractive import ExtractiveAnswerer, idf_table
-from rag.index_files import DocumentEntry, current_generation, display_file, read_documents
+from rag.index_files import DocumentEntry, current_generation, read_documents
 from rag.indexing import IngestReport, Progress, ingest
 from rag.injection import passage_diagnostics
 from rag.lexical import terms
@@ -47,16 +47,6 @@ log = logging.getLogger(__name__)
 Backend = str
 LoadProgress = Callable[[float, str], None]  # (fraction done, what is loading)
 RunProgress = Callable[[int, int], None]  # (questions done, total)
-
-
-def _entries(index: LoadedIndex, corpus_dir: Path) -> list[DocumentEntry]:
-    counts: dict[str, int] = {}
-    for chunk in index.chunks:
-        counts[chunk.doc_id] = counts.get(chunk.doc_id, 0) + 1
-    return [
-        DocumentEntry(doc, counts.get(doc_id, 0), display_file(doc.meta.source, corpus_dir))
-        for doc_id, doc in index.documents.items()
-    ]
 
 
 def index_sentence_source(
@@ -467,12 +457,8 @@ class Assistant:
         else:
             folder = current_generation(self.settings.collection_dir)
         listed = self._documents
-        if listed is None or listed[0] != folder:
-            if self._generation is not None and self._generation.index.path == folder:
-                entries = _entries(self._generation.index, self.settings.corpus_dir)
-            else:
-                entries = read_documents(folder, self.settings.corpus_dir)
-            listed = self._documents = (folder, entries)
+        if listed is None or listed[0] != folder:  # one read of its table per generation
+            listed = self._documents = (folder, read_documents(folder, self.settings.corpus_dir))
         return list(listed[1])
 
     def ingest(
