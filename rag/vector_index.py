@@ -56,7 +56,7 @@ class FaissFlatIndex:
         import faiss
 
         self.dimension = dimension
-        self._index = faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
+        self._index: faiss.Index = faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
 
     def __len__(self) -> int:
         return int(self._index.ntotal)
