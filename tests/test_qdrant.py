@@ -77,6 +77,11 @@ def test_a_local_folder_reopens_with_the_same_answers_and_unchanged_files(
     assert len(load_vector_index("qdrant", path)) == 3000
     assert len(load_vector_index("qdrant", tmp_path / "gen-2.qdrant")) == 3001
 
+    # a local folder holds its own data: pruning it needs nothing beyond deleting it
+    drop_saved_index("qdrant", path)
+    drop_saved_index("flat", path)
+    assert _digests(path) == files
+
 
 def test_a_mismatched_dimension_is_refused_naming_both(tmp_path: Path) -> None:
     index = create_index("qdrant", 16)
