@@ -25,19 +25,26 @@ import secrets
 import shutil
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from pydantic import SecretStr
 from qdrant_client import QdrantClient, models
 from qdrant_client.local.qdrant_local import QdrantLocal
 
 from rag.errors import ConfigError, IndexCorruptError, IndexMismatchError, RagError
 from rag.settings import Settings
-from rag.vector_index import Entry, Ids, Scores, Vectors
+
+# The shapes of rag.vector_index, restated: it imports this module, so not the reverse.
+Ids = npt.NDArray[np.int64]
+Scores = npt.NDArray[np.float32]
+Vectors = npt.NDArray[np.float32]
+Entry = tuple[Callable[[int], "QdrantIndex"], Callable[[Path], "QdrantIndex"]]
 
 log = logging.getLogger(__name__)
 
