@@ -209,6 +209,24 @@ class Settings(BaseSettings):
         default=20, description="Passages retrieved for the reranker to reorder (top k kept)."
     )
 
+    # Qdrant (optional vector store, `RAG_VECTOR_STORE=qdrant`; the `qdrant` extra)
+    qdrant_url: str = Field(
+        default="",
+        description="Qdrant server or cluster the vector indexes live in, e.g. "
+        "http://qdrant:6333. Empty: local mode, the vectors in a folder inside the index "
+        "generation (one process at a time opens it; for tests and a single machine).",
+    )
+    qdrant_api_key: SecretStr | None = Field(
+        default=None, description="API key of the Qdrant server (never logged)."
+    )
+    qdrant_collection_prefix: str = Field(
+        default="rag",
+        pattern=r"^[A-Za-z0-9_-]{1,64}$",
+        description="Start of the name of every remote collection this deployment creates "
+        "(`<prefix>-<stamp>-<random>`, one per index generation and role); give each "
+        "deployment sharing a server its own.",
+    )
+
     # Generation
     backend: Literal["extractive", "openai"] = Field(
         default="extractive",

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
 
 from rag.errors import ConfigError
+
+if TYPE_CHECKING:
+    from rag.settings import Settings
 
 Ids = npt.NDArray[np.int64]
 Scores = npt.NDArray[np.float32]
@@ -100,25 +103,62 @@ class FaissFlatIndex:
 
 IndexFactory = Callable[[int], VectorIndex]
 IndexLoader = Callable[[Path], VectorIndex]
+Entry = tuple[IndexFactory, IndexLoader]
+# A kind that needs settings (a server address) is registered as a function of them
+# returning its entry; None stands for the defaults, so the contract test needs none.
+Configure = Callable[["Settings | None"], Entry]
 
-# name -> (create an empty index of a dimension, load a saved one)
-REGISTRY: dict[str, tuple[IndexFactory, IndexLoader]] = {
+
+def _qdrant(settings: Settings | None) -> Entry:
+    try:
+        from rag.integrations.qdrant import configure
+    except ImportError as exc:
+        raise ConfigError(
+            f"RAG_VECTOR_STORE=qdrant needs qdrant-client ({exc}); "
+            "install the extra: pip install 'rag[qdrant]'"
+        ) from exc
+    return configure(settings)
+
+
+# name -> (create an empty index of a dimension, load a saved one), or a function of the
+# settings returning that pair
+REGISTRY: dict[str, Entry | Configure] = {
     FaissFlatIndex.kind: (FaissFlatIndex, FaissFlatIndex.load),
+    "qdrant": _qdrant,
 }
 
 
-def create_index(kind: str, dimension: int) -> VectorIndex:
-    return _entry(kind)[0](dimension)
+def _drop_qdrant(path: Path, settings: Settings | None) -> None:
+    from rag.integrations.qdrant import drop_saved
+
+    drop_saved(path, settings)
 
 
-def load_vector_index(kind: str, path: Path) -> VectorIndex:
-    return _entry(kind)[1](path)
+# Kinds whose saved index holds data outside its path (a remote collection).
+_DROPPERS: dict[str, Callable[[Path, Settings | None], None]] = {"qdrant": _drop_qdrant}
 
 
-def _entry(kind: str) -> tuple[IndexFactory, IndexLoader]:
+def create_index(kind: str, dimension: int, settings: Settings | None = None) -> VectorIndex:
+    return _entry(kind, settings)[0](dimension)
+
+
+def load_vector_index(kind: str, path: Path, settings: Settings | None = None) -> VectorIndex:
+    return _entry(kind, settings)[1](path)
+
+
+def drop_saved_index(kind: str, path: Path, settings: Settings | None = None) -> None:
+    """Free what an index saved at `path` holds elsewhere (a remote collection); call it
+    before deleting a generation's folder. Nothing to do for file-backed kinds."""
+    dropper = _DROPPERS.get(kind)
+    if dropper is not None:
+        dropper(path, settings)
+
+
+def _entry(kind: str, settings: Settings | None) -> Entry:
     try:
-        return REGISTRY[kind]
+        entry = REGISTRY[kind]
     except KeyError:
         raise ConfigError(
             f"unknown vector index {kind!r}; known: {', '.join(sorted(REGISTRY))}"
         ) from None
+    return entry if isinstance(entry, tuple) else entry(settings)
