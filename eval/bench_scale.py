@@ -45,7 +45,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from numpy.lib.format import open_memmap
 from rich.console import Console
 from rich.table import Table
 
@@ -55,7 +54,7 @@ from rag.embeddings import Embedder, Vectors, load_embedder
 from rag.errors import RagError
 from rag.evaluation.schema import load_eval_set
 from rag.index_files import SCHEMA_VERSION, current_generation
-from rag.indexing import embed_distinct
+from rag.indexing import Progress, embed_distinct
 from rag.settings import Settings
 from rag.store import IndexConfig, load_index, write_generation
 from rag.types import Chunk, Document, DocumentMeta
@@ -74,7 +73,7 @@ DOC_SENTENCES = 60  # sentences drawn from one demo document into one synthetic 
 PARAGRAPH_SENTENCES = 4
 SWAP_PER_MILLE = 150  # share of the vocabulary each copy swaps for variants
 NOISE_SIGMA = 0.025  # per dimension: noise of norm ~0.5 beside a unit vector
-BLOCK_ROWS = 50_000  # vectors generated per block
+BLOCK_ROWS = 20_000  # vectors generated per block
 QUERY_COUNT = 30  # eval questions and perturbed variants of some, timed warm
 COLD_RUNS = 3
 SEED = 13
@@ -111,6 +110,11 @@ def size_label(chunks: int) -> str:
 
 def cache_key() -> str:
     return f"s{SCHEMA_VERSION}-g{GENERATOR_VERSION}"
+
+
+def slug(model: str) -> str:
+    """A model name (or path) as part of a folder name."""
+    return re.sub(r"[^A-Za-z0-9.-]+", "_", model.strip("/"))[-60:]
 
 
 def size_folder(cache: Path, chunks: int, base_chunks: int) -> Path:
@@ -165,16 +169,20 @@ class Pool:
     chunker: dict[str, int]
 
 
-def source_pool(cache: Path, factory: EmbedderFactory, model: str | None) -> Pool:
+def source_pool(
+    cache: Path, factory: EmbedderFactory, model: str | None, notify: Callable[[str], None]
+) -> Pool:
     """Ingest corpus/ once (cached beside the sizes) and read its sentences back."""
+    model = model or Settings.model_fields["embedding_model"].default
     settings = Settings(  # type: ignore[call-arg]
-        index_dir=cache / f"source-{cache_key()}",
+        index_dir=cache / f"source-{slug(model)}-{cache_key()}",
         collection="demo",
+        embedding_model=model,
         _env_file=None,
-        **({"embedding_model": model} if model else {}),
     )
     assistant = Assistant(settings, embedder_factory=factory)
-    report = assistant.ingest([CORPUS])  # a no-op when the cached one is current
+    notify(f"the demo sentences: ingest of {CORPUS} into {settings.collection_dir} (cached)")
+    report = assistant.ingest([CORPUS], progress=throttled(notify))  # no-op when cached
     if report.skipped:
         raise RagError(f"ingest of {CORPUS} skipped files: {report.skipped}")
     index = load_index(settings.collection_dir)
@@ -385,6 +393,28 @@ def word_table(pool: Pool, copies: int) -> tuple[list[str], Vectors]:
     return [w for w, _, _ in entries], vectors
 
 
+class NpyAppender:
+    """A float32 .npy file written block by block with plain writes (no mapping: the pages
+    written do not count as this process's memory), read back memory-mapped."""
+
+    def __init__(self, path: Path, rows: int, dimension: int) -> None:
+        self.path, self.rows, self.written = path, rows, 0
+        self._file = path.open("wb")
+        header = {"descr": "<f4", "fortran_order": False, "shape": (rows, dimension)}
+        np.lib.format.write_array_header_1_0(self._file, header)
+
+    def append(self, block: Vectors) -> None:
+        self._file.write(np.ascontiguousarray(block, dtype="<f4").tobytes())
+        self.written += len(block)
+
+    def close(self) -> Vectors:
+        self._file.close()
+        if self.written != self.rows:
+            raise RagError(f"internal: {self.path} holds {self.written} of {self.rows} rows")
+        vectors: Vectors = np.load(self.path, mmap_mode="r")
+        return vectors
+
+
 def synthesize(
     pool: Pool,
     base: Layout,
@@ -396,14 +426,9 @@ def synthesize(
     """`copies` copies of the base set; vectors streamed copy by copy into `scratch`."""
     scratch.mkdir(parents=True, exist_ok=True)
     n_chunks, n_sentences = base.chunk_count, base.sentence_count
-    embeddings = open_memmap(
-        scratch / "embeddings.npy", "w+", np.float32, (n_chunks * copies, pool.dimension)
-    )
-    sentence_embeddings = open_memmap(
-        scratch / "sentence_embeddings.npy",
-        "w+",
-        np.float32,
-        (n_sentences * copies, pool.dimension),
+    embeddings = NpyAppender(scratch / "embeddings.npy", n_chunks * copies, pool.dimension)
+    sentence_embeddings = NpyAppender(
+        scratch / "sentence_embeddings.npy", n_sentences * copies, pool.dimension
     )
     base_rows = np.array([r for rows in base.sentences for r in rows], dtype=np.int64)
     vocabulary = frozenset(pool.words)
@@ -422,25 +447,22 @@ def synthesize(
         for start in range(0, n_chunks, BLOCK_ROWS):
             real = base_vectors[start : start + BLOCK_ROWS]
             block = real if copy == 0 else noisy(real, rng)
-            embeddings[copy * n_chunks + start : copy * n_chunks + start + len(real)] = block
+            embeddings.append(block)
             if copy == 1 and start == 0:
                 cosines.append(float(np.mean(np.sum(block * real, axis=1))))
         for start in range(0, n_sentences, BLOCK_ROWS):
             real = pool.vectors[base_rows[start : start + BLOCK_ROWS]]
             block = real if copy == 0 else noisy(real, rng)
-            at = copy * n_sentences + start
-            sentence_embeddings[at : at + len(real)] = block
+            sentence_embeddings.append(block)
         if copy % 10 == 9 or copy == copies - 1:
             notify(f"copy {copy + 1}/{copies} generated, peak RSS {peak_rss_mib():.0f} MiB")
-    embeddings.flush()
-    sentence_embeddings.flush()
     words, word_embeddings = word_table(pool, copies)
     return Synthetic(
         documents,
         chunks,
-        embeddings,
+        embeddings.close(),
         sentences,
-        sentence_embeddings,
+        sentence_embeddings.close(),
         words,
         word_embeddings,
         copies,
@@ -456,17 +478,22 @@ def base_chunk_vectors(
     for doc in range(len(base.sentences)):
         document, doc_chunks, _ = render(base, pool, doc, 0, pool.texts)
         texts += [indexed_text(c.text, document.meta) for c in doc_chunks]
+    table = embed_distinct(
+        texts, factory(), Settings.model_fields["embedding_batch_size"].default, throttled(notify)
+    )
+    return table.vectors_of(texts)
+
+
+def throttled(notify: Callable[[str], None], every_s: float = 15.0) -> Progress:
+    """An ingest progress callback that says where it is every `every_s` seconds."""
     last = [0.0]
 
     def progress(stage: str, done: int, total: int) -> None:
-        if time.monotonic() - last[0] > 15 or done == total:
+        if time.monotonic() - last[0] > every_s or done == total:
             last[0] = time.monotonic()
             notify(f"{stage}: {done}/{total}")
 
-    table = embed_distinct(
-        texts, factory(), Settings.model_fields["embedding_batch_size"].default, progress
-    )
-    return table.vectors_of(texts)
+    return progress
 
 
 def vectors_note(copies: int) -> str:
@@ -490,13 +517,13 @@ def build_size(
     started = time.perf_counter()
     folder = size_folder(cache, chunks, base_chunks)
     say = lambda line: print(f"  [{size_label(chunks)}] {line}", flush=True)  # noqa: E731
-    pool = source_pool(cache, factory, model)
+    pool = source_pool(cache, factory, model, say)
     base_n = min(chunks, base_chunks)
     copies = math.ceil(chunks / base_n)
     if copies * base_n != chunks:
         raise SystemExit(f"--sizes: {chunks} is not a multiple of the base set ({base_n} chunks)")
     base = layout(pool, base_n, np.random.default_rng(SEED))
-    base_file = cache / f"base-{base_n}-{cache_key()}-{pool.model.replace('/', '_')}.npy"
+    base_file = cache / f"base-{base_n}-{slug(pool.model)}-{cache_key()}.npy"
     if base_file.is_file():
         base_vectors = np.load(base_file)
     else:
