@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup demo test lint bench eval index clean serve screenshots wheel-check
+.PHONY: setup demo test lint bench bench-scale eval index clean serve screenshots wheel-check
 
 setup: $(STAMP)
 
@@ -43,6 +43,11 @@ lint: setup
 
 bench: index  ## speed and memory figures (prints, asserts nothing)
 	$(BIN)/python eval/bench.py
+
+# Synthetic indexes cached under index/bench-scale/ (REBUILD=1 builds them anew).
+SIZES ?= 10k,100k,1M
+bench-scale: setup  ## build time, disk, cold start, RSS, latency vs size: table + plot in eval/runs/
+	$(BIN)/python eval/bench_scale.py --sizes $(SIZES) $(if $(REBUILD),--rebuild)
 
 # Floors a little under the figures recorded in the README: `make eval` fails on a regression.
 EVAL_FLOORS = --require recall=0.85 --require mrr=0.80 --require key_hit=0.78 \
