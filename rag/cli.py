@@ -577,9 +577,17 @@ def eval_command(
     no_conversations: Annotated[
         bool, typer.Option("--no-conversations", help="Score the questions only.")
     ] = False,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict",
+            help="Stop when an evidence quote is not found in the index (default: run that "
+            "question, list it first in the report and leave it out of recall).",
+        ),
+    ] = False,
 ) -> None:
     """Score an eval set: retrieval, answers, citations, perspectives, cost; by question type."""
-    from rag.cli_tables import summary_table
+    from rag.cli_tables import missing_evidence_table, summary_table
     from rag.evaluation.gate import failures, parse_requirements
     from rag.serialize import eval_dict
 
@@ -597,11 +605,15 @@ def eval_command(
             judge=judge,
             conversations=None if no_conversations else _conversations(eval_set, conversations),
             progress=lambda done, total: bar.update(task, completed=done, total=total),
+            strict=strict,
         )
     run_dir = assistant.save_run(run, target) if target else None
     if as_json:
         _print_json(eval_dict(run, run_dir))
     else:
+        missing = missing_evidence_table(run.rows)
+        if missing is not None:  # first: these questions' figures are incomplete
+            out.print(missing)
         out.print(summary_table(run.summary))
     if run_dir:
         err.print(_text(f"saved {run_dir} (open {run_dir / 'report.html'})"), highlight=False)

@@ -354,6 +354,15 @@ def evaluate(
     saved = ctx.assistant.save_run(run, runs_dir=ctx.runs_dir)
     saved_in = shown_path(saved)
     lines = [("ok", f"{len(run.rows)} questions from {path.name}; saved in {saved_in}")]
+    missing = [row.id for row in run.rows if row.evidence_missing]
+    if missing:
+        lines.append(
+            (
+                "warn",
+                f"Evidence not found in the index for {len(missing)} question(s), run but "
+                f"left out of recall: {', '.join(missing)} (report.html lists why)",
+            )
+        )
     lines += [
         ("info", line)
         for line in (answers_line(run.summary), perspectives_line(run.summary))
