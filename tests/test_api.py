@@ -5,6 +5,7 @@ session's demo index: each endpoint returns what the same `rag ... --json` comma
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -154,6 +155,7 @@ def test_evaluate_returns_the_cli_json(client: Client, cli_json: CliJson, tmp_pa
         ("/ask", (QUESTION, "gpt-9"), "backend must be"),
         ("/search", ("Russia", 500), "k: give a whole number from 1 to 100"),
         ("/search", ("Russia", 3, "Nobody Such"), "Nobody Such"),
+        ("/evaluate", ("{not json\n",), r"^eval_set:1: not valid JSON"),
     ],
 )
 def test_bad_input_is_a_one_line_error(
@@ -161,3 +163,15 @@ def test_bad_input_is_a_one_line_error(
 ) -> None:
     with pytest.raises(AppError, match=message):
         client.predict(*args, api_name=endpoint)
+
+
+def test_a_user_mistake_is_one_log_line_without_a_traceback(
+    client: Client, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
+) -> None:
+    caplog.set_level(logging.INFO, logger="ui.app")
+    with pytest.raises(AppError, match="question: give a non-empty text"):
+        client.predict("  ", api_name="/ask")
+    logged = [r for r in caplog.records if r.name == "ui.app"]
+    assert [r.getMessage() for r in logged] == ["ask: question: give a non-empty text"]
+    assert logged[0].exc_info is None
+    assert "Traceback" not in capfd.readouterr().err

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from rag import answerers, serialize
+from rag.errors import EvalSetError
 from rag.retrieval import Filters
 from ui.handlers import Context, UserError, shown_path
 
@@ -115,6 +116,9 @@ def evaluate(
         with tempfile.TemporaryDirectory(prefix="rag-api-eval-") as folder:
             path = Path(folder) / "eval_set.jsonl"
             path.write_text(eval_set, encoding="utf-8")
-            run = ctx.assistant.evaluate(path, k=top_k, backend=chosen, answers=answers)
+            try:
+                run = ctx.assistant.evaluate(path, k=top_k, backend=chosen, answers=answers)
+            except EvalSetError as error:  # named as the caller knows it: the parameter
+                raise UserError(str(error).replace(str(path), "eval_set")) from error
     saved = ctx.assistant.save_run(run, runs_dir=ctx.runs_dir)
     return serialize.eval_dict(run, shown_path(saved))
