@@ -95,7 +95,7 @@ def test_uploads_from_another_origin_are_refused(guarded: tuple[str, Assistant])
     assert httpx.get(f"{url}config").status_code == 200
     # the guard is on every request that changes something, not only uploads
     joined = httpx.post(
-        f"{url}gradio_api/call/ask",
+        f"{url}gradio_api/call/ui_ask",
         json={"data": ["q", "extractive", 3, "", ""]},
         headers={"Origin": "http://evil.example"},
         timeout=30,
@@ -223,7 +223,7 @@ def test_a_full_queue_answers_busy_retry_in_n_seconds(
         body = {"data": ["What about Russia?", "extractive", 3, "", ""]}
 
         def post(_: int) -> httpx.Response:
-            return httpx.post(f"{url}gradio_api/call/ask", json=body, timeout=60)
+            return httpx.post(f"{url}gradio_api/call/ui_ask", json=body, timeout=60)
 
         with ThreadPoolExecutor(8) as pool:
             responses = list(pool.map(post, range(8)))
