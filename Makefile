@@ -3,6 +3,8 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 7860
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
@@ -20,11 +22,14 @@ $(STAMP): pyproject.toml
 index: setup  ## build (or incrementally update) the demo index from corpus/
 	$(BIN)/rag ingest corpus
 
-demo: index  ## install, build the demo index, open the app on http://127.0.0.1:7860
-	$(BIN)/rag serve --host 127.0.0.1 --port 7860
+# The port is checked first: a busy one fails in a second, before minutes of indexing.
+demo: setup  ## install, build the demo index, open the app on http://127.0.0.1:7860 (PORT=8000 to change)
+	@$(BIN)/python -m rag.ports 127.0.0.1 $(PORT)
+	$(MAKE) --no-print-directory index
+	$(BIN)/rag serve --host 127.0.0.1 --port $(PORT)
 
 serve: setup  ## the app over the current index (HOST/PORT/AUTH_FILE to change; non-loopback needs auth)
-	$(BIN)/rag serve --host $(or $(HOST),127.0.0.1) --port $(or $(PORT),7860) $(if $(AUTH_FILE),--auth-file $(AUTH_FILE))
+	$(BIN)/rag serve --host $(HOST) --port $(PORT) $(if $(AUTH_FILE),--auth-file $(AUTH_FILE))
 
 screenshots: index  ## screenshots of each tab (1280 and 420 px wide) into docs/screenshots/
 	$(BIN)/python scripts/screenshots.py --out docs/screenshots

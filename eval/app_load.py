@@ -1,8 +1,8 @@
 """Load and soak figures of the served app (`make bench`; prints, asserts nothing).
 
 The app runs as its own process (`rag serve` over a given index), so its resident memory
-is the server's alone; clients speak Gradio's documented HTTP API (`POST
-/gradio_api/call/ask`, then the event stream of the result) with httpx:
+is the server's alone; clients speak Gradio's HTTP API to the chat's own endpoint (`POST
+/gradio_api/call/ui_ask`, then the event stream of the result) with httpx:
 
 * load: N clients at once, each asking its questions one after another in its own
   session: throughput, p50/p95 latency of the answered ones, and how many were refused
@@ -111,7 +111,7 @@ async def ask(
     started = time.perf_counter()
     body = {"data": [question, "extractive", 5, "", ""], "session_hash": session}
     try:
-        posted = await client.post(f"{url}gradio_api/call/ask", json=body)
+        posted = await client.post(f"{url}gradio_api/call/ui_ask", json=body)
         if posted.status_code in (422, 503):
             outcomes.busy += 1
             outcomes.busy_text = outcomes.busy_text or _reason(posted)
@@ -119,7 +119,7 @@ async def ask(
         posted.raise_for_status()
         event_id = posted.json()["event_id"]
         kind = ""
-        async with client.stream("GET", f"{url}gradio_api/call/ask/{event_id}") as stream:
+        async with client.stream("GET", f"{url}gradio_api/call/ui_ask/{event_id}") as stream:
             async for line in stream.aiter_lines():
                 if line.startswith("event:"):
                     kind = line.split(":", 1)[1].strip()

@@ -516,6 +516,7 @@ class Assistant:
         judge: bool = False,
         conversations: Path | None = None,
         progress: RunProgress | None = None,
+        strict: bool = False,
     ) -> EvalRun:
         """Score an eval set (see rag.evaluation.runner); `judge` also asks the LLM judge
         (RAG_JUDGE_* settings, ConfigError when none is set)."""
@@ -536,6 +537,7 @@ class Assistant:
             judge_model=answer_judge.model if answer_judge else None,
             progress=progress,
             conversations=conversations,
+            strict=strict,
         )
 
     def run_folder(self, target: Path | None = None, *, runs_dir: Path | None = None) -> Path:

@@ -223,18 +223,18 @@ def docs_command(
 ) -> None:
     """List the documents in the index with their metadata."""
     from rag.index_files import current_generation, read_documents
-    from rag.serialize import document_dict
+    from rag.serialize import documents_dict
 
     settings = _settings()
     entries = read_documents(current_generation(settings.collection_dir), settings.corpus_dir)
-    rows = [document_dict(entry.document, entry.chunks) for entry in entries]
+    payload = documents_dict(entries)
     if as_json:
-        _print_json({"documents": rows})
+        _print_json(payload)
         return
     from rich.table import Table
 
     table = Table("doc_id", "title", "author", "outlet", "date", "chunks", show_lines=False)
-    for row in rows:
+    for row in payload["documents"]:
         table.add_row(
             _text(row["doc_id"]),
             _text(row["title"] or "–"),
@@ -303,7 +303,7 @@ def search_command(
     """Find the passages that best match a query (hybrid dense + BM25)."""
     if (query is None) == (batch is None):
         raise RagError("give either a QUERY or --batch FILE")
-    from rag.serialize import passage_dict
+    from rag.serialize import search_dict
 
     assistant = _assistant(_settings())
     filters = _filters(author, doc)
@@ -311,7 +311,7 @@ def search_command(
     for text in queries:
         passages = assistant.search(text, k=k, filters=filters)
         if as_json:
-            _print_json({"query": text, "passages": [passage_dict(p) for p in passages]})
+            _print_json(search_dict(text, passages))
             continue
         out.print(_text((text, "bold")), highlight=False)
         if not passages:
@@ -577,11 +577,19 @@ def eval_command(
     no_conversations: Annotated[
         bool, typer.Option("--no-conversations", help="Score the questions only.")
     ] = False,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict",
+            help="Stop when an evidence quote is not found in the index (default: run that "
+            "question, list it first in the report and leave it out of recall).",
+        ),
+    ] = False,
 ) -> None:
     """Score an eval set: retrieval, answers, citations, perspectives, cost; by question type."""
-    from rag.cli_tables import summary_table
+    from rag.cli_tables import missing_evidence_table, summary_table
     from rag.evaluation.gate import failures, parse_requirements
-    from rag.evaluation.runs import run_json
+    from rag.serialize import eval_dict
 
     _check_backend(backend)
     required = parse_requirements(require or [])
@@ -597,11 +605,15 @@ def eval_command(
             judge=judge,
             conversations=None if no_conversations else _conversations(eval_set, conversations),
             progress=lambda done, total: bar.update(task, completed=done, total=total),
+            strict=strict,
         )
     run_dir = assistant.save_run(run, target) if target else None
     if as_json:
-        _print_json(run_json(run, run_dir))
+        _print_json(eval_dict(run, run_dir))
     else:
+        missing = missing_evidence_table(run.rows)
+        if missing is not None:  # first: these questions' figures are incomplete
+            out.print(missing)
         out.print(summary_table(run.summary))
     if run_dir:
         err.print(_text(f"saved {run_dir} (open {run_dir / 'report.html'})"), highlight=False)
@@ -744,6 +756,9 @@ def serve_command(
     ] = None,
 ) -> None:
     """Serve the web app (Ask, Compare, Evaluate, Library) at http://HOST:PORT."""
+    from rag.ports import check_port
+
+    check_port(host, port)  # a busy port: one line now, not after loading the app and model
     settings = _settings()
     if index is not None:
         settings = settings.model_copy(update={"index_dir": index})

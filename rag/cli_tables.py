@@ -20,8 +20,8 @@ from rag.evaluation.compare import (
     format_delta,
 )
 from rag.evaluation.perspectives import perspectives_line
-from rag.evaluation.records import RunSummary
-from rag.evaluation.runner import OVERALL_TYPES, answers_line, judge_line
+from rag.evaluation.records import QuestionResult, RunSummary
+from rag.evaluation.runner import OVERALL_TYPES, answers_line, in_overall_evidence, judge_line
 from rag.evaluation.runs import Run
 from rag.evaluation.scores import METRICS, metric
 from rag.evaluation.sweep import SweepResult
@@ -50,11 +50,33 @@ def summary_table(summary: RunSummary) -> Table:
             table.add_section()
             group = m.group
         table.add_row(m.short_label(summary.k), *(m.format(f.mean(m.name)) for _, f in scopes))
-    notes = [f"overall recall, MRR, nDCG = {' + '.join(OVERALL_TYPES)}; other figures: all types"]
+    own = [
+        kind for kind in summary.by_type if kind not in OVERALL_TYPES and in_overall_evidence(kind)
+    ]
+    counted = " + ".join([*OVERALL_TYPES, *own])
+    notes = [f"overall recall, MRR, nDCG = {counted}; other figures: all types"]
     notes += [line for line in (answers_line(summary), perspectives_line(summary)) if line]
     if summary.judge:
         notes.append(judge_line(summary))
     table.caption = "\n".join(notes)
+    return table
+
+
+def missing_evidence_table(rows: Sequence[QuestionResult]) -> Table | None:
+    """The questions run without their evidence located (out of recall), or None."""
+    missing = [row for row in rows if row.evidence_missing]
+    if not missing:
+        return None
+    table = Table(
+        "question",
+        "type",
+        "reason",
+        title=f"Evidence not found in the index: {len(missing)} question(s) run, "
+        "left out of recall, MRR, nDCG and coverage",
+        caption="make each quote match the document word for word; --strict stops on these",
+    )
+    for row in missing:
+        table.add_row(_literal(row.id), _literal(row.type), _literal(row.evidence_missing))
     return table
 
 

@@ -5,10 +5,16 @@ by the functions that need it."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from rag.injection import passage_flag
 from rag.types import Answer, Comparison, Document, Passage, Perspective, Point, Quote
+
+if TYPE_CHECKING:
+    from rag.evaluation.records import EvalRun
+    from rag.index_files import DocumentEntry
 
 
 def passage_dict(passage: Passage) -> dict[str, Any]:
@@ -39,6 +45,26 @@ def document_dict(document: Document, chunks: int) -> dict[str, Any]:
         "url": meta.url,
         "chunks": chunks,
     }
+
+
+def documents_dict(entries: Iterable[DocumentEntry]) -> dict[str, Any]:
+    """The JSON contract of `rag docs --json` and the app's `documents` endpoint."""
+    return {"documents": [document_dict(e.document, e.chunks) for e in entries]}
+
+
+def search_dict(query: str, passages: Sequence[Passage]) -> dict[str, Any]:
+    """The JSON contract of `rag search --json` (one per query) and the `search` endpoint."""
+    return {"query": query, "passages": [passage_dict(p) for p in passages]}
+
+
+def eval_dict(run: EvalRun, run_dir: Path | str | None = None) -> dict[str, Any]:
+    """The JSON contract of `rag eval --json` and the `evaluate` endpoint: summary.json's
+    object with the rows under "questions" and, when the run was saved, its folder."""
+    payload = run.summary.to_json()
+    payload["questions"] = [row.to_json() for row in run.rows]
+    if run_dir is not None:
+        payload["run_dir"] = str(run_dir)
+    return payload
 
 
 def citation_dicts(answer: Answer) -> list[dict[str, Any]]:

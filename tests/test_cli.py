@@ -389,6 +389,29 @@ def test_eval_json_summary(cli: Cli, tmp_path: Path) -> None:
     assert [q["id"] for q in summary["questions"]] == ["f03", "f04", "u08"]
 
 
+def test_eval_lists_missing_evidence_first_and_strict_stops_on_it(cli: Cli, tmp_path: Path) -> None:
+    good = next(
+        json.loads(line)
+        for line in EVAL_SET.read_text(encoding="utf-8").splitlines()
+        if line.strip() and json.loads(line)["id"] == "f03"
+    )
+    bad = {**good, "id": "mine1", "type": "my label", "evidence": ["no author wrote this"]}
+    small = tmp_path / "mine.jsonl"
+    small.write_text(json.dumps(good) + "\n" + json.dumps(bad) + "\n", encoding="utf-8")
+    run = cli("eval", str(small), "--retrieval-only", "--no-save", "--no-conversations")
+    assert run.exit_code == 0, run.exception
+    listed = run.stdout.index("Evidence not found in the index: 1 question(s) run")
+    assert listed < run.stdout.index("metric")  # before the summary table
+    assert "mine1" in run.stdout and "my label" in run.stdout
+    strict = cli("eval", str(small), "--retrieval-only", "--no-save", "--strict", entry="main")
+    assert strict.exit_code == 1 and strict.stdout == ""
+    assert strict.stderr.strip().startswith(  # (a newline where the progress bar was)
+        "error: --strict: 1 evidence quote(s) or gold document(s) not found in the index"
+    )
+    assert "question mine1" in strict.stderr and "was not found in its gold" in strict.stderr
+    assert "Traceback" not in strict.stderr
+
+
 # --- rag eval: run folders, compare, the pass/fail gate, judge mode, sweep ------------------
 
 

@@ -147,14 +147,16 @@ def test_app_serves_before_the_model_is_warm_and_says_so(library: Assistant) -> 
     try:
         assert factory.started.wait(10)  # the warm-up is under way in the background
         client = Client(f"http://127.0.0.1:{port}/", verbose=False, download_files=False)
-        header, *_ = client.predict(api_name="/library")
+        header, *_ = client.predict(api_name="/ui_library")
         assert "loading the embedding model" in header
         assert "2 documents" in header
 
         answered: list[Any] = []
         question = threading.Thread(
             target=lambda: answered.append(
-                client.predict("What did insurers price?", "extractive", 5, "", "", api_name="/ask")
+                client.predict(
+                    "What did insurers price?", "extractive", 5, "", "", api_name="/ui_ask"
+                )
             )
         )
         question.start()
@@ -163,7 +165,7 @@ def test_app_serves_before_the_model_is_warm_and_says_so(library: Assistant) -> 
         factory.release.set()
         question.join(60)
         assert answered and answered[0][0]  # a chat with the question and its answer
-        header, *_ = client.predict(api_name="/library")
+        header, *_ = client.predict(api_name="/ui_library")
         assert "loading" not in header
         assert factory.calls == 1
     finally:

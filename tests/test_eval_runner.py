@@ -18,7 +18,8 @@ from helpers import eval_subset
 from rag.assistant import Assistant
 from rag.errors import EvalSetError, RunError
 from rag.evaluation.metrics import normalise
-from rag.evaluation.records import EvalRun
+from rag.evaluation.records import EvalRun, QuestionResult
+from rag.evaluation.report import render_report
 from rag.evaluation.runner import run_eval
 from rag.evaluation.runs import new_run_dir, save_run
 from rag.evaluation.scores import METRICS, metric
@@ -120,16 +121,17 @@ def test_a_quote_found_nowhere_is_named_with_line_and_field(
     bad = {**GOOD, "id": "g2", "evidence": ["a sentence that no author of the corpus wrote"]}
     path = write_set(tmp_path, GOOD, bad)
     with pytest.raises(EvalSetError) as caught:
-        run_eval(demo_assistant, path, k=5)
+        run_eval(demo_assistant, path, k=5, strict=True)
     message = str(caught.value)
+    assert message.startswith("--strict: 1 evidence quote(s) or gold document(s) not found")
     assert f"{path}:2" in message and "question g2" in message
-    assert "evidence[0]" in message and "occurs in any indexed document" in message
+    assert "evidence[0]" in message and "was not found in any indexed document" in message
 
 
 def test_an_unknown_gold_document_is_named(demo_assistant: Assistant, tmp_path: Path) -> None:
     path = write_set(tmp_path, {**GOOD, "gold_docs": ["no-such-doc"]})
     with pytest.raises(EvalSetError, match=r":1 \(question g1\): field 'gold_docs'.*no-such-doc"):
-        run_eval(demo_assistant, path, k=5)
+        run_eval(demo_assistant, path, k=5, strict=True)
 
 
 def test_a_quote_outside_its_gold_document_is_an_error(
@@ -137,8 +139,45 @@ def test_a_quote_outside_its_gold_document_is_an_error(
 ) -> None:
     # the quote is in 001 (Askerov's article), not in 000
     path = write_set(tmp_path, {**GOOD, "gold_docs": ["000-0c4da8ee7c2bcb9d"]})
-    with pytest.raises(EvalSetError, match="occurs in the gold documents"):
-        run_eval(demo_assistant, path, k=5)
+    with pytest.raises(EvalSetError, match="was not found in its gold documents"):
+        run_eval(demo_assistant, path, k=5, strict=True)
+
+
+def test_without_strict_a_question_whose_evidence_is_missing_is_run_and_listed_first(
+    demo_assistant: Assistant, tmp_path: Path
+) -> None:
+    bad = {**GOOD, "id": "g2", "evidence": ["a sentence that no author of the corpus wrote"]}
+    unknown_doc = {**GOOD, "id": "g3", "gold_docs": ["no-such-doc"]}
+    path = write_set(tmp_path, GOOD, bad, unknown_doc)
+    run = run_eval(demo_assistant, path, k=5)
+    good, missing, no_doc = run.rows
+    assert good.evidence_missing is None and good.score("recall") == 1.0
+    assert missing.evidence_missing is not None
+    assert "evidence[0]" in missing.evidence_missing
+    assert "was not found in any indexed document" in missing.evidence_missing
+    assert no_doc.evidence_missing is not None and "no-such-doc" in no_doc.evidence_missing
+    for row in (missing, no_doc):  # run and answered, but out of the evidence figures
+        assert row.answer is not None and row.score("key_hit") is not None
+        assert row.score("recall") is None and row.score("mrr") is None
+    assert run.summary.overall.counts["recall"] == 1
+    assert run.summary.overall.counts["key_hit"] == 3
+    assert QuestionResult.from_json(missing.to_json()) == missing
+    html = render_report(run.summary, run.rows)
+    first = html.index('id="evidence-missing"')
+    assert first < html.index('id="summary"') < html.index('id="questions"')
+    listed = html[first : html.index('id="summary"')]
+    assert "g2" in listed and "g3" in listed and "g1</a>" not in listed
+    assert "Evidence not found in the index (2 questions)" in listed
+
+
+def test_any_type_label_is_a_group_and_counts_as_answerable(
+    demo_assistant: Assistant, tmp_path: Path
+) -> None:
+    own = {**GOOD, "id": "g2", "type": "people", "source_note": "kept, not used"}
+    run = run_eval(demo_assistant, write_set(tmp_path, GOOD, own), k=5, answers=False)
+    assert set(run.summary.by_type) == {"factual", "people"}
+    assert run.summary.by_type["people"].means["recall"] == 1.0
+    assert run.summary.overall.counts["recall"] == 2  # own labels count in the overall recall
 
 
 # --- honesty: wrong answers must score worse on every offline metric -----------------------

@@ -45,7 +45,8 @@ def _write(path: Path, *records: dict[str, Any]) -> Path:
         ({**NEAR_MISS, "reasons": [["x"]]}, "reasons", "only why questions"),
         ({**WHY, "answer_keys": ["Ukraine"]}, "record", "leave answer_keys empty"),
         ({**WHY, "evidence": ["quote one"]}, "record", "2 reasons, 1 quotes"),
-        ({**WHY, "type": "how"}, "type", "'why'"),
+        ({**WHY, "type": "how"}, "reasons", "only why questions have reasons, not how"),
+        ({**WHY, "type": " "}, "type", "blank"),
     ],
 )
 def test_a_bad_question_is_named_by_line_and_field(
@@ -108,3 +109,30 @@ def test_a_good_conversation_loads_and_ids_are_unique(tmp_path: Path) -> None:
     path = _write(tmp_path / "twice.jsonl", CONVERSATION, CONVERSATION)
     with pytest.raises(EvalSetError, match=r":2: field 'id': 'x1' is used twice"):
         load_conversations(path)
+
+
+def test_any_type_label_loads_and_a_misspelt_one_is_warned_about(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    own = {**NEAR_MISS, "id": "o1", "type": "people", "subtype": None, "evidence": ["q"]}
+    typo = {**NEAR_MISS, "id": "u2", "type": "unanswerble", "subtype": None, "evidence": ["q"]}
+    path = _write(tmp_path / "set.jsonl", own, typo)
+    with caplog.at_level("WARNING", logger="rag.evaluation.schema"):
+        people, misspelt = load_eval_set(path)
+    assert (people.type, misspelt.type) == ("people", "unanswerble")
+    assert people.answerable and misspelt.answerable
+    [warning] = [r.getMessage() for r in caplog.records]
+    assert warning.startswith(f"{path}:2 (question u2): type 'unanswerble' is not a known type")
+    assert "did you mean 'unanswerable'?" in warning
+
+
+def test_extra_fields_are_kept_and_ignored_and_a_misspelt_field_is_named(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    extra = {**WHY, "source": "my notes", "difficulty": 3, "evidance": ["x"]}
+    with caplog.at_level("WARNING", logger="rag.evaluation.schema"):
+        (loaded,) = load_eval_set(_write(tmp_path / "set.jsonl", extra))
+    assert loaded.model_extra == {"source": "my notes", "difficulty": 3, "evidance": ["x"]}
+    assert loaded.evidence == ("quote one", "quote two")
+    [warning] = [r.getMessage() for r in caplog.records]
+    assert "field 'evidance' is not used; did you mean 'evidence'?" in warning

@@ -69,7 +69,7 @@ def ask(client: Client, question: str, **options: Any) -> tuple[list[dict[str, A
         options.get("k", 5),
         options.get("author", ""),
         options.get("doc", ""),
-        api_name="/ask",
+        api_name="/ui_ask",
     )
     return chat, sources
 
@@ -144,7 +144,7 @@ def test_filters_restrict_the_sources(client: Client, demo_assistant: Assistant)
 
 
 def test_library_lists_documents_and_settings(client: Client, demo_assistant: Assistant) -> None:
-    header, table, *_ = client.predict(api_name="/library")
+    header, table, *_ = client.predict(api_name="/ui_library")
     index = demo_assistant.index
     assert f"{len(index.documents)} documents" in header
     assert table.count("<tr data-doc=") == len(index.documents)
@@ -155,7 +155,7 @@ COMPARE_QUESTION = "How has Russia's position in the South Caucasus changed?"
 
 @needs_compare
 def test_compare_gives_one_row_per_author(client: Client, demo_assistant: Assistant) -> None:
-    html, _download = client.predict(COMPARE_QUESTION, [], "extractive", api_name="/compare")
+    html, _download = client.predict(COMPARE_QUESTION, [], "extractive", api_name="/ui_compare")
     rows = re.findall(r'<tr class="perspective[^"]*" data-author="([^"]*)"', html)
     comparison = demo_assistant.compare(COMPARE_QUESTION, backend="extractive")
     assert len(rows) == len(comparison.perspectives) >= 2
@@ -173,7 +173,7 @@ def test_compare_gives_one_row_per_author(client: Client, demo_assistant: Assist
     "hidden until it does)",
 )
 def test_compare_exports_markdown(client: Client, demo_assistant: Assistant) -> None:
-    _html, download = client.predict(COMPARE_QUESTION, [], "extractive", api_name="/compare")
+    _html, download = client.predict(COMPARE_QUESTION, [], "extractive", api_name="/ui_compare")
     assert download.get("visible", True) is not False, download
     value = download.get("value", download)
     url = value["url"] if isinstance(value, dict) else None
@@ -185,7 +185,7 @@ def test_compare_exports_markdown(client: Client, demo_assistant: Assistant) -> 
 
 def test_compare_without_a_question_is_an_error(client: Client) -> None:
     with pytest.raises(AppError, match="Type a question"):
-        client.predict("  ", [], "extractive", api_name="/compare")
+        client.predict("  ", [], "extractive", api_name="/ui_compare")
 
 
 def _tiny_eval_set(folder: Path) -> Path:
@@ -202,7 +202,7 @@ def test_evaluate_a_small_set_saves_the_run_and_drills_down(
 ) -> None:
     eval_set = _tiny_eval_set(tmp_path)
     status, table, plot, picker, _drill, _run_a, run_b = client.predict(
-        "upload", handle_file(str(eval_set)), 3, "extractive", True, api_name="/evaluate"
+        "upload", handle_file(str(eval_set)), 3, "extractive", True, api_name="/ui_evaluate"
     )
     assert "3 questions" in status
     assert "answers (extractive)" in status
@@ -221,16 +221,16 @@ def test_evaluate_a_small_set_saves_the_run_and_drills_down(
     results = (latest / "results.jsonl").read_text(encoding="utf-8").splitlines()
     assert [json.loads(r)["id"] for r in results] == ids
 
-    drill = client.predict(ids[0], api_name="/drilldown")
+    drill = client.predict(ids[0], api_name="/ui_drilldown")
     assert "Retrieved passages" in drill
     assert re.search(r'class="badge (pass|fail)"', drill)
 
     # a second run, then the deltas between the two saved runs
     client.predict(
-        "upload", handle_file(str(eval_set)), 1, "extractive", False, api_name="/evaluate"
+        "upload", handle_file(str(eval_set)), 1, "extractive", False, api_name="/ui_evaluate"
     )
     names = sorted(p.name for p in served.runs_dir.iterdir() if p.is_dir())
-    deltas = client.predict(names[-2], names[-1], api_name="/compare_runs")
+    deltas = client.predict(names[-2], names[-1], api_name="/ui_compare_runs")
     rows = {(r[0], r[1]): r for r in deltas["value"]["data"]}
     _scope, _metric, n, a, b, delta, interval, verdict = rows[("overall", "recall")]
     assert n == 2  # the two answerable questions, paired by id
@@ -244,7 +244,7 @@ def test_evaluate_rejects_a_broken_eval_set(client: Client, tmp_path: Path) -> N
     broken.write_text("{not json\n", encoding="utf-8")
     with pytest.raises(AppError, match="not valid JSON"):
         client.predict(
-            "upload", handle_file(str(broken)), 3, "extractive", False, api_name="/evaluate"
+            "upload", handle_file(str(broken)), 3, "extractive", False, api_name="/ui_evaluate"
         )
 
 
@@ -293,7 +293,7 @@ def test_upload_adds_a_good_file_and_refuses_a_bad_one(
     good = tmp_path / "grain corridor.md"
     good.write_text(GOOD, encoding="utf-8")
     report, header, table, *_rest = client.predict(
-        [handle_file(str(good))], api_name="/add_documents"
+        [handle_file(str(good))], api_name="/ui_add_documents"
     )
     assert "added as grain_corridor.md" in report, report
     assert (corpus / "grain_corridor.md").is_file()
@@ -305,7 +305,7 @@ def test_upload_adds_a_good_file_and_refuses_a_bad_one(
     bad = tmp_path / "scan.pdf"
     bad.write_bytes(b"%PDF-1.4\n this is not really a PDF \x00\x01\x02")
     generation = assistant.index.path
-    report, *_ = client.predict([handle_file(str(bad))], api_name="/add_documents")
+    report, *_ = client.predict([handle_file(str(bad))], api_name="/ui_add_documents")
     assert "scan.pdf: not added" in report, report
     assert 'class="error"' in report
     assert set(assistant.index.documents) == after  # index unchanged
@@ -326,7 +326,7 @@ def test_upload_refuses_unsupported_types_and_oversize_files(
     exe = tmp_path / "tool.exe"
     exe.write_bytes(b"MZ\x90\x00")
     with pytest.raises(AppError, match="Invalid file type"):
-        client.predict([handle_file(str(exe))], api_name="/add_documents")
+        client.predict([handle_file(str(exe))], api_name="/ui_add_documents")
 
     big = tmp_path / "big.txt"
     big.write_text("word " * 60_000, encoding="utf-8")  # 300 kB > the 200 kB limit here
@@ -350,7 +350,7 @@ def test_remove_deletes_the_file_and_the_document(
     source = Path(assistant.index.documents[doc_id].meta.source).resolve()
     assert source.parent == corpus.resolve()
 
-    report, _confirm, _header, table, *_ = client.predict(doc_id, api_name="/remove_document")
+    report, _confirm, _header, table, *_ = client.predict(doc_id, api_name="/ui_remove_document")
     assert "Removed" in report, report
     assert doc_id not in assistant.index.documents
     assert not source.exists()
@@ -358,4 +358,4 @@ def test_remove_deletes_the_file_and_the_document(
     assert _real_corpus() == real_before
 
     with pytest.raises(AppError, match=r"not in the (index|list of choices)"):
-        client.predict(doc_id, api_name="/remove_document")
+        client.predict(doc_id, api_name="/ui_remove_document")

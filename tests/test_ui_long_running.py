@@ -95,7 +95,7 @@ def test_uploads_from_another_origin_are_refused(guarded: tuple[str, Assistant])
     assert httpx.get(f"{url}config").status_code == 200
     # the guard is on every request that changes something, not only uploads
     joined = httpx.post(
-        f"{url}gradio_api/call/ask",
+        f"{url}gradio_api/call/ui_ask",
         json={"data": ["q", "extractive", 3, "", ""]},
         headers={"Origin": "http://evil.example"},
         timeout=30,
@@ -122,7 +122,7 @@ def test_upload_quota_ingest_deletes_and_the_sweep_removes_old_uploads(
     before = set(assistant.index.documents)
     uploads = Path(held).parent.parent  # Gradio's temporary folder, shared by its apps
     earlier = set(uploads.glob("*/grain corridor.md"))
-    report, *_ = client.predict([handle_file(str(note))], api_name="/add_documents")
+    report, *_ = client.predict([handle_file(str(note))], api_name="/ui_add_documents")
     assert "added as grain_corridor.md" in report
     assert set(assistant.index.documents) - before == {"grain-corridor"}
     assert set(uploads.glob("*/grain corridor.md")) <= earlier
@@ -170,7 +170,7 @@ def test_history_is_capped(tmp_path: Path) -> None:
 
 
 def _chat(client: Client, question: str) -> list[dict[str, Any]]:
-    chat, _sources, _box = client.predict(question, "extractive", 3, "", "", api_name="/ask")
+    chat, _sources, _box = client.predict(question, "extractive", 3, "", "", api_name="/ui_ask")
     return list(chat)
 
 
@@ -223,7 +223,7 @@ def test_a_full_queue_answers_busy_retry_in_n_seconds(
         body = {"data": ["What about Russia?", "extractive", 3, "", ""]}
 
         def post(_: int) -> httpx.Response:
-            return httpx.post(f"{url}gradio_api/call/ask", json=body, timeout=60)
+            return httpx.post(f"{url}gradio_api/call/ui_ask", json=body, timeout=60)
 
         with ThreadPoolExecutor(8) as pool:
             responses = list(pool.map(post, range(8)))
@@ -238,7 +238,7 @@ def test_a_full_queue_answers_busy_retry_in_n_seconds(
             assert f"retry in {seconds} s" in detail["message"]
         # what gradio_client shows (the browser shows the same text under the question)
         with pytest.raises(ValidationError, match=r"The app is busy .* retry in \d+ s"):
-            client.predict("What about Russia?", "extractive", 3, "", "", api_name="/ask")
+            client.predict("What about Russia?", "extractive", 3, "", "", api_name="/ui_ask")
     finally:
         gated.gate.set()
         demo.close()
@@ -268,7 +268,7 @@ def test_the_running_app_sees_a_new_generation_and_in_flight_reads_keep_the_old(
     demo, url = serve(app_side, tmp_path)
     try:
         client = Client(url, verbose=False, download_files=False)
-        header, table, *_ = client.predict(api_name="/library")
+        header, table, *_ = client.predict(api_name="/ui_library")
         assert "2 documents" in header
         in_flight = app_side.generation()  # what a request that started now reads
 
@@ -281,11 +281,11 @@ def test_the_running_app_sees_a_new_generation_and_in_flight_reads_keep_the_old(
         deadline = time.monotonic() + 10
         while "3 documents" not in header and time.monotonic() < deadline:
             time.sleep(0.3)
-            header, table, *_ = client.predict(api_name="/library")
+            header, table, *_ = client.predict(api_name="/ui_library")
         assert "3 documents" in header
         assert 'data-doc="grain-corridor"' in table
         _, sources, _box = client.predict(
-            "grain corridor war risk premium", "extractive", 3, "", "", api_name="/ask"
+            "grain corridor war risk premium", "extractive", 3, "", "", api_name="/ui_ask"
         )
         assert 'data-doc="grain-corridor"' in sources  # the new document is searched
 

@@ -16,6 +16,7 @@ import os
 import tempfile
 import threading
 import time
+import typing
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -35,7 +36,7 @@ from rag.assistant import Assistant
 from rag.errors import RagError
 from rag.library import UPLOAD_SUFFIXES
 from rag.settings import Settings
-from ui import handlers, runs
+from ui import api, handlers, runs
 from ui.guards import (
     BusyAnswer,
     OriginGuard,
@@ -84,6 +85,8 @@ FONT = (
 )
 FONT_MONO = ("ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "Liberation Mono", "monospace")
 
+
+log = logging.getLogger(__name__)
 
 # ---------------------------------------------------------------- exposure and serving
 
@@ -315,12 +318,20 @@ def serve(
 # ---------------------------------------------------------------- events
 
 
+def user_error(handler: Callable[..., Any], error: Exception) -> gr.Error:
+    """A user's mistake (or a domain error) as the one-line message the page shows: logged
+    as one line, without the traceback Gradio would print for any other exception."""
+    log.info("%s: %s", handler.__name__, error)
+    return gr.Error(str(error), print_exception=False)
+
+
 def event(
     handler: Callable[..., Any], ctx: Context | None = None, times: ServiceTimes | None = None
 ) -> Callable[..., Any]:
     """A handler of ui.handlers as Gradio calls it: `ctx` bound when it takes one, Gradio's
     progress tracker given to its `progress` parameter (Gradio finds it by its default),
-    a UserError or RagError shown to the user as gr.Error (one line, no traceback), and
+    a UserError or RagError shown to the user as gr.Error (`user_error`: one line, no
+    traceback, in the page and in the log), and
     its duration added to `times` (what the busy answer's retry estimate is made of)."""
     signature = inspect.signature(handler)
     params = list(signature.parameters.values())
@@ -336,7 +347,7 @@ def event(
             try:
                 yield from handler(*bound, *args)
             except (UserError, RagError) as error:
-                raise gr.Error(str(error)) from error
+                raise user_error(handler, error) from error
             finally:
                 if times is not None:
                     times.add(time.perf_counter() - started)
@@ -348,7 +359,7 @@ def event(
             try:
                 return handler(*bound, *args)
             except (UserError, RagError) as error:
-                raise gr.Error(str(error)) from error
+                raise user_error(handler, error) from error
             finally:
                 if times is not None:
                     times.add(time.perf_counter() - started)
@@ -357,6 +368,35 @@ def event(
     run.__name__ = run.__qualname__ = handler.__name__
     run.__doc__ = handler.__doc__
     return run
+
+
+def endpoint(
+    handler: Callable[..., Any], ctx: Context, times: ServiceTimes | None = None
+) -> Callable[..., Any]:
+    """A function of ui.api as `gr.api` registers it: `event`'s wrapper, with the handler's
+    type hints resolved (gr.api derives the endpoint's JSON schema from them)."""
+    run = event(handler, ctx, times)
+    hints = typing.get_type_hints(handler)
+    signature = inspect.signature(run)
+    params = [p.replace(annotation=hints[p.name]) for p in signature.parameters.values()]
+    run.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=params, return_annotation=hints["return"]
+    )
+    run.__annotations__ = {p.name: p.annotation for p in params} | {"return": hints["return"]}
+    return run
+
+
+# The JSON API (ui.api): the endpoints the API page lists. Every other event is the UI's
+# own (HTML for its components): callable, named `ui_*`, but left off the API page.
+API_ENDPOINTS = ("ask", "compare", "search", "documents", "evaluate")
+HIDDEN: dict[str, Any] = {"api_visibility": "undocumented"}
+PRIVATE: dict[str, Any] = {"api_visibility": "private"}
+
+
+def wire_api(ctx: Context, times: ServiceTimes) -> None:
+    for name in API_ENDPOINTS:
+        heavy = {"concurrency_id": "heavy", "concurrency_limit": 1} if name == "evaluate" else {}
+        gr.api(endpoint(getattr(api, name), ctx, times), api_name=name, **heavy)
 
 
 def pick_example(evt: gr.SelectData) -> str:
@@ -670,12 +710,17 @@ def wire_ask(ctx: Context, tab: AskTab, shared: Shared, times: ServiceTimes) -> 
     inputs = [tab.question, shared.session, tab.backend, tab.k, tab.author, tab.doc]
     outputs = [tab.chatbot, tab.sources, shared.session, tab.question]
     ask = event(handlers.ask, ctx, times)
-    tab.question.submit(ask, inputs, outputs, api_name="ask", show_progress="minimal")
+    tab.question.submit(ask, inputs, outputs, api_name="ui_ask", **HIDDEN, show_progress="minimal")
     tab.chatbot.example_select(pick_example, None, tab.question, api_visibility="private").then(
-        ask, inputs, outputs, api_visibility="private", show_progress="minimal"
+        ask,
+        inputs,
+        outputs,
+        api_name="ui_ask_example",
+        api_visibility="private",
+        show_progress="minimal",
     )
     reset = event(handlers.new_conversation)
-    tab.new_chat.click(reset, None, outputs, api_name="new_conversation")
+    tab.new_chat.click(reset, None, outputs, api_name="ui_new_conversation", **HIDDEN)
     tab.chatbot.clear(reset, None, outputs, api_visibility="private")
 
 
@@ -684,7 +729,8 @@ def wire_compare(ctx: Context, tab: CompareTab, times: ServiceTimes) -> None:
         event(handlers.compare, ctx, times),
         [tab.question, tab.authors, tab.backend],
         [tab.result, tab.export],
-        api_name="compare",
+        api_name="ui_compare",
+        **HIDDEN,
     )
 
 
@@ -702,19 +748,25 @@ def wire_evaluate(ctx: Context, tab: EvaluateTab, shared: Shared) -> None:
             tab.run_a,
             tab.run_b,
         ],
-        api_name="evaluate",
+        api_name="ui_evaluate",
+        **HIDDEN,
         concurrency_id="heavy",
         concurrency_limit=1,
     )
     tab.file.upload(uploaded_set, tab.file, tab.choice, api_visibility="private")
     tab.question.change(
-        event(handlers.drill), [tab.question, shared.run], tab.drilldown, api_name="drilldown"
+        event(handlers.drill),
+        [tab.question, shared.run],
+        tab.drilldown,
+        api_name="ui_drilldown",
+        **HIDDEN,
     )
     tab.delta_btn.click(
         event(handlers.compare_runs, ctx),
         [tab.run_a, tab.run_b],
         tab.deltas,
-        api_name="compare_runs",
+        api_name="ui_compare_runs",
+        **HIDDEN,
     )
 
 
@@ -723,7 +775,8 @@ def wire_library(ctx: Context, tab: LibraryTab, index_outputs: list[Any]) -> Non
         event(handlers.add_documents, ctx),
         [tab.uploads],
         [tab.add_report, *index_outputs, tab.uploads],
-        api_name="add_documents",
+        api_name="ui_add_documents",
+        **HIDDEN,
         concurrency_id="heavy",
         concurrency_limit=1,
     )
@@ -738,7 +791,8 @@ def wire_library(ctx: Context, tab: LibraryTab, index_outputs: list[Any]) -> Non
         event(handlers.remove_document, ctx),
         [tab.remove_pick],
         [tab.remove_report, tab.confirm, *index_outputs],
-        api_name="remove_document",
+        api_name="ui_remove_document",
+        **HIDDEN,
         concurrency_id="heavy",
         concurrency_limit=1,
     )
@@ -774,6 +828,7 @@ def build_app(
     )
     with demo:
         header = html(handlers.header_html(assistant), elem_id="app-header")
+        answerer = html(handlers.answerer_html(ctx), elem_id="answerer")
         ttl = settings.session_ttl_s
         shared = Shared(
             header,
@@ -793,10 +848,13 @@ def build_app(
             compare.authors,
             library.remove_pick,
         ]
+        wire_api(ctx, times)  # first: the JSON endpoints keep their names whatever comes after
         wire_ask(ctx, ask, shared, times)
         wire_compare(ctx, compare, times)
         wire_evaluate(ctx, evaluate, shared)
         wire_library(ctx, library, index_outputs)
+        for radio in (ask.backend, compare.backend):  # the header names the one in use
+            radio.change(event(handlers.answerer_html, ctx), radio, answerer, **PRIVATE)
         # While the model warms up the header says so; this refreshes it until it is ready.
         warming = gr.Timer(1.0, active=assistant.embedder_loading)
         warming.tick(
@@ -805,7 +863,9 @@ def build_app(
             [header, warming],
             api_visibility="private",
         )
-        demo.load(event(handlers.index_views, ctx), None, index_outputs, api_name="library")
+        demo.load(
+            event(handlers.index_views, ctx), None, index_outputs, api_name="ui_library", **HIDDEN
+        )
         demo.load(
             event(handlers.refresh_runs, ctx),
             None,

@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 import pandas as pd
 
-from rag import serialize
+from rag import answerers, serialize
 from rag.assistant import Assistant
 from rag.conversation import Conversation
 from rag.errors import RagError, RunError
@@ -34,6 +34,7 @@ from rag.evaluation.runner import answers_line
 from rag.index_files import DocumentEntry
 from rag.library import AddReport, FileOutcome, Removal
 from rag.retrieval import Filters
+from rag.settings import Settings
 from rag.types import Answer
 from ui import runs
 from ui.render import (
@@ -131,13 +132,32 @@ def library_rows(entries: Sequence[DocumentEntry]) -> list[dict[str, Any]]:
     return rows
 
 
+def answerer_text(settings: Settings, backend: str | None = None) -> str:
+    """Who writes the answers with `backend` selected (the default when None): the
+    extractive answerer, or the language model by name; an LLM chosen without an endpoint
+    configured says that the extractive answerer stands in for it, as it will."""
+    kind = answerers.kind(backend or settings.backend)
+    if not kind.uses_llm:
+        return f"answers by the {kind.name} answerer (offline)"
+    if settings.llm_base_url and settings.llm_model:
+        return f"answers by {settings.llm_model.strip()} ({kind.label})"
+    return (
+        f"answers by the {answerers.FALLBACK} answerer: {kind.label} selected, but no model "
+        "is configured (RAG_LLM_BASE_URL, RAG_LLM_MODEL)"
+    )
+
+
+def answerer_html(ctx: Context, backend: str | None = None) -> str:
+    """The header's line naming the answerer in use (refreshed when the choice changes)."""
+    return (
+        f'<div class="stats answerer">{esc(answerer_text(ctx.assistant.settings, backend))}</div>'
+    )
+
+
 def header_html(assistant: Assistant) -> str:
     try:
         entries = assistant.documents()
-        stats = (
-            f"{len(entries)} documents · {sum(e.chunks for e in entries)} passages · "
-            f"answers by the {assistant.settings.backend} answerer"
-        )
+        stats = f"{len(entries)} documents · {sum(e.chunks for e in entries)} passages"
     except RagError as error:
         stats = f"No index yet ({hide_paths(str(error), assistant)}). Add documents in the "
         stats += "Library tab."
@@ -334,6 +354,15 @@ def evaluate(
     saved = ctx.assistant.save_run(run, runs_dir=ctx.runs_dir)
     saved_in = shown_path(saved)
     lines = [("ok", f"{len(run.rows)} questions from {path.name}; saved in {saved_in}")]
+    missing = [row.id for row in run.rows if row.evidence_missing]
+    if missing:
+        lines.append(
+            (
+                "warn",
+                f"Evidence not found in the index for {len(missing)} question(s), run but "
+                f"left out of recall: {', '.join(missing)} (report.html lists why)",
+            )
+        )
     lines += [
         ("info", line)
         for line in (answers_line(run.summary), perspectives_line(run.summary))

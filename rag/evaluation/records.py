@@ -463,6 +463,7 @@ class QuestionResult:
     judge: JudgeRecord | None = None  # with --judge
     errors: tuple[str, ...] = ()  # notices and judge failures, one line each
     rewrite: str | None = None  # a conversation's last turn as rewritten against the others
+    evidence_missing: str | None = None  # why its evidence is not in the index: no recall
 
     def score(self, name: str) -> float | None:
         return self.scores.get(name)
@@ -484,6 +485,8 @@ class QuestionResult:
         }
         if self.rewrite is not None:  # conversations only: other rows stay as they were
             found["rewrite"] = self.rewrite
+        if self.evidence_missing is not None:  # likewise: only where evidence is missing
+            found["evidence_missing"] = self.evidence_missing
         return found
 
     @classmethod
@@ -524,6 +527,7 @@ class QuestionResult:
             judge=JudgeRecord.from_json(judge) if judge else None,
             errors=data.texts("errors"),
             rewrite=data.opt_text("rewrite"),
+            evidence_missing=data.opt_text("evidence_missing"),
         )
 
 

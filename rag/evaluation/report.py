@@ -877,6 +877,27 @@ def _environment() -> Environment:
     )
 
 
+@dataclass(frozen=True)
+class MissingEvidence:
+    """A question run without its evidence located: listed first, out of recall."""
+
+    id: str
+    anchor: str
+    type: str
+    reason: str
+
+
+def _missing_evidence(
+    rows: Sequence[QuestionResult], sections: Sequence[Section]
+) -> tuple[MissingEvidence, ...]:
+    anchors = {q.id: q.anchor for section in sections for q in section.questions}
+    return tuple(
+        MissingEvidence(row.id, anchors.get(row.id, ""), row.type, row.evidence_missing)
+        for row in rows
+        if row.evidence_missing
+    )
+
+
 def render_report(summary: RunSummary, rows: Sequence[QuestionResult]) -> str:
     """The report of one run as a self-contained HTML document."""
     sections = _sections(summary, rows)
@@ -893,5 +914,6 @@ def render_report(summary: RunSummary, rows: Sequence[QuestionResult]) -> str:
         extras=[e for e in extras if e.figures],
         charts=_charts(summary, rows),
         sections=sections,
+        missing=_missing_evidence(rows, sections),
         n_weak=sum(s.weak for s in sections),
     )

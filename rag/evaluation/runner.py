@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol
@@ -40,6 +40,8 @@ from rag.evaluation.records import (
     rows_by_type,
 )
 from rag.evaluation.schema import (
+    CONVERSATION_TYPE,
+    KNOWN_TYPES,
     EvalConversation,
     EvalQuestion,
     numbered_conversations,
@@ -67,6 +69,14 @@ from rag.types import Answer, Passage
 # by type but kept out of the overall evidence figures. Why questions quote one passage per
 # reason and need them all, like multi_doc ones.
 OVERALL_TYPES = ("factual", "paraphrase", "multi_doc")
+
+
+def in_overall_evidence(kind: str) -> bool:
+    """Whether a question type's evidence figures count in the overall ones: the
+    OVERALL_TYPES, and a set's own labels (scored as answerable questions)."""
+    return kind in OVERALL_TYPES or kind not in (*KNOWN_TYPES, CONVERSATION_TYPE)
+
+
 EVIDENCE_METRICS = ("recall", "mrr", f"ndcg@{NDCG_AT}")
 # Questions on which `rag eval` also compares the authors (rag.evaluation.perspectives):
 # comparative ones for coverage and attribution, unanswerable ones for false addresses.
@@ -83,47 +93,79 @@ class AnswerJudge(Protocol):
 
 
 def evidence_spans(question: EvalQuestion, documents: Mapping[str, str]) -> list[EvidenceSpan]:
-    """Where each evidence quote stands in the indexed (cleaned) documents.
+    """Where each evidence quote stands in the indexed (cleaned) documents; EvalSetError
+    naming the first quote (or gold document) that is not there."""
+    spans, problems = locate_evidence(question, documents)
+    if problems:
+        raise EvalSetError(problems[0])
+    return spans
 
-    Gold documents default to those whose text holds a quote. A quote found nowhere is an
-    error: either the eval set is wrong or cleaning removed article text."""
-    spans = []
-    candidates = question.gold_docs or tuple(documents)
+
+def locate_evidence(
+    question: EvalQuestion, documents: Mapping[str, str]
+) -> tuple[list[EvidenceSpan], list[str]]:
+    """The evidence quotes located in the indexed (cleaned) documents, and what could not
+    be: a gold document not in the index, a quote in none of the documents searched.
+
+    Gold documents default to those whose text holds a quote. A quote found nowhere means
+    the eval set is wrong (a typo, a paraphrase) or cleaning removed that article text."""
+    spans: list[EvidenceSpan] = []
+    problems = [
+        f"field 'gold_docs': document {doc_id!r} is not in the index (see `rag docs` for the ids)"
+        for doc_id in question.gold_docs
+        if doc_id not in documents
+    ]
+    candidates = [d for d in question.gold_docs if d in documents] or (
+        () if question.gold_docs else tuple(documents)
+    )
     for number, quote in enumerate(question.evidence):
         for doc_id in candidates:
-            if doc_id not in documents:
-                raise EvalSetError(
-                    f"field 'gold_docs': document {doc_id!r} is not in the index "
-                    f"(see `rag docs` for the ids)"
-                )
             span = locate(quote, documents[doc_id])
             if span:
                 spans.append(EvidenceSpan(quote, doc_id, *span))
                 break
         else:
-            where = "the gold documents" if question.gold_docs else "any indexed document"
-            raise EvalSetError(
-                f"field 'evidence[{number}]': quote {quote[:60]!r} occurs in {where} "
-                "(fix the quote, or check that cleaning kept that text)"
+            where = "its gold documents" if question.gold_docs else "any indexed document"
+            problems.append(
+                f"field 'evidence[{number}]': quote {quote[:60]!r} was not found in {where} "
+                "(fix the quote to match the document word for word, or check that cleaning "
+                "kept that text)"
             )
-    return spans
+    return spans, problems
+
+
+@dataclass(frozen=True)
+class LocatedEvidence:
+    """Each question's located evidence, and why some questions' evidence is missing."""
+
+    spans: dict[str, list[EvidenceSpan]]
+    missing: dict[str, str]  # question id -> why (one line): run, left out of recall
 
 
 def locate_all_evidence(
-    numbered: Sequence[tuple[int, EvalQuestion]], documents: Mapping[str, str], path: Path
-) -> dict[str, list[EvidenceSpan]]:
-    """Every question's evidence located before anything runs; all faults in one error."""
-    located: dict[str, list[EvidenceSpan]] = {}
-    faults = []
+    numbered: Sequence[tuple[int, EvalQuestion]],
+    documents: Mapping[str, str],
+    path: Path,
+    *,
+    strict: bool = True,
+) -> LocatedEvidence:
+    """Every question's evidence located before anything runs. `strict`: any quote not
+    found stops the run, all faults named in one error; else those questions are noted."""
+    located = LocatedEvidence({}, {})
+    faults: list[str] = []
     for line, question in numbered:
-        try:
-            located[question.id] = evidence_spans(question, documents)
-        except EvalSetError as error:
-            faults.append(f"{path}:{line} (question {question.id}): {error}")
-    if faults:
+        spans, problems = locate_evidence(question, documents)
+        located.spans[question.id] = spans
+        if problems:
+            located.missing[question.id] = "; ".join(problems)
+            faults.extend(f"{path}:{line} (question {question.id}): {p}" for p in problems)
+    if faults and strict:
         shown = "\n".join(faults[:10])
         more = f"\n... and {len(faults) - 10} more" if len(faults) > 10 else ""
-        raise EvalSetError(f"{len(faults)} evidence problem(s):\n{shown}{more}")
+        raise EvalSetError(
+            f"--strict: {len(faults)} evidence quote(s) or gold document(s) not found in the "
+            f"index, so recall cannot be scored for those questions:\n{shown}{more}"
+        )
     return located
 
 
@@ -196,6 +238,7 @@ def question_result(
     judge: AnswerJudge | None,
     verdicts: list[JudgeRecord] | None = None,
     conversation: EvalConversation | None = None,
+    evidence_missing: str | None = None,
 ) -> QuestionResult:
     """One question, retrieved, answered and scored; everything the report shows of it.
     The judge's verdicts are also appended to `verdicts`, for the run's judge summary.
@@ -217,6 +260,7 @@ def question_result(
         retrieval_ms=round(1000 * (time.perf_counter() - started), 2),
         conversation=conversation,
         rewrite=asked if conversation is not None else None,
+        evidence_missing=evidence_missing,
     )
     errors: list[str] = []
     if answers:
@@ -259,6 +303,7 @@ def question_result(
         perspectives=observed.perspectives,
         judge=observed.judge,
         errors=tuple(errors),
+        evidence_missing=evidence_missing,
     )
 
 
@@ -277,7 +322,7 @@ def _rewrite_last_turn(assistant: System, item: EvalConversation, backend: str) 
 def overall_figures(rows: Sequence[QuestionResult]) -> Figures:
     """Means over all questions, except the evidence metrics: those over OVERALL_TYPES."""
     everything = aggregate(rows)
-    evidence = aggregate([r for r in rows if r.type in OVERALL_TYPES])
+    evidence = aggregate([r for r in rows if in_overall_evidence(r.type)])
     source = {m.name: evidence if m.name in EVIDENCE_METRICS else everything for m in METRICS}
     means = {name: f.means[name] for name, f in source.items() if name in f.means}
     counts = {name: f.counts[name] for name, f in source.items() if name in f.counts}
@@ -347,10 +392,13 @@ def run_eval(
     judge_model: str | None = None,
     progress: Callable[[int, int], None] | None = None,
     conversations: Path | None = None,
+    strict: bool = False,
 ) -> EvalRun:
     """Every question of the eval set, scored, and the run's summary (`runs.save_run`
     writes them to a run folder). With `conversations` (and answers), each conversation's
-    last turn is a row of type "conversation" too."""
+    last turn is a row of type "conversation" too. A question whose evidence is not in the
+    index is run and marked (`QuestionResult.evidence_missing`), out of the evidence
+    figures; `strict` stops the run instead."""
     began, started = datetime.now(), time.perf_counter()
     numbered = numbered_eval_set(eval_set)
     played: dict[str, tuple[int, EvalConversation]] = {}
@@ -363,9 +411,10 @@ def run_eval(
     else:
         answerers.kind(chosen)
     texts = {doc_id: doc.text for doc_id, doc in assistant.index.documents.items()}
-    located = locate_all_evidence(numbered, texts, eval_set)
+    located = locate_all_evidence(numbered, texts, eval_set, strict=strict)
     if conversations is not None and talks:
-        located |= locate_all_evidence(talks, texts, conversations)
+        more = locate_all_evidence(talks, texts, conversations, strict=strict)
+        located = LocatedEvidence(located.spans | more.spans, located.missing | more.missing)
     numbered = [*numbered, *talks]
     assistant.search(numbered[0][1].question, k=1)  # load the model before the clock runs
     rows: list[QuestionResult] = []
@@ -375,13 +424,14 @@ def run_eval(
             question_result(
                 assistant,
                 question,
-                located[question.id],
+                located.spans[question.id],
                 k=k,
                 backend=chosen,
                 answers=answers,
                 judge=judge if answers else None,
                 verdicts=verdicts,
                 conversation=played[question.id][1] if question.type == "conversation" else None,
+                evidence_missing=located.missing.get(question.id),
             )
         )
         if progress:

@@ -19,7 +19,6 @@ import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from rag.errors import RunError
 from rag.evaluation.records import EvalRun, QuestionResult, RunSummary
@@ -74,16 +73,6 @@ def save_run(run: EvalRun, target: Path) -> Path:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return target
-
-
-def run_json(run: EvalRun, run_dir: Path | None = None) -> dict[str, Any]:
-    """What `rag eval --json` prints: summary.json's object with the rows under
-    "questions" and, when the run was saved, its folder under "run_dir"."""
-    payload = run.summary.to_json()
-    payload["questions"] = [row.to_json() for row in run.rows]
-    if run_dir is not None:
-        payload["run_dir"] = str(run_dir)
-    return payload
 
 
 def list_runs(runs_dir: Path) -> list[tuple[str, str]]:

@@ -7,7 +7,11 @@ Questions (``eval/questions.jsonl``), one JSON object per line::
      "answer_keys": ["short string a correct answer contains", ...],
      "gold_docs": ["doc-id", ...]}          # optional
 
-`type` is one of factual, paraphrase, multi_doc, comparative, why, unanswerable.
+`type` is a grouping label: the figures are given per label. The known ones (factual,
+paraphrase, multi_doc, comparative, why, unanswerable) are scored as below; any other
+label is scored as an answerable question (like factual) and counts in the overall
+figures, with a warning when it looks like a misspelt known one ("unanswerble"). Fields
+the schema does not know are kept and ignored (a warning names a likely misspelling).
 
 * unanswerable: no evidence, no answer_keys, and a `subtype`: "near_miss" (the corpus
   has the topic but not the fact) or "off_topic" (outside the corpus altogether), so
@@ -31,6 +35,8 @@ scored, on its standalone rewrite and on its answer::
 
 from __future__ import annotations
 
+import difflib
+import logging
 from pathlib import Path
 from typing import Annotated, Literal, TypeVar
 
@@ -48,9 +54,10 @@ from pydantic import (
 from rag.errors import EvalSetError
 from rag.jsonlines import json_objects
 
-QuestionType = Literal[
-    "factual", "paraphrase", "multi_doc", "comparative", "why", "unanswerable", "conversation"
-]
+log = logging.getLogger(__name__)
+
+KNOWN_TYPES = ("factual", "paraphrase", "multi_doc", "comparative", "why", "unanswerable")
+CONVERSATION_TYPE = "conversation"  # a conversation's scored turn (its own file)
 UnanswerableSubtype = Literal["near_miss", "off_topic"]
 
 
@@ -66,10 +73,10 @@ Alternatives = Annotated[tuple[Text, ...], Field(min_length=1)]
 
 
 class EvalQuestion(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True)  # a set's own fields: kept, unused
 
     id: str = Field(min_length=1)
-    type: QuestionType
+    type: Text  # a grouping label; KNOWN_TYPES have their own scoring
     # Validated even when absent, so a missing subtype or reasons is named as that field.
     subtype: UnanswerableSubtype | None = Field(default=None, validate_default=True)
     question: str = Field(min_length=3)
@@ -108,7 +115,7 @@ class EvalQuestion(BaseModel):
 
     @model_validator(mode="after")
     def _evidence_matches_type(self) -> EvalQuestion:
-        if self.type == "conversation":
+        if self.type == CONVERSATION_TYPE:
             raise ValueError(
                 "conversations go in their own file (eval/conversations.jsonl, "
                 "`rag eval --conversations`), not in a question set"
@@ -174,6 +181,33 @@ class EvalConversation(BaseModel):
         return self
 
 
+def close_to(name: str, known: tuple[str, ...]) -> str | None:
+    """The known name `name` is likely a misspelling of, if any (None for a known name)."""
+    if name in known:
+        return None
+    found = difflib.get_close_matches(name.lower().strip(), known, n=1, cutoff=0.75)
+    return found[0] if found else None
+
+
+def question_warnings(question: EvalQuestion) -> list[str]:
+    """What a question holds that is accepted but probably meant otherwise."""
+    warnings = []
+    meant = close_to(question.type, KNOWN_TYPES)
+    if meant is not None and question.type.lower().strip() != meant:
+        warnings.append(
+            f"type {question.type!r} is not a known type, so it is scored as an answerable "
+            f"question and grouped under its own label; did you mean {meant!r}?"
+        )
+    elif meant is not None:  # a known type in other case or with spaces
+        warnings.append(f"type {question.type!r} is grouped apart from {meant!r}; write it so")
+    fields = tuple(EvalQuestion.model_fields)
+    for extra in question.model_extra or {}:
+        near = close_to(extra, fields)
+        if near is not None:
+            warnings.append(f"field {extra!r} is not used; did you mean {near!r}?")
+    return warnings
+
+
 def load_eval_set(path: Path) -> list[EvalQuestion]:
     return [question for _, question in numbered_eval_set(path)]
 
@@ -212,6 +246,9 @@ def _numbered(path: Path, model: type[_Record], what: str) -> list[tuple[int, _R
         if record.id in seen:
             raise EvalSetError(f"{path}:{number}: field 'id': {record.id!r} is used twice")
         seen.add(record.id)
+        if isinstance(record, EvalQuestion):
+            for warning in question_warnings(record):
+                log.warning("%s:%d (question %s): %s", path, number, record.id, warning)
         records.append((number, record))
     if not records:
         raise EvalSetError(f"{path} holds no {what}")

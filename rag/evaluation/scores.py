@@ -115,6 +115,12 @@ class Observed:
     judge: JudgeRecord | None = None  # with --judge
     conversation: EvalConversation | None = None  # the conversation whose last turn this is
     rewrite: str | None = None  # that turn rewritten against the others: what was asked
+    evidence_missing: str | None = None  # why some evidence is not in the index: no recall
+
+    @property
+    def evidence_scored(self) -> bool:
+        """An answerable question with all its evidence located: the evidence metrics apply."""
+        return self.question.answerable and self.evidence_missing is None
 
     @property
     def retrieved(self) -> list[Retrieved]:
@@ -140,7 +146,7 @@ class Observed:
 
 
 def evidence_recall(o: Observed) -> float | None:
-    if not o.question.answerable:
+    if not o.evidence_scored:
         return None
     top = o.retrieved[: o.k]
     found = [quote_found(quote, top, o.texts) for quote in o.question.evidence]
@@ -148,21 +154,21 @@ def evidence_recall(o: Observed) -> float | None:
 
 
 def mrr(o: Observed) -> float | None:
-    return reciprocal_rank(o.hits()) if o.question.answerable else None
+    return reciprocal_rank(o.hits()) if o.evidence_scored else None
 
 
 def ndcg_at_10(o: Observed) -> float | None:
-    return ndcg(o.hits(), len(o.spans), NDCG_AT) if o.question.answerable else None
+    return ndcg(o.hits(), len(o.spans), NDCG_AT) if o.evidence_scored else None
 
 
 def doc_coverage(o: Observed) -> float | None:
-    if not o.question.answerable:
+    if not o.evidence_scored:
         return None
     return len(o.gold_docs & o.top_docs) / len(o.gold_docs)
 
 
 def author_coverage(o: Observed) -> float | None:
-    if o.question.type != "comparative":
+    if o.question.type != "comparative" or not o.evidence_scored:
         return None
     gold = {o.authors[d] for d in o.gold_docs}
     top = {o.authors[d] for d in o.top_docs if d in o.authors}
