@@ -122,3 +122,12 @@ def _entry(kind: str) -> tuple[IndexFactory, IndexLoader]:
         raise ConfigError(
             f"unknown vector index {kind!r}; known: {', '.join(sorted(REGISTRY))}"
         ) from None
+
+
+def choose_kind(n_vectors: int, requested: str) -> str:
+    """The registry kind for an index of `n_vectors`: `requested` unless it is "auto"
+    (placeholder: "auto" is exact search at every size until the approximate kinds land)."""
+    if requested == "auto":
+        return FaissFlatIndex.kind
+    _entry(requested)
+    return requested
