@@ -43,12 +43,13 @@ import contextlib
 import fcntl
 import functools
 import json
+import math
 import os
 import secrets
 import shutil
 import threading
 import time
-from collections import Counter
+from array import array
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -468,21 +469,29 @@ def _fsync_dir(folder: Path) -> None:
 # ---------------------------------------------------------------- building
 
 
-def build_bm25(corpus_terms: Sequence[Sequence[str]]) -> bm25s.BM25:
+def build_bm25(texts: Iterable[str]) -> bm25s.BM25:
+    """BM25 over the texts' terms. Each text's terms become ids as they are found (one
+    int per term, the vocabulary's own objects), not lists of strings: at a million chunks
+    the strings alone would take gigabytes."""
+    vocabulary: dict[str, int] = {}
+    corpus = [
+        [vocabulary.setdefault(t, len(vocabulary)) for t in terms(text) or [""]] for text in texts
+    ]
     retriever = bm25s.BM25()
-    retriever.index([list(t) or [""] for t in corpus_terms], show_progress=False)
+    retriever.index((corpus, vocabulary), show_progress=False)
     return retriever
 
 
-def _idf_column(corpus_terms: Sequence[Sequence[str]], vocabulary: Mapping[str, int]) -> Any:
-    """rag.extractive.idf_table's values, one per BM25 vocabulary id (NaN: no chunk)."""
-    frequency: Counter[str] = Counter()
-    for chunk_terms in corpus_terms:
-        frequency.update(set(chunk_terms))
-    n = len(corpus_terms)
-    column = np.full(len(vocabulary), np.nan, dtype=np.float64)
-    for term, df in frequency.items():
-        column[vocabulary[term]] = np.log(1 + (n - df + 0.5) / (df + 0.5))
+def _idf_column(bm25: bm25s.BM25) -> Any:
+    """rag.extractive.idf_table's values, one per BM25 vocabulary id (NaN: no chunk holds
+    it). A term's document frequency is its column's count of scores: BM25 scores every
+    chunk that holds a term above zero, and no other."""
+    n = int(bm25.scores["num_docs"])
+    frequency = np.diff(bm25.scores["indptr"]).tolist()
+    column = np.full(len(bm25.vocab_dict), np.nan, dtype=np.float64)
+    column[: len(frequency)] = [math.log(1 + (n - df + 0.5) / (df + 0.5)) for df in frequency]
+    if "" in bm25.vocab_dict:
+        column[bm25.vocab_dict[""]] = np.nan
     return column
 
 
@@ -521,15 +530,15 @@ def _ownership(chunk_columns: Rows, sentence_columns: Rows, n_docs: int) -> tupl
 def _postings(words: Sequence[str], sentence_texts: Iterable[str]) -> tuple[Rows, Rows]:
     """(word row, sentence row) for each vocabulary word a sentence holds."""
     row_of = {w: i for i, w in enumerate(words)}
-    word_rows: list[int] = []
-    sentence_rows: list[int] = []
+    word_rows = array("q")  # 8 bytes a posting, not a Python int's 36
+    sentence_rows = array("q")
     for s, text in enumerate(sentence_texts):
         for w in content_words(text):
             row = row_of.get(w)
             if row is not None:
                 word_rows.append(row)
                 sentence_rows.append(s)
-    return np.array(word_rows, dtype=np.int64), np.array(sentence_rows, dtype=np.int64)
+    return np.frombuffer(word_rows, dtype=np.int64), np.frombuffer(sentence_rows, dtype=np.int64)
 
 
 def _write_vector_index(
@@ -683,12 +692,12 @@ def _write_files(
         _save(staging / f"{table}.npy", rows, np.int64)
 
     metas = [d.meta for d in documents]
-    corpus_terms = [terms(indexed_text(c.text, metas[doc_rows[c.doc_id]])) for c in chunks]
     idf = np.zeros(0, dtype=np.float64)
     if chunks:
-        bm25 = build_bm25(corpus_terms)
+        bm25 = build_bm25(indexed_text(c.text, metas[doc_rows[c.doc_id]]) for c in chunks)
         bm25.save(str(staging / "bm25"), allow_pickle=False)
-        idf = _idf_column(corpus_terms, bm25.vocab_dict)
+        idf = _idf_column(bm25)
+        del bm25
     _save(staging / "idf.npy", idf, np.float64)
     (staging / "lowercase.txt").write_text(
         "\n".join(sorted(lowercase_words(d.text for d in documents))), encoding="utf-8"
@@ -786,9 +795,9 @@ def _check_shapes(index: LoadedIndex) -> None:
         expected[f"{name}_offsets.npy"] = (offsets, (n_keys + 1,))
         if len(offsets) and int(offsets[-1]) != len(rows):
             problems.append(f"{name}.npy holds {len(rows)} rows, its offsets end at {offsets[-1]}")
-    for name, (array, shape) in expected.items():
-        if array.shape != shape:
-            problems.append(f"{name} has shape {array.shape}, expected {shape}")
+    for name, (values, shape) in expected.items():
+        if values.shape != shape:
+            problems.append(f"{name} has shape {values.shape}, expected {shape}")
     texts = (index.path / "texts.bin").stat().st_size
     if not problems and int(index.doc_offsets[-1]) != texts:
         problems.append(
