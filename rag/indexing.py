@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
+import numpy.typing as npt
 
 from rag.chunking import (
     ChunkerConfig,
@@ -254,12 +255,22 @@ def _existing_entries(index: LoadedIndex) -> dict[str, _Entry]:
         entries[doc_id] = _Entry(
             document,
             tuple(index.chunks[int(r)] for r in rows),
-            np.asarray(index.embeddings[rows]),
+            _rows_of(index.embeddings, rows),
             catalogs.get(doc_id),
             tuple(index.sentences[int(r)][1:] for r in sentence_rows),
-            np.asarray(index.sentence_embeddings[sentence_rows]),
+            _rows_of(index.sentence_embeddings, sentence_rows),
         )
     return entries
+
+
+def _rows_of(vectors: Vectors, rows: npt.NDArray[np.int64]) -> Vectors:
+    """The vectors of these rows: a view of the memory-mapped file when they are
+    consecutive (as the store writes a document's), read into memory only when written."""
+    if len(rows) and rows[-1] - rows[0] == len(rows) - 1 and np.all(np.diff(rows) == 1):
+        view: Vectors = vectors[int(rows[0]) : int(rows[-1]) + 1]
+        return view
+    picked: Vectors = np.asarray(vectors[rows])
+    return picked
 
 
 def searchable_sentences(document: Document, min_words: int = 4) -> list[tuple[int, int]]:

@@ -236,6 +236,7 @@ class LoadedIndex:
             name: (_array(path, f"{name}_offsets.npy"), _array(path, f"{name}.npy"))
             for name in _CSR
         }
+        _ = self._blob
         self.documents: Mapping[str, Document] = _Documents(self)
         self.chunks: Sequence[Chunk] = _Chunks(self)
         self.sentences: Sequence[tuple[str, int, int]] = _Sentences(self)
@@ -290,13 +291,16 @@ class LoadedIndex:
     def doc_row(self, doc_id: str) -> int | None:
         return self._doc_rows.get(doc_id)
 
+    @functools.cached_property
+    def _blob(self) -> Any:
+        """texts.bin, mapped once: the mapping outlives the file should a later ingest
+        prune this generation while a request still reads it."""
+        path = self.path / "texts.bin"
+        return np.memmap(path, dtype=np.uint8, mode="r") if path.stat().st_size else b""
+
     def _read_text(self, row: int) -> str:
         start, end = int(self.doc_offsets[row]), int(self.doc_offsets[row + 1])
-        if end == start:
-            return ""
-        with (self.path / "texts.bin").open("rb") as handle:
-            handle.seek(start)
-            return handle.read(end - start).decode("utf-8")
+        return bytes(self._blob[start:end]).decode("utf-8")
 
     def document_text(self, doc_id: str) -> str | None:
         row = self.doc_row(doc_id)
