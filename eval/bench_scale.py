@@ -553,9 +553,7 @@ def build_size(
         return figures
     say(f"writing the generation ({len(data.chunks)} chunks, {len(data.sentences)} sentences)...")
     writing = time.perf_counter()
-    config = IndexConfig(
-        pool.model, pool.dimension, pool.chunker, Settings.model_fields["hnsw_min_chunks"].default
-    )
+    config = IndexConfig(pool.model, pool.dimension, pool.chunker, Settings().vector_store)
     generation = write_generation(
         folder / COLLECTION,
         data.documents,

@@ -17,21 +17,18 @@ from typing import TYPE_CHECKING
 
 from rag.answer import Rewrite, answer_stream
 from rag.answerers import build_answerer, build_condenser
-from rag.chunking import indexed_text
 from rag.conversation import Conversation
 from rag.embeddings import Embedder, Vectors, load_embedder
 from rag.errors import RagError
-from rag.extractive import ExtractiveAnswerer, idf_table
+from rag.extractive import ExtractiveAnswerer
 from rag.index_files import DocumentEntry, current_generation, read_documents
 from rag.indexing import IngestReport, Progress, ingest
 from rag.injection import passage_diagnostics
-from rag.lexical import terms
 from rag.library import AddReport, Removal, add_files, document_file, remove_file
 from rag.llm import LLM
 from rag.rerank import load_reranker
 from rag.retrieval import Filters, Retriever, filter_rows
 from rag.settings import Settings
-from rag.slots import lowercase_words
 from rag.store import LoadedIndex, load_index
 from rag.types import Answer, Comparison, DocumentMeta, Passage
 
@@ -53,18 +50,15 @@ def index_sentence_source(
     index: LoadedIndex,
 ) -> Callable[[Passage], tuple[list[str], Vectors] | None]:
     """Sentences of an indexed chunk with the vectors computed at ingest time."""
-    rows_of_chunk: dict[str, list[int]] = {}
-    for sentence_row, owners in enumerate(index.sentence_chunks()):
-        for chunk_row in owners:
-            rows_of_chunk.setdefault(index.chunks[chunk_row].chunk_id, []).append(sentence_row)
 
     def lookup(passage: Passage) -> tuple[list[str], Vectors] | None:
-        rows = rows_of_chunk.get(passage.chunk.chunk_id)
-        document = index.documents.get(passage.chunk.doc_id)
-        if not rows or document is None:
+        row = index.chunk_row(passage.chunk.chunk_id)
+        rows = [] if row is None else index.sentence_rows_of_chunk(row).tolist()
+        if not rows:
             return None
-        texts = [document.text[index.sentences[r][1] : index.sentences[r][2]] for r in rows]
-        return texts, index.sentence_embeddings[rows]
+        texts = [index.sentence_text(r) for r in rows]
+        vectors: Vectors = index.sentence_embeddings[rows]
+        return texts, vectors
 
     return lookup
 
@@ -114,25 +108,19 @@ class Generation:
         with self._lock:
             if self._extractive is None:
                 index = self.index
-                documents = index.documents
-                idf = idf_table(
-                    [terms(indexed_text(c.text, documents[c.doc_id].meta)) for c in index.chunks]
-                )
                 self._extractive = ExtractiveAnswerer(
                     self._embedder(),
-                    idf,
+                    index.idf,
                     sentence_source=index_sentence_source(index),
                     authors=self.authors(),
-                    common_words=lowercase_words(d.text for d in index.documents.values()),
-                    document_text=lambda doc_id: (
-                        index.documents[doc_id].text if doc_id in index.documents else None
-                    ),
+                    common_words=index.lowercase_words,
+                    document_text=index.document_text,
                 )
             return self._extractive
 
     def authors(self) -> list[str]:
         """The collection's named authors, sorted."""
-        return sorted({d.meta.author for d in self.index.documents.values() if d.meta.author})
+        return sorted({m.author for m in self.index.metas.values() if m.author})
 
 
 class Assistant:

@@ -246,6 +246,28 @@ def docs_command(
     out.print(table)
 
 
+@app.command("verify")
+def verify_command() -> None:
+    """Check every file of the live index against its checksum (loading does that only for
+    small indexes; large ones are checked by size and shape, see the README)."""
+    from rag.store import verify_index
+
+    settings = _settings()
+    started = time.perf_counter()
+    index = verify_index(settings.collection_dir)
+    counts = index.manifest["counts"]
+    files = index.manifest["files"]
+    size = sum(int(f["bytes"]) for f in files.values()) / 1e6
+    out.print(
+        _text(
+            f"ok: {index.path.name}: {len(files)} files ({size:.1f} MB) match their checksums; "
+            f"{counts['documents']} documents, {counts['chunks']} chunks, "
+            f"{counts['sentences']} sentences ({time.perf_counter() - started:.1f} s)"
+        ),
+        highlight=False,
+    )
+
+
 def read_batch(path: Path) -> Iterator[str]:
     """Queries from a text file (one per line) or JSON lines with a `question` field."""
     try:

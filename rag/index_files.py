@@ -15,7 +15,7 @@ from typing import Any
 from rag.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError
 from rag.types import Document, DocumentMeta
 
-SCHEMA_VERSION = 3  # 3: words.jsonl and word_embeddings.npy
+SCHEMA_VERSION = 4  # 4: columnar, memory-mapped generation; texts apart from documents.jsonl
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
 DOCUMENTS = "documents.jsonl"
@@ -23,7 +23,8 @@ DOCUMENTS = "documents.jsonl"
 
 @dataclass(frozen=True)
 class DocumentEntry:
-    """A document of the index as listed: its chunk count and where its file is."""
+    """A document of the index as listed: its chunk count and where its file is. The
+    document's text is not read for a listing (`document.text` is empty)."""
 
     document: Document
     chunks: int
@@ -84,8 +85,10 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def check_file(generation: Path, manifest: dict[str, Any], name: str) -> None:
-    """The file exists with the size and checksum the manifest gives it."""
+def check_file(
+    generation: Path, manifest: dict[str, Any], name: str, *, hash_it: bool = True
+) -> None:
+    """The file exists with the size and (when `hash_it`) the checksum the manifest gives it."""
     facts = manifest.get("files", {}).get(name)
     if facts is None:
         raise IndexCorruptError(f"{generation / MANIFEST} does not list {name}")
@@ -98,7 +101,7 @@ def check_file(generation: Path, manifest: dict[str, Any], name: str) -> None:
             f"{path} has {size} bytes, the manifest says {facts['bytes']} (truncated or "
             "changed); rebuild with `rag ingest --rebuild`"
         )
-    if sha256(path) != facts["sha256"]:
+    if hash_it and sha256(path) != facts["sha256"]:
         raise IndexCorruptError(
             f"{path} does not match its checksum in the manifest (corrupted or edited); "
             "rebuild with `rag ingest --rebuild`"
@@ -119,7 +122,7 @@ def read_jsonl(path: Path) -> list[Any]:
 def document_from_row(row: dict[str, Any]) -> Document:
     fields = {k: row[k] for k in DocumentMeta.__dataclass_fields__}
     headings = tuple((int(offset), str(title)) for offset, title in row["headings"])
-    return Document(meta=DocumentMeta(**fields), text=row["text"], headings=headings)
+    return Document(meta=DocumentMeta(**fields), text=row.get("text", ""), headings=headings)
 
 
 def read_documents(generation: Path, corpus_dir: Path) -> list[DocumentEntry]:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
+import numpy.typing as npt
 
 from rag.chunking import (
     ChunkerConfig,
@@ -245,24 +246,31 @@ def _catalog_dict(catalog: Catalog, path: Path) -> dict[str, Any] | None:
 
 
 def _existing_entries(index: LoadedIndex) -> dict[str, _Entry]:
-    by_doc: dict[str, list[int]] = {}
-    for row, chunk in enumerate(index.chunks):
-        by_doc.setdefault(chunk.doc_id, []).append(row)
-    sentences_by_doc: dict[str, list[int]] = {}
-    for row, (doc_id, _, _) in enumerate(index.sentences):
-        sentences_by_doc.setdefault(doc_id, []).append(row)
+    """What the live index holds per document, read through its per-document rows."""
     catalogs = index.manifest.get("catalog", {})
-    return {
-        doc_id: _Entry(
+    entries = {}
+    for doc_id, document in index.documents.items():
+        rows = index.rows_of(doc_id)
+        sentence_rows = index.sentence_rows_of(doc_id)
+        entries[doc_id] = _Entry(
             document,
-            tuple(index.chunks[r] for r in by_doc.get(doc_id, [])),
-            index.embeddings[by_doc.get(doc_id, [])],
+            tuple(index.chunks[int(r)] for r in rows),
+            _rows_of(index.embeddings, rows),
             catalogs.get(doc_id),
-            tuple(index.sentences[r][1:] for r in sentences_by_doc.get(doc_id, [])),
-            index.sentence_embeddings[sentences_by_doc.get(doc_id, [])],
+            tuple(index.sentences[int(r)][1:] for r in sentence_rows),
+            _rows_of(index.sentence_embeddings, sentence_rows),
         )
-        for doc_id, document in index.documents.items()
-    }
+    return entries
+
+
+def _rows_of(vectors: Vectors, rows: npt.NDArray[np.int64]) -> Vectors:
+    """The vectors of these rows: a view of the memory-mapped file when they are
+    consecutive (as the store writes a document's), read into memory only when written."""
+    if len(rows) and rows[-1] - rows[0] == len(rows) - 1 and np.all(np.diff(rows) == 1):
+        view: Vectors = vectors[int(rows[0]) : int(rows[-1]) + 1]
+        return view
+    picked: Vectors = np.asarray(vectors[rows])
+    return picked
 
 
 def searchable_sentences(document: Document, min_words: int = 4) -> list[tuple[int, int]]:
@@ -586,7 +594,7 @@ def _embed(
             tuple(sentences),
             table.vectors_of(sentence_texts),
         )
-    config = IndexConfig(model.name, model.dimension, chunker.as_dict(), settings.hnsw_min_chunks)
+    config = IndexConfig(model.name, model.dimension, chunker.as_dict(), settings.vector_store)
     return embedded, config
 
 
@@ -636,12 +644,12 @@ def _config_as_stored(plan: _Plan, settings: Settings) -> IndexConfig:
     existing = plan.existing
     if existing is None:  # nothing to write either
         chunker = ChunkerConfig(settings.chunk_tokens, settings.chunk_overlap_tokens, 0)
-        return IndexConfig(settings.embedding_model, 0, chunker.as_dict(), settings.hnsw_min_chunks)
+        return IndexConfig(settings.embedding_model, 0, chunker.as_dict(), settings.vector_store)
     chunker = ChunkerConfig(
         settings.chunk_tokens, settings.chunk_overlap_tokens, existing.chunker["model_max_tokens"]
     )
     return IndexConfig(
-        existing.embedding_model, existing.dimension, chunker.as_dict(), settings.hnsw_min_chunks
+        existing.embedding_model, existing.dimension, chunker.as_dict(), settings.vector_store
     )
 
 

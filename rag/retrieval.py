@@ -154,7 +154,7 @@ def filter_rows(index: LoadedIndex, filters: Filters) -> npt.NDArray[np.bool_] |
     that lists what exists, raised before any model is loaded."""
     if not filters:
         return None
-    documents = index.documents
+    documents = index.metas
     known_ids = set(documents)
     unknown = [d for d in filters.doc_ids if d not in known_ids]
     if unknown:
@@ -164,17 +164,17 @@ def filter_rows(index: LoadedIndex, filters: Filters) -> npt.NDArray[np.bool_] |
         needles = [a.casefold() for a in filters.authors]
         by_author = {
             doc_id
-            for doc_id, doc in documents.items()
-            if doc.meta.author and any(n in doc.meta.author.casefold() for n in needles)
+            for doc_id, meta in documents.items()
+            if meta.author and any(n in meta.author.casefold() for n in needles)
         }
         if not by_author:
-            authors = sorted({d.meta.author for d in documents.values() if d.meta.author})
+            authors = sorted({m.author for m in documents.values() if m.author})
             raise RagError(
                 f"no document by an author matching {', '.join(filters.authors)!r}; "
                 f"authors in this collection: {', '.join(authors) or 'none recorded'}"
             )
         wanted_docs &= by_author
-    return np.array([c.doc_id in wanted_docs for c in index.chunks], dtype=bool)
+    return index.chunk_mask(wanted_docs)
 
 
 class Retriever:
@@ -188,17 +188,17 @@ class Retriever:
         self._vocabulary: Mapping[str, int] = (
             index.bm25.vocab_dict if index.chunks and index.bm25.vocab_dict else {}
         )
-        self._sentence_owners = index.sentence_chunks()
-        # Each chunk's sentences, flattened, for a per-chunk maximum in one numpy call.
-        pairs = sorted((row, s) for s, rows in enumerate(self._sentence_owners) for row in rows)
-        owners = np.array([row for row, _ in pairs], dtype=np.int64)
-        self._flat_sentences = np.array([s for _, s in pairs], dtype=np.int64)
-        self._chunks_with_sentences = np.unique(owners)
-        self._chunk_starts = np.searchsorted(owners, self._chunks_with_sentences)
-        self.words = WordMatcher(index.words, index.word_embeddings, index.sentence_texts())
+        # Each chunk's sentences, flattened, for a per-chunk maximum in one numpy call
+        # (precomputed at ingest: rag.store).
+        offsets, self._flat_sentences = index.csr("chunk_sentences")
+        self._chunks_with_sentences = np.flatnonzero(np.diff(offsets))
+        self._chunk_starts = offsets[self._chunks_with_sentences]
+        word_offsets, word_sentences = index.csr("word_sentences")
+        self.words = WordMatcher.from_postings(
+            index.words, index.word_embeddings, word_offsets, word_sentences, len(index.sentences)
+        )
         self._unknown_vectors: dict[str, npt.NDArray[np.float32]] = {}
         self._sources: SourceNames | None = None  # built on the first question
-        self._chunk_docs: npt.NDArray[np.object_] | None = None  # each chunk's doc_id
 
     # ------------------------------------------------------------ filters
 
@@ -367,9 +367,9 @@ class Retriever:
             max_per_doc=max_per_doc,
             max_overlap=self.settings.max_overlap,
         )
-        documents = self.index.documents
+        metas = self.index.metas
         return [
-            Passage(chunks[row], documents[chunks[row].doc_id].meta, score, rank)
+            Passage(chunks[row], metas[chunks[row].doc_id], score, rank)
             for rank, (row, score) in enumerate(chosen, 1)
         ]
 
@@ -378,7 +378,7 @@ class Retriever:
         if not self.settings.source_boost:
             return frozenset()
         if self._sources is None:
-            self._sources = SourceNames({d: doc.meta for d, doc in self.index.documents.items()})
+            self._sources = SourceNames(dict(self.index.metas))
         return self._sources.named(question)
 
     def _fuse(
@@ -438,9 +438,7 @@ class Retriever:
         none (a source the filters leave out is not searched)."""
         if not named:
             return None
-        if self._chunk_docs is None:
-            self._chunk_docs = np.array([c.doc_id for c in self.index.chunks], dtype=object)
-        rows = np.isin(self._chunk_docs, list(named))
+        rows = self.index.chunk_mask(named)
         if allowed is not None:
             rows &= allowed
         return rows if rows.any() else None

@@ -123,9 +123,10 @@ class Settings(BaseSettings):
     )
 
     # Index
-    hnsw_min_chunks: int = Field(
-        default=50_000,
-        description="At or above this many chunks the dense index is HNSW, below it exact.",
+    vector_store: str = Field(
+        default="auto",
+        description="The vector index of chunks and sentences: 'auto' chooses by size "
+        "(rag.vector_index.choose_kind), a registry name ('flat', ...) forces that kind.",
     )
 
     # Retrieval

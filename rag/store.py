@@ -1,44 +1,63 @@
-"""The on-disk index of one collection: documents, chunks, embeddings, a FAISS index and a
-BM25 index, described by a manifest. No pickle anywhere: JSON lines, .npy without object
-arrays, FAISS's own format and bm25s's JSON + .npy files.
+"""The on-disk index of one collection, laid out in columns so that a generation of a
+million chunks opens in a fraction of a second: arrays are memory-mapped, texts are read
+per document when asked for, and what consumers derive from the whole collection (which
+chunks hold which sentences, IDF, the vocabulary's postings) is computed once, at ingest.
+No pickle anywhere: JSON lines, .npy without object arrays, a UTF-8 blob, the vector
+indexes' own formats (rag.vector_index) and bm25s's JSON + .npy files.
 
 Layout (`index/<collection>/`)::
 
     CURRENT                 name of the live generation (swapped atomically)
     gen-<stamp>/            one complete, immutable generation
-        manifest.json       schema version, model, chunker, hashes and counts of all files
-        documents.jsonl     metadata and cleaned text per document
-        chunks.jsonl        chunk text, span and heading
+        manifest.json       schema version, model, chunker, vector index kinds, hashes and
+                            counts of all files, each document's chunk count
+        documents.jsonl     metadata and headings per document (no text: `rag docs` reads it)
+        texts.bin           the documents' cleaned texts, UTF-8, one after another
+        doc_offsets.npy     int64 (documents + 1): byte offset of each text in texts.bin
+        chunks.npy          int64 (chunks x 5): document row, index, start, end, heading id
+        headings.json       the distinct chunk headings (heading id -1: none)
+        sentences.npy       int64 (sentences x 3): document row, start, end
         embeddings.npy      float32 (chunks x dimension), L2-normalised
-        sentences.jsonl     [doc_id, start, end] of each indexed sentence
         sentence_embeddings.npy  float32 (sentences x dimension), for sentence-level search
         words.jsonl         the sentences' vocabulary (rag.wordmatch), one word per line
         word_embeddings.npy float32 (words x dimension), for soft word matching
-        dense.faiss         FAISS index over the embeddings
-        bm25/               bm25s index over the chunk terms
+        <a>_<b>.npy, <a>_<b>_offsets.npy   CSR tables, for each a its b rows:
+                            doc_chunks, doc_sentences, chunk_sentences, sentence_chunks,
+                            word_sentences (the vocabulary's postings)
+        idf.npy             float64, per BM25 vocabulary id: the IDF over the chunks
+        lowercase.txt       words the texts write in lower case (rag.slots.lowercase_words)
+        chunks.index        vector index over the chunk embeddings (kind in the manifest)
+        sentences.index     vector index over the sentence embeddings
+        bm25/               bm25s index over the chunk terms, loaded memory-mapped
 
 A new generation is written completely beside the live one and only then named in
 CURRENT (write, fsync, rename), so a process killed at any point leaves the previous
-generation loadable and correct.
+generation loadable and correct. Loading checks every file's sha256 when the generation
+is small; above `FULL_VERIFY_MAX_BYTES` it checks sizes and shapes and hashes only the
+small files (`rag verify` hashes everything).
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import json
+import math
 import os
 import secrets
 import shutil
+import threading
 import time
-from collections.abc import Iterator, Sequence
+from array import array
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import bm25s
-import faiss
 import numpy as np
+import numpy.typing as npt
 
 from rag.chunking import indexed_text
 from rag.embeddings import Vectors
@@ -55,20 +74,34 @@ from rag.index_files import (
     sha256,
 )
 from rag.lexical import terms
-from rag.types import Chunk, Document
+from rag.slots import lowercase_words
+from rag.types import Chunk, Document, DocumentMeta
+from rag.vector_index import VectorIndex, choose_kind, create_index, load_vector_index
+from rag.wordmatch import content_words
 
+Rows = npt.NDArray[np.int64]
+
+FULL_VERIFY_MAX_BYTES = 256 << 20  # below this, every load hashes every file
+SMALL_FILE_BYTES = 8 << 20  # above FULL_VERIFY_MAX_BYTES, files this small are still hashed
+
+_CSR = ("doc_chunks", "doc_sentences", "chunk_sentences", "sentence_chunks", "word_sentences")
 _DATA_FILES = (
     "documents.jsonl",
-    "chunks.jsonl",
+    "texts.bin",
+    "doc_offsets.npy",
+    "chunks.npy",
+    "headings.json",
+    "sentences.npy",
     "embeddings.npy",
-    "dense.faiss",
-    "sentences.jsonl",
     "sentence_embeddings.npy",
     "words.jsonl",
     "word_embeddings.npy",
+    "idf.npy",
+    "lowercase.txt",
+    *(f"{name}{tail}.npy" for name in _CSR for tail in ("", "_offsets")),
 )
-_HNSW_M = 32
-_HNSW_EF_SEARCH = 128
+_VECTOR_INDEXES = {"chunks": "chunks.index", "sentences": "sentences.index"}
+_NO_HEADING = -1
 
 
 @dataclass(frozen=True)
@@ -78,40 +111,137 @@ class IndexConfig:
     embedding_model: str
     dimension: int
     chunker: dict[str, int]
-    hnsw_min_chunks: int
+    vector_store: str = "auto"  # a registry name (rag.vector_index) or "auto": by size
 
 
-@dataclass
+# ---------------------------------------------------------------- lazy views
+
+
+class _Documents(Mapping[str, Document]):
+    """doc_id -> Document, the text read from the blob when a document is asked for."""
+
+    def __init__(self, index: LoadedIndex) -> None:
+        self._index = index
+
+    def __getitem__(self, doc_id: str) -> Document:
+        row = self._index.doc_row(doc_id)
+        if row is None:
+            raise KeyError(doc_id)
+        meta, headings = self._index._table[row]
+        return Document(meta, self._index._text(row), headings)
+
+    def __contains__(self, doc_id: object) -> bool:
+        return isinstance(doc_id, str) and self._index.doc_row(doc_id) is not None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._index.doc_ids)
+
+    def __len__(self) -> int:
+        return len(self._index.doc_ids)
+
+
+class _Chunks(Sequence[Chunk]):
+    """Chunk rows, each built from its columns and its document's text when read."""
+
+    def __init__(self, index: LoadedIndex) -> None:
+        self._index = index
+
+    def __len__(self) -> int:
+        return len(self._index.chunk_columns)
+
+    @overload
+    def __getitem__(self, row: int) -> Chunk: ...
+
+    @overload
+    def __getitem__(self, row: slice) -> list[Chunk]: ...
+
+    def __getitem__(self, row: int | slice) -> Chunk | list[Chunk]:
+        if isinstance(row, slice):
+            return [self[r] for r in range(*row.indices(len(self)))]
+        index = self._index
+        doc_row, number, start, end, heading = (int(v) for v in index.chunk_columns[row])
+        doc_id = index.doc_ids[doc_row]
+        return Chunk(
+            chunk_id=f"{doc_id}#{number}",
+            doc_id=doc_id,
+            index=number,
+            text=index._text(doc_row)[start:end],
+            start=start,
+            end=end,
+            heading=None if heading == _NO_HEADING else index.headings[heading],
+        )
+
+
+class _Sentences(Sequence[tuple[str, int, int]]):
+    """(doc_id, start, end) of each indexed sentence, from its columns."""
+
+    def __init__(self, index: LoadedIndex) -> None:
+        self._index = index
+
+    def __len__(self) -> int:
+        return len(self._index.sentence_columns)
+
+    @overload
+    def __getitem__(self, row: int) -> tuple[str, int, int]: ...
+
+    @overload
+    def __getitem__(self, row: slice) -> list[tuple[str, int, int]]: ...
+
+    def __getitem__(self, row: int | slice) -> tuple[str, int, int] | list[tuple[str, int, int]]:
+        if isinstance(row, slice):
+            return [self[r] for r in range(*row.indices(len(self)))]
+        doc_row, start, end = (int(v) for v in self._index.sentence_columns[row])
+        return self._index.doc_ids[doc_row], start, end
+
+
+class TermTable(Mapping[str, float]):
+    """A float per term, keyed through the BM25 vocabulary (no second dict of terms)."""
+
+    def __init__(self, vocabulary: Mapping[str, int], values: npt.NDArray[np.float64]) -> None:
+        self._vocabulary = vocabulary
+        self._values = values
+
+    def __getitem__(self, term: str) -> float:
+        value = float(self._values[self._vocabulary[term]])
+        if value != value:  # NaN: in the vocabulary, but no chunk holds it ("" of bm25s)
+            raise KeyError(term)
+        return value
+
+    def __iter__(self) -> Iterator[str]:
+        return (t for t, i in self._vocabulary.items() if self._values[i] == self._values[i])
+
+    def __len__(self) -> int:
+        return int(np.count_nonzero(~np.isnan(self._values)))
+
+
+# ---------------------------------------------------------------- the loaded generation
+
+
 class LoadedIndex:
-    """One generation in memory. Read-only by convention: ingest builds a new one."""
+    """One generation, opened: arrays memory-mapped, everything else read on first use.
+    Read-only: ingest builds a new one."""
 
-    path: Path
-    manifest: dict[str, Any]
-    documents: dict[str, Document]
-    chunks: list[Chunk]
-    embeddings: Vectors
-    dense: faiss.Index
-    bm25: bm25s.BM25
-    sentences: list[tuple[str, int, int]]  # (doc_id, start, end) in the document's text
-    sentence_embeddings: Vectors
-    words: list[str]  # the vocabulary of the sentences, for soft word matching
-    word_embeddings: Vectors
+    def __init__(self, path: Path, manifest: dict[str, Any]) -> None:
+        self.path = path
+        self.manifest = manifest
+        self._lock = threading.Lock()
+        self._text = functools.lru_cache(maxsize=1024)(self._read_text)
+        self.chunk_columns = _array(path, "chunks.npy")
+        self.sentence_columns = _array(path, "sentences.npy")
+        self.embeddings: Vectors = _array(path, "embeddings.npy")
+        self.sentence_embeddings: Vectors = _array(path, "sentence_embeddings.npy")
+        self.word_embeddings: Vectors = _array(path, "word_embeddings.npy")
+        self.doc_offsets: Rows = _array(path, "doc_offsets.npy")
+        self._csr = {
+            name: (_array(path, f"{name}_offsets.npy"), _array(path, f"{name}.npy"))
+            for name in _CSR
+        }
+        _ = self._blob
+        self.documents: Mapping[str, Document] = _Documents(self)
+        self.chunks: Sequence[Chunk] = _Chunks(self)
+        self.sentences: Sequence[tuple[str, int, int]] = _Sentences(self)
 
-    def sentence_texts(self) -> list[str]:
-        return [self.documents[d].text[a:b] for d, a, b in self.sentences]
-
-    def sentence_chunks(self) -> list[list[int]]:
-        """For each sentence, the rows of the chunks that contain it (overlap: one or two)."""
-        by_doc: dict[str, list[int]] = {}
-        for row, chunk in enumerate(self.chunks):
-            by_doc.setdefault(chunk.doc_id, []).append(row)
-        owners = []
-        for doc_id, start, end in self.sentences:
-            rows = by_doc.get(doc_id, [])
-            owners.append(
-                [r for r in rows if self.chunks[r].start <= start and end <= self.chunks[r].end]
-            )
-        return owners
+    # ------------------------------------------------------------ configuration
 
     @property
     def embedding_model(self) -> str:
@@ -125,9 +255,6 @@ class LoadedIndex:
     def chunker(self) -> dict[str, int]:
         return dict(self.manifest["chunker"])
 
-    def chunks_of(self, doc_id: str) -> list[Chunk]:
-        return [c for c in self.chunks if c.doc_id == doc_id]
-
     def check_compatible(self, model: str, dimension: int) -> None:
         if self.embedding_model != model or self.dimension != dimension:
             raise IndexMismatchError(
@@ -138,22 +265,190 @@ class LoadedIndex:
                 "`rag ingest --rebuild`"
             )
 
+    # ------------------------------------------------------------ documents
+
+    @functools.cached_property
+    def _table(self) -> list[tuple[DocumentMeta, tuple[tuple[int, str], ...]]]:
+        rows = [document_from_row(r) for r in read_jsonl(self.path / "documents.jsonl")]
+        if len(rows) != len(self.doc_offsets) - 1:
+            raise self._corrupt(f"{len(rows)} documents, {len(self.doc_offsets) - 1} texts")
+        return [(d.meta, d.headings) for d in rows]
+
+    @functools.cached_property
+    def doc_ids(self) -> list[str]:
+        """Document ids in row order (the order `chunks.npy` and `sentences.npy` refer to)."""
+        return [meta.doc_id for meta, _ in self._table]
+
+    @functools.cached_property
+    def _doc_rows(self) -> dict[str, int]:
+        return {doc_id: row for row, doc_id in enumerate(self.doc_ids)}
+
+    @functools.cached_property
+    def metas(self) -> Mapping[str, DocumentMeta]:
+        """Each document's metadata, without reading any text."""
+        return {meta.doc_id: meta for meta, _ in self._table}
+
+    def doc_row(self, doc_id: str) -> int | None:
+        return self._doc_rows.get(doc_id)
+
+    @functools.cached_property
+    def _blob(self) -> Any:
+        """texts.bin, mapped once: the mapping outlives the file should a later ingest
+        prune this generation while a request still reads it."""
+        path = self.path / "texts.bin"
+        return np.memmap(path, dtype=np.uint8, mode="r") if path.stat().st_size else b""
+
+    def _read_text(self, row: int) -> str:
+        start, end = int(self.doc_offsets[row]), int(self.doc_offsets[row + 1])
+        return bytes(self._blob[start:end]).decode("utf-8")
+
+    def document_text(self, doc_id: str) -> str | None:
+        row = self.doc_row(doc_id)
+        return None if row is None else self._text(row)
+
+    @functools.cached_property
+    def headings(self) -> list[str]:
+        loaded: list[str] = json.loads((self.path / "headings.json").read_text(encoding="utf-8"))
+        return loaded
+
+    # ------------------------------------------------------------ rows of a document or chunk
+
+    def csr(self, name: str) -> tuple[Rows, Rows]:
+        """(offsets, rows) of a precomputed table: the rows of key k are
+        `rows[offsets[k]:offsets[k + 1]]`. Names: doc_chunks, doc_sentences,
+        chunk_sentences (each chunk's sentences), sentence_chunks (each sentence's owning
+        chunks), word_sentences (the sentences holding each vocabulary word)."""
+        return self._csr[name]
+
+    def _rows(self, name: str, key: int | None) -> Rows:
+        if key is None:
+            return np.zeros(0, dtype=np.int64)
+        offsets, rows = self._csr[name]
+        return np.asarray(rows[offsets[key] : offsets[key + 1]], dtype=np.int64)
+
+    def rows_of(self, doc_id: str) -> Rows:
+        """The chunk rows of a document, in chunk order."""
+        return self._rows("doc_chunks", self.doc_row(doc_id))
+
+    def sentence_rows_of(self, doc_id: str) -> Rows:
+        return self._rows("doc_sentences", self.doc_row(doc_id))
+
+    def sentence_rows_of_chunk(self, row: int) -> Rows:
+        return self._rows("chunk_sentences", row)
+
+    def chunks_of(self, doc_id: str) -> list[Chunk]:
+        return [self.chunks[int(r)] for r in self.rows_of(doc_id)]
+
+    def chunk_row(self, chunk_id: str) -> int | None:
+        doc_id, _, number = chunk_id.rpartition("#")
+        for row in self.rows_of(doc_id):
+            if str(self.chunk_columns[row, 1]) == number:
+                return int(row)
+        return None
+
+    def chunk_mask(self, doc_ids: Iterable[str]) -> npt.NDArray[np.bool_]:
+        """Which chunk rows belong to these documents."""
+        mask = np.zeros(len(self.chunks), dtype=bool)
+        for doc_id in doc_ids:
+            mask[self.rows_of(doc_id)] = True
+        return mask
+
+    def sentence_text(self, row: int) -> str:
+        doc_row, start, end = (int(v) for v in self.sentence_columns[row])
+        return self._text(doc_row)[start:end]
+
+    def sentence_texts(self) -> list[str]:
+        """Every sentence's text: walks the collection (fine for small ones and tools)."""
+        return [self.sentence_text(r) for r in range(len(self.sentence_columns))]
+
+    def sentence_chunks(self) -> list[list[int]]:
+        """For each sentence, the rows of the chunks that contain it (walks the collection;
+        `csr("sentence_chunks")` is the same without Python objects)."""
+        offsets, rows = self._csr["sentence_chunks"]
+        return [
+            [int(r) for r in rows[offsets[s] : offsets[s + 1]]] for s in range(len(offsets) - 1)
+        ]
+
+    # ------------------------------------------------------------ derived at ingest
+
+    @functools.cached_property
+    def words(self) -> list[str]:
+        """The vocabulary of the sentences, for soft word matching."""
+        words = read_jsonl(self.path / "words.jsonl")
+        if not all(isinstance(w, str) for w in words):
+            raise self._corrupt("words.jsonl holds a line that is not a JSON string")
+        return words
+
+    @functools.cached_property
+    def bm25(self) -> bm25s.BM25:
+        if not len(self.chunks):
+            return bm25s.BM25()
+        return bm25s.BM25.load(str(self.path / "bm25"), allow_pickle=False, mmap=True)
+
+    @functools.cached_property
+    def idf(self) -> Mapping[str, float]:
+        """Smoothed IDF of each term over the chunks (rag.extractive.idf_table's values)."""
+        vocabulary = self.bm25.vocab_dict if len(self.chunks) else {}
+        return TermTable(vocabulary or {}, _array(self.path, "idf.npy"))
+
+    @functools.cached_property
+    def lowercase_words(self) -> frozenset[str]:
+        return frozenset((self.path / "lowercase.txt").read_text(encoding="utf-8").split())
+
+    # ------------------------------------------------------------ vector indexes
+
+    @functools.cached_property
+    def chunk_index(self) -> VectorIndex:
+        return self._vector_index("chunks", len(self.chunks))
+
+    @functools.cached_property
+    def sentence_index(self) -> VectorIndex:
+        return self._vector_index("sentences", len(self.sentences))
+
+    @property
+    def dense(self) -> VectorIndex:
+        """The chunk index (its `search` answers as FAISS's does: scores, rows)."""
+        return self.chunk_index
+
+    def _vector_index(self, name: str, expected: int) -> VectorIndex:
+        with self._lock:
+            kind = str(self.manifest["vector_indexes"][name])
+            index = load_vector_index(kind, self.path / _VECTOR_INDEXES[name])
+        if len(index) != expected:
+            raise self._corrupt(f"the {name} index holds {len(index)} vectors for {expected}")
+        return index
+
+    def _corrupt(self, problem: str) -> IndexCorruptError:
+        return IndexCorruptError(
+            f"the index at {self.path} is inconsistent: {problem}; "
+            "rebuild with `rag ingest --rebuild`"
+        )
+
+
+def _array(generation: Path, name: str) -> Any:
+    """A memory-mapped .npy (an empty one cannot be mapped: read)."""
+    path = generation / name
+    try:
+        if path.stat().st_size <= 4096:
+            return np.load(path, allow_pickle=False)
+        return np.load(path, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise IndexCorruptError(
+            f"{path} cannot be read ({exc}); rebuild with `rag ingest --rebuild`"
+        ) from exc
+
 
 # ---------------------------------------------------------------- serialisation
 
 
-def _document_row(document: Document) -> dict[str, Any]:
-    return {**asdict(document.meta), "text": document.text, "headings": document.headings}
-
-
-def _chunk_from_row(row: dict[str, Any]) -> Chunk:
-    return Chunk(**{k: row[k] for k in Chunk.__dataclass_fields__})
-
-
-def _write_jsonl(path: Path, rows: Sequence[object]) -> None:
+def _write_jsonl(path: Path, rows: Iterable[object]) -> None:
     with path.open("w", encoding="utf-8") as handle:
         for row in rows:
             handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def _save(path: Path, array: npt.ArrayLike, dtype: npt.DTypeLike) -> None:
+    np.save(path, np.asarray(array, dtype=dtype), allow_pickle=False)
 
 
 def _all_files(folder: Path) -> list[Path]:
@@ -178,37 +473,86 @@ def _fsync_dir(folder: Path) -> None:
 # ---------------------------------------------------------------- building
 
 
-def build_dense_index(embeddings: Vectors, hnsw_min_chunks: int) -> faiss.Index:
-    """Exact inner product for small collections; HNSW once exact search gets slow."""
-    dimension = embeddings.shape[1]
-    index: faiss.Index
-    if len(embeddings) >= hnsw_min_chunks:
-        index = faiss.IndexHNSWFlat(dimension, _HNSW_M, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efSearch = _HNSW_EF_SEARCH
-    else:
-        index = faiss.IndexFlatIP(dimension)
-    if len(embeddings):
-        index.add(embeddings)
-    return index
-
-
-def build_bm25(texts: Sequence[str]) -> bm25s.BM25:
+def build_bm25(texts: Iterable[str]) -> bm25s.BM25:
+    """BM25 over the texts' terms. Each text's terms become ids as they are found (one
+    int per term, the vocabulary's own objects), not lists of strings: at a million chunks
+    the strings alone would take gigabytes."""
+    vocabulary: dict[str, int] = {}
+    corpus = [
+        [vocabulary.setdefault(t, len(vocabulary)) for t in terms(text) or [""]] for text in texts
+    ]
     retriever = bm25s.BM25()
-    corpus_terms = [terms(text) or [""] for text in texts]
-    retriever.index(corpus_terms, show_progress=False)
+    retriever.index((corpus, vocabulary), show_progress=False)
     return retriever
 
 
-def _write_rows(
-    staging: Path, name: str, rows: Sequence[Any], vectors: Vectors | None, config: IndexConfig
-) -> None:
-    """`<name>s.jsonl` and `<name>_embeddings.npy`, one vector per row (none: empty)."""
-    if vectors is None:
-        vectors = np.zeros((0, config.dimension), dtype=np.float32)
-    if len(rows) != len(vectors):
-        raise RagError(f"internal: {len(rows)} {name}s, {len(vectors)} vectors")
-    _write_jsonl(staging / f"{name}s.jsonl", rows)
-    np.save(staging / f"{name}_embeddings.npy", vectors.astype(np.float32), allow_pickle=False)
+def _idf_column(bm25: bm25s.BM25) -> Any:
+    """rag.extractive.idf_table's values, one per BM25 vocabulary id (NaN: no chunk holds
+    it). A term's document frequency is its column's count of scores: BM25 scores every
+    chunk that holds a term above zero, and no other."""
+    n = int(bm25.scores["num_docs"])
+    frequency = np.diff(bm25.scores["indptr"]).tolist()
+    column = np.full(len(bm25.vocab_dict), np.nan, dtype=np.float64)
+    column[: len(frequency)] = [math.log(1 + (n - df + 0.5) / (df + 0.5)) for df in frequency]
+    if "" in bm25.vocab_dict:
+        column[bm25.vocab_dict[""]] = np.nan
+    return column
+
+
+def _csr(keys: Rows, values: Rows, n_keys: int) -> tuple[Rows, Rows]:
+    """Offsets and values of a CSR table, values sorted within each key."""
+    order = np.lexsort((values, keys))
+    offsets = np.searchsorted(keys[order], np.arange(n_keys + 1)).astype(np.int64)
+    return offsets, values[order].astype(np.int64)
+
+
+def _ownership(chunk_columns: Rows, sentence_columns: Rows, n_docs: int) -> tuple[Rows, Rows]:
+    """(sentence row, chunk row) for each chunk that contains a sentence, one document at
+    a time (a few dozen chunks and sentences each)."""
+    chunk_offsets, chunk_rows = _csr(chunk_columns[:, 0], np.arange(len(chunk_columns)), n_docs)
+    sentence_offsets, sentence_rows = _csr(
+        sentence_columns[:, 0], np.arange(len(sentence_columns)), n_docs
+    )
+    found_sentences, found_chunks = [], []
+    for doc in range(n_docs):
+        crows = chunk_rows[chunk_offsets[doc] : chunk_offsets[doc + 1]]
+        srows = sentence_rows[sentence_offsets[doc] : sentence_offsets[doc + 1]]
+        if not len(crows) or not len(srows):
+            continue
+        spans, sentences = chunk_columns[crows], sentence_columns[srows]
+        inside = (spans[:, None, 2] <= sentences[None, :, 1]) & (
+            sentences[None, :, 2] <= spans[:, None, 3]
+        )
+        c, s = np.nonzero(inside)
+        found_chunks.append(crows[c])
+        found_sentences.append(srows[s])
+    if not found_chunks:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    return np.concatenate(found_sentences), np.concatenate(found_chunks)
+
+
+def _postings(words: Sequence[str], sentence_texts: Iterable[str]) -> tuple[Rows, Rows]:
+    """(word row, sentence row) for each vocabulary word a sentence holds."""
+    row_of = {w: i for i, w in enumerate(words)}
+    word_rows = array("q")  # 8 bytes a posting, not a Python int's 36
+    sentence_rows = array("q")
+    for s, text in enumerate(sentence_texts):
+        for w in content_words(text):
+            row = row_of.get(w)
+            if row is not None:
+                word_rows.append(row)
+                sentence_rows.append(s)
+    return np.frombuffer(word_rows, dtype=np.int64), np.frombuffer(sentence_rows, dtype=np.int64)
+
+
+def _write_vector_index(
+    staging: Path, name: str, vectors: Vectors, requested: str, dimension: int
+) -> str:
+    kind = choose_kind(len(vectors), requested)
+    index = create_index(kind, dimension)
+    index.add(np.arange(len(vectors), dtype=np.int64), vectors)
+    index.save(staging / _VECTOR_INDEXES[name])
+    return kind
 
 
 def write_generation(
@@ -223,31 +567,40 @@ def write_generation(
     word_embeddings: Vectors | None = None,
     extra_manifest: dict[str, Any] | None = None,
 ) -> Path:
-    """Write a complete new generation and make it current. Returns its folder."""
-    if len(chunks) != len(embeddings):
-        raise RagError(f"internal: {len(chunks)} chunks but {len(embeddings)} embeddings")
+    """Write a complete new generation and make it current. Returns its folder.
+    Chunk ids must read `<doc_id>#<index>` (rag.chunking's): the columns keep only the index."""
+    empty = np.zeros((0, config.dimension), dtype=np.float32)
+    sentence_embeddings = empty if sentence_embeddings is None else sentence_embeddings
+    word_embeddings = empty if word_embeddings is None else word_embeddings
+    for what, rows, vectors in (
+        ("chunks", chunks, embeddings),
+        ("sentences", sentences, sentence_embeddings),
+        ("words", words, word_embeddings),
+    ):
+        if len(rows) != len(vectors):
+            raise RagError(f"internal: {len(rows)} {what} but {len(vectors)} vectors")
     collection_dir.mkdir(parents=True, exist_ok=True)
     name = f"gen-{time.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
     staging = collection_dir / f".tmp-{name}"
     staging.mkdir()
     try:
-        _write_jsonl(staging / "documents.jsonl", [_document_row(d) for d in documents])
-        _write_jsonl(staging / "chunks.jsonl", [asdict(c) for c in chunks])
-        np.save(staging / "embeddings.npy", embeddings.astype(np.float32), allow_pickle=False)
-        _write_rows(staging, "sentence", [list(s) for s in sentences], sentence_embeddings, config)
-        _write_rows(staging, "word", list(words), word_embeddings, config)
-        dense = build_dense_index(embeddings, config.hnsw_min_chunks)
-        faiss.write_index(dense, str(staging / "dense.faiss"))
-        if chunks:
-            metas = {d.doc_id: d.meta for d in documents}
-            texts = [indexed_text(c.text, metas[c.doc_id]) for c in chunks]
-            build_bm25(texts).save(str(staging / "bm25"), allow_pickle=False)
+        _write_files(staging, documents, chunks, embeddings, config, sentences, sentence_embeddings)
+        _write_words(staging, words, word_embeddings, sentences, documents)
+        kinds = {
+            "chunks": _write_vector_index(
+                staging, "chunks", embeddings, config.vector_store, config.dimension
+            ),
+            "sentences": _write_vector_index(
+                staging, "sentences", sentence_embeddings, config.vector_store, config.dimension
+            ),
+        }
+        chunk_counts = np.diff(np.load(staging / "doc_chunks_offsets.npy"))
         manifest = {
             "schema_version": SCHEMA_VERSION,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "embedding": {"model": config.embedding_model, "dimension": config.dimension},
             "chunker": config.chunker,
-            "dense_index": "hnsw" if isinstance(dense, faiss.IndexHNSWFlat) else "flat",
+            "vector_indexes": kinds,
             "counts": {
                 "documents": len(documents),
                 "chunks": len(chunks),
@@ -258,9 +611,9 @@ def write_generation(
                 d.doc_id: {
                     "content_hash": d.meta.content_hash,
                     "source": d.meta.source,
-                    "chunks": sum(1 for c in chunks if c.doc_id == d.doc_id),
+                    "chunks": int(count),
                 }
-                for d in documents
+                for d, count in zip(documents, chunk_counts, strict=True)
             },
             **(extra_manifest or {}),
             "files": {
@@ -278,6 +631,98 @@ def write_generation(
         raise
     _prune_generations(collection_dir, keep={name})
     return final
+
+
+def _write_files(
+    staging: Path,
+    documents: Sequence[Document],
+    chunks: Sequence[Chunk],
+    embeddings: Vectors,
+    config: IndexConfig,
+    sentences: Sequence[tuple[str, int, int]],
+    sentence_embeddings: Vectors,
+) -> None:
+    """Documents, texts, chunk and sentence columns, their vectors, the CSR tables of who
+    holds what, BM25 and IDF."""
+    doc_rows = {d.doc_id: row for row, d in enumerate(documents)}
+    if len(doc_rows) != len(documents):
+        raise RagError("internal: two documents share an id")
+    _write_jsonl(
+        staging / "documents.jsonl",
+        ({**asdict(d.meta), "headings": d.headings} for d in documents),
+    )
+    offsets = np.zeros(len(documents) + 1, dtype=np.int64)
+    with (staging / "texts.bin").open("wb") as blob:
+        for row, document in enumerate(documents):
+            offsets[row + 1] = offsets[row] + blob.write(document.text.encode("utf-8"))
+    _save(staging / "doc_offsets.npy", offsets, np.int64)
+
+    heading_ids: dict[str, int] = {}
+    chunk_columns = np.zeros((len(chunks), 5), dtype=np.int64)
+    for row, chunk in enumerate(chunks):
+        doc_row = doc_rows.get(chunk.doc_id)
+        if doc_row is None or chunk.chunk_id != f"{chunk.doc_id}#{chunk.index}":
+            raise RagError(
+                f"internal: chunk {chunk.chunk_id!r} names no document written, or its id "
+                "is not <doc_id>#<index>"
+            )
+        heading = (
+            _NO_HEADING
+            if chunk.heading is None
+            else heading_ids.setdefault(chunk.heading, len(heading_ids))
+        )
+        chunk_columns[row] = (doc_row, chunk.index, chunk.start, chunk.end, heading)
+    _save(staging / "chunks.npy", chunk_columns, np.int64)
+    (staging / "headings.json").write_text(
+        json.dumps(list(heading_ids), ensure_ascii=False), encoding="utf-8"
+    )
+    sentence_columns = np.array(
+        [(doc_rows[d], a, b) for d, a, b in sentences], dtype=np.int64
+    ).reshape(-1, 3)
+    _save(staging / "sentences.npy", sentence_columns, np.int64)
+    _save(staging / "embeddings.npy", embeddings, np.float32)
+    _save(staging / "sentence_embeddings.npy", sentence_embeddings, np.float32)
+
+    n_docs = len(documents)
+    tables = {
+        "doc_chunks": _csr(chunk_columns[:, 0], np.arange(len(chunks)), n_docs),
+        "doc_sentences": _csr(sentence_columns[:, 0], np.arange(len(sentences)), n_docs),
+    }
+    owned, owners = _ownership(chunk_columns, sentence_columns, n_docs)
+    tables["chunk_sentences"] = _csr(owners, owned, len(chunks))
+    tables["sentence_chunks"] = _csr(owned, owners, len(sentences))
+    for table, (table_offsets, rows) in tables.items():
+        _save(staging / f"{table}_offsets.npy", table_offsets, np.int64)
+        _save(staging / f"{table}.npy", rows, np.int64)
+
+    metas = [d.meta for d in documents]
+    idf = np.zeros(0, dtype=np.float64)
+    if chunks:
+        bm25 = build_bm25(indexed_text(c.text, metas[doc_rows[c.doc_id]]) for c in chunks)
+        bm25.save(str(staging / "bm25"), allow_pickle=False)
+        idf = _idf_column(bm25)
+        del bm25
+    _save(staging / "idf.npy", idf, np.float64)
+    (staging / "lowercase.txt").write_text(
+        "\n".join(sorted(lowercase_words(d.text for d in documents))), encoding="utf-8"
+    )
+
+
+def _write_words(
+    staging: Path,
+    words: Sequence[str],
+    word_embeddings: Vectors,
+    sentences: Sequence[tuple[str, int, int]],
+    documents: Sequence[Document],
+) -> None:
+    """The vocabulary, its vectors and its postings (which sentences hold each word)."""
+    _write_jsonl(staging / "words.jsonl", words)
+    _save(staging / "word_embeddings.npy", word_embeddings, np.float32)
+    texts = {d.doc_id: d.text for d in documents}
+    word_rows, sentence_rows = _postings(words, (texts[d][a:b] for d, a, b in sentences))
+    offsets, rows = _csr(word_rows, sentence_rows, len(words))
+    _save(staging / "word_sentences_offsets.npy", offsets, np.int64)
+    _save(staging / "word_sentences.npy", rows, np.int64)
 
 
 def _set_current(collection_dir: Path, name: str) -> None:
@@ -320,74 +765,74 @@ def writer_lock(collection_dir: Path) -> Iterator[None]:
 # ---------------------------------------------------------------- loading
 
 
-def _verify_files(generation: Path, manifest: dict[str, Any]) -> None:
+def _verify_files(generation: Path, manifest: dict[str, Any], full: bool) -> None:
+    """Every listed file against the manifest: sizes always, checksums of all files when
+    `full`, else of the small ones only (hashing gigabytes on each start is O(size))."""
     expected: dict[str, dict[str, Any]] = manifest.get("files", {})
     for name in _DATA_FILES:
         if name not in expected:
             raise IndexCorruptError(f"{generation / MANIFEST} does not list {name}")
-    for name in expected:
-        check_file(generation, manifest, name)
+    for name, facts in expected.items():
+        check_file(generation, manifest, name, hash_it=full or facts["bytes"] <= SMALL_FILE_BYTES)
 
 
-def load_index(collection_dir: Path) -> LoadedIndex:
-    """Load the live generation, checking every file against the manifest and each other."""
+def _check_shapes(index: LoadedIndex) -> None:
+    counts, dimension = index.manifest["counts"], index.dimension
+    problems = []
+    expected = {
+        "chunks.npy": (index.chunk_columns, (counts["chunks"], 5)),
+        "sentences.npy": (index.sentence_columns, (counts["sentences"], 3)),
+        "embeddings.npy": (index.embeddings, (counts["chunks"], dimension)),
+        "sentence_embeddings.npy": (index.sentence_embeddings, (counts["sentences"], dimension)),
+        "word_embeddings.npy": (index.word_embeddings, (counts["words"], dimension)),
+        "doc_offsets.npy": (index.doc_offsets, (counts["documents"] + 1,)),
+    }
+    keys = {
+        "doc_chunks": counts["documents"],
+        "doc_sentences": counts["documents"],
+        "chunk_sentences": counts["chunks"],
+        "sentence_chunks": counts["sentences"],
+        "word_sentences": counts["words"],
+    }
+    for name, n_keys in keys.items():
+        offsets, rows = index.csr(name)
+        expected[f"{name}_offsets.npy"] = (offsets, (n_keys + 1,))
+        if len(offsets) and int(offsets[-1]) != len(rows):
+            problems.append(f"{name}.npy holds {len(rows)} rows, its offsets end at {offsets[-1]}")
+    for name, (values, shape) in expected.items():
+        if values.shape != shape:
+            problems.append(f"{name} has shape {values.shape}, expected {shape}")
+    texts = (index.path / "texts.bin").stat().st_size
+    if not problems and int(index.doc_offsets[-1]) != texts:
+        problems.append(
+            f"texts.bin holds {texts} bytes, doc_offsets.npy ends at {index.doc_offsets[-1]}"
+        )
+    if problems:
+        raise index._corrupt("; ".join(problems))
+
+
+def load_index(collection_dir: Path, *, full_verify: bool | None = None) -> LoadedIndex:
+    """Open the live generation, checked against its manifest (every checksum when the
+    generation is under FULL_VERIFY_MAX_BYTES or `full_verify`) and its arrays' shapes
+    against its counts. Nothing is read into Python objects until asked for."""
     generation = current_generation(collection_dir)
     manifest = read_manifest(generation)
-    _verify_files(generation, manifest)
-    documents = {
-        d.doc_id: d for d in map(document_from_row, read_jsonl(generation / "documents.jsonl"))
-    }
-    chunks = [_chunk_from_row(r) for r in read_jsonl(generation / "chunks.jsonl")]
-    embeddings = np.load(generation / "embeddings.npy", allow_pickle=False)
-    dense = faiss.read_index(str(generation / "dense.faiss"))
-    if isinstance(dense, faiss.IndexHNSWFlat):
-        dense.hnsw.efSearch = _HNSW_EF_SEARCH
-    bm25 = bm25s.BM25.load(str(generation / "bm25"), allow_pickle=False) if chunks else bm25s.BM25()
-    sentences = [(str(d), int(a), int(b)) for d, a, b in read_jsonl(generation / "sentences.jsonl")]
-    sentence_embeddings = np.load(generation / "sentence_embeddings.npy", allow_pickle=False)
-    words = read_jsonl(generation / "words.jsonl")
-    word_embeddings = np.load(generation / "word_embeddings.npy", allow_pickle=False)
-    counts = manifest["counts"]
-    problems = []
-    if not all(isinstance(w, str) for w in words):
-        problems.append("words.jsonl holds a line that is not a JSON string")
-    if word_embeddings.shape != (len(words), manifest["embedding"]["dimension"]):
-        problems.append(
-            f"word embeddings shape {word_embeddings.shape} does not fit {len(words)} words"
+    if full_verify is None:
+        total = sum(int(f["bytes"]) for f in manifest.get("files", {}).values())
+        full_verify = total <= FULL_VERIFY_MAX_BYTES
+    _verify_files(generation, manifest, full_verify)
+    index = LoadedIndex(generation, manifest)
+    _check_shapes(index)
+    return index
+
+
+def verify_index(collection_dir: Path) -> LoadedIndex:
+    """The full check `rag verify` runs: every file's checksum, every shape, both vector
+    indexes and the BM25 index opened and counted."""
+    index = load_index(collection_dir, full_verify=True)
+    _ = index.chunk_index, index.sentence_index, index.words, index.doc_ids
+    if len(index.chunks) and index.bm25.scores["num_docs"] != len(index.chunks):
+        raise index._corrupt(
+            f"BM25 holds {index.bm25.scores['num_docs']} chunks for {len(index.chunks)}"
         )
-    if sentence_embeddings.shape != (len(sentences), manifest["embedding"]["dimension"]):
-        problems.append(
-            f"sentence embeddings shape {sentence_embeddings.shape} does not fit "
-            f"{len(sentences)} sentences"
-        )
-    if len(documents) != counts["documents"]:
-        problems.append(f"{len(documents)} documents, manifest says {counts['documents']}")
-    if len(chunks) != counts["chunks"]:
-        problems.append(f"{len(chunks)} chunks, manifest says {counts['chunks']}")
-    if embeddings.shape != (len(chunks), manifest["embedding"]["dimension"]):
-        problems.append(f"embeddings shape {embeddings.shape} does not fit {len(chunks)} chunks")
-    if dense.ntotal != len(chunks):
-        problems.append(f"FAISS holds {dense.ntotal} vectors for {len(chunks)} chunks")
-    for chunk in chunks:
-        document = documents.get(chunk.doc_id)
-        if document is None or document.text[chunk.start : chunk.end] != chunk.text:
-            problems.append(f"chunk {chunk.chunk_id} does not match its document's text")
-            break
-    if problems:
-        raise IndexCorruptError(
-            f"the index at {generation} is inconsistent: {'; '.join(problems)}; "
-            "rebuild with `rag ingest --rebuild`"
-        )
-    return LoadedIndex(
-        generation,
-        manifest,
-        documents,
-        chunks,
-        embeddings,
-        dense,
-        bm25,
-        sentences,
-        sentence_embeddings,
-        words,
-        word_embeddings,
-    )
+    return index

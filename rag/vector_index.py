@@ -162,3 +162,13 @@ def _entry(kind: str, settings: Settings | None) -> Entry:
             f"unknown vector index {kind!r}; known: {', '.join(sorted(REGISTRY))}"
         ) from None
     return entry if isinstance(entry, tuple) else entry(settings)
+
+
+def choose_kind(n_vectors: int, requested: str) -> str:
+    """The registry kind for an index of `n_vectors`: `requested` unless it is "auto"
+    (placeholder: "auto" is exact search at every size until the approximate kinds land)."""
+    if requested == "auto":
+        return FaissFlatIndex.kind
+    if requested not in REGISTRY:
+        _entry(requested, None)
+    return requested

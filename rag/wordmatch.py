@@ -78,6 +78,30 @@ class WordMatcher:
         n = max(self.sentence_count, 1)
         self.idf = np.log1p(n / np.maximum(frequency, 1)).astype(np.float32)
 
+    @classmethod
+    def from_postings(
+        cls,
+        words_: Sequence[str],
+        vectors: Vectors,
+        offsets: npt.NDArray[np.int64],
+        sentences: npt.NDArray[np.int64],
+        sentence_count: int,
+    ) -> WordMatcher:
+        """The matcher from postings computed at ingest (rag.store): which sentences hold
+        each word, `sentences[offsets[w]:offsets[w + 1]]`; nothing walks the sentences."""
+        if len(words_) != len(vectors) or len(offsets) != len(words_) + 1:
+            raise ValueError(f"{len(words_)} words, {len(vectors)} vectors, {len(offsets)} offsets")
+        matcher = cls.__new__(cls)
+        matcher.words = list(words_)
+        matcher.vectors = vectors
+        matcher._row = {w: i for i, w in enumerate(matcher.words)}
+        matcher.sentence_count = sentence_count
+        matcher._sentences = sentences
+        matcher._offsets = offsets
+        frequency = np.diff(offsets)
+        matcher.idf = np.log1p(max(sentence_count, 1) / np.maximum(frequency, 1)).astype(np.float32)
+        return matcher
+
     def knows(self, name: str) -> bool:
         """Whether the collection uses a name: all its content words are in the vocabulary."""
         found = content_words(name)

@@ -10,6 +10,7 @@ import json
 import os
 from pathlib import Path
 
+import faiss
 import numpy as np
 import pytest
 from fakes import HashEmbedder
@@ -160,7 +161,8 @@ def test_no_index_yet_is_a_clear_error(settings: Settings) -> None:
 
 
 @pytest.mark.parametrize(
-    "victim", ["chunks.jsonl", "embeddings.npy", "dense.faiss", "documents.jsonl"]
+    "victim",
+    ["chunks.npy", "embeddings.npy", "chunks.index", "documents.jsonl", "texts.bin", "idf.npy"],
 )
 def test_truncated_or_edited_files_are_refused(
     victim: str, small_corpus: Path, settings: Settings, fake: HashEmbedder
@@ -207,7 +209,7 @@ def test_a_failure_at_any_write_step_leaves_the_previous_index_intact(
         raise KeyboardInterrupt("killed mid-write")
 
     owner, _, name = step.rpartition(".")
-    target = {"": store, "np": store.np, "faiss": store.faiss}[owner]
+    target = {"": store, "np": store.np, "faiss": faiss}[owner]
     monkeypatch.setattr(target, name, crash)
     _write(small_corpus, "georgia.txt", "A different text about Georgia and the EU in 2025.")
     with pytest.raises(KeyboardInterrupt):

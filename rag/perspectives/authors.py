@@ -31,21 +31,27 @@ def perspective_label(perspective: Perspective) -> str:
     return author_label(perspective.meta) if perspective.author is None else perspective.author
 
 
-def author_names(documents: Mapping[str, Document]) -> list[str]:
-    """The collection's named authors: in a question they pick a source, not a topic."""
-    return sorted({d.meta.author for d in documents.values() if d.meta.author})
+def _meta(entry: Document | DocumentMeta) -> DocumentMeta:
+    return entry.meta if isinstance(entry, Document) else entry
+
+
+def author_names(documents: Mapping[str, Document] | Mapping[str, DocumentMeta]) -> list[str]:
+    """The collection's named authors: in a question they pick a source, not a topic.
+    Metadata alone serves (an index's `metas`: no text is read)."""
+    return sorted({m.author for m in map(_meta, documents.values()) if m.author})
 
 
 def author_groups(
-    documents: Mapping[str, Document], wanted: Sequence[str] | None = None
+    documents: Mapping[str, Document] | Mapping[str, DocumentMeta],
+    wanted: Sequence[str] | None = None,
 ) -> list[AuthorGroup]:
     """Documents grouped by author (names compared case-insensitively), in collection order.
 
     `wanted` keeps the groups whose author name, label or document id contains one of its
     strings (case-insensitive); a string matching nothing is an error naming the authors."""
     groups: dict[str, AuthorGroup] = {}
-    for doc_id, document in documents.items():
-        meta = document.meta
+    for doc_id, entry in documents.items():
+        meta = _meta(entry)
         label = author_label(meta)
         key = label.casefold() if meta.author and meta.author.strip() else f"doc:{doc_id}"
         group = groups.get(key)

@@ -55,10 +55,11 @@ def compare(
     """A perspective per author (or per document where the author is unknown), and points
     of agreement and divergence between them. `llm` is called only for the openai backend."""
     documents = retriever.index.documents
-    groups = author_groups(documents, authors)  # a bad name fails before the model loads
+    metas = retriever.index.metas
+    groups = author_groups(metas, authors)  # a bad name fails before the model loads
     chosen = backend or settings.backend
     answerers.kind(chosen)  # an unknown backend is an error, before any work
-    analysis = for_comparison(analyse(question, scorer.idf, authors=author_names(documents)))
+    analysis = for_comparison(analyse(question, scorer.idf, authors=author_names(metas)))
     query_vector = retriever.embed_query(question)
     expanded = settings.expand_place_names and expand_query(question) != question
     question_vector = scorer.embed_question(question) if expanded else query_vector

@@ -103,7 +103,7 @@ def claim_sentences(
         return []
     documents = index.documents
     wanted = set(group.doc_ids)
-    rows = [r for r, (doc_id, _, _) in enumerate(index.sentences) if doc_id in wanted]
+    rows = sorted(int(r) for doc_id in wanted for r in index.sentence_rows_of(doc_id))
     if not rows:
         return []
     similarities = index.sentence_embeddings[rows] @ question_vector
