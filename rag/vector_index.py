@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -46,15 +46,92 @@ class VectorIndex(Protocol):
         ...
 
 
+RowSource = Any  # an array-like of float32 vectors indexed by id (e.g. a read-only np.memmap)
+
+# Parameters, chosen by eval/ann_sweep.py (see the module docstring for the figures).
+APPROXIMATE_MIN_VECTORS = 50_000  # "auto": exact below this many vectors
+APPROXIMATE_KIND = "ivf_pq"  # "auto": the kind at or above it
+HNSW_M = 32
+HNSW_EF_CONSTRUCTION = 40
+HNSW_EF_SEARCH = 64
+IVF_CELLS_PER_SQRT = 4  # nlist = 4 * sqrt(n), a power of two
+IVF_NPROBE = 32
+IVF_TRAIN_PER_CELL = 40  # k-means sample: this many points per cell
+IVF_KMEANS_ITERATIONS = 10
+RESCORE_FACTOR = 10  # candidates fetched per wanted hit when re-scoring exactly
+_MIN_TRAIN = 10_000
+_MIN_POINTS_PER_CELL = 39  # below this FAISS's k-means warns and cells go empty
+_ADD_BATCH = 65_536
+_NO_ID_ABOVE = 1 << 62
+
+
+def ivf_nlist(n_vectors: int) -> int:
+    """Cells for `n_vectors`: a multiple of sqrt(n), rounded to a power of two."""
+    target = IVF_CELLS_PER_SQRT * np.sqrt(max(n_vectors, 1))
+    return int(2 ** max(0, round(float(np.log2(target)))))
+
+
+def choose_kind(n_vectors: int, requested: str) -> str:
+    """The index kind for a collection of `n_vectors`: `requested` itself unless "auto",
+    which is exact search below `APPROXIMATE_MIN_VECTORS` and `APPROXIMATE_KIND` above."""
+    if requested != "auto":
+        _entry(requested)  # an unknown name fails here, before any work
+        return requested
+    return FaissFlatIndex.kind if n_vectors < APPROXIMATE_MIN_VECTORS else APPROXIMATE_KIND
+
+
+def _floats(vectors: Vectors) -> Vectors:
+    return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+def _check_ids(ids: Ids) -> None:
+    if len(ids) and int(np.min(ids)) < 0:
+        raise ValueError("vector ids must be non-negative (they are rows)")
+
+
+def _empty(queries: int, k: int) -> tuple[Scores, Ids]:
+    shape = (queries, max(k, 0))
+    return np.zeros(shape, dtype=np.float32), np.full(shape, -1, dtype=np.int64)
+
+
+def _tidy(scores: Any, ids: Any) -> tuple[Scores, Ids]:
+    ids = np.asarray(ids, dtype=np.int64)
+    scores = np.asarray(scores, dtype=np.float32)
+    scores[ids < 0] = 0.0
+    return scores, ids
+
+
+def _rescore(queries: Vectors, candidates: Ids, exact: RowSource, k: int) -> tuple[Scores, Ids]:
+    """The `k` best of each row of `candidates` by exact inner product with `exact[id]`."""
+    scores, ids = _empty(len(queries), k)
+    for row, (query, found) in enumerate(zip(queries, candidates, strict=True)):
+        found = np.unique(found[found >= 0])  # sorted: reads a memmap in file order
+        if not len(found):
+            continue
+        values = np.asarray(exact[found], dtype=np.float32) @ query
+        order = np.lexsort((found, -values))[:k]
+        scores[row, : len(order)] = values[order]
+        ids[row, : len(order)] = found[order]
+    return scores, ids
+
+
+def _pq_subquantizers(dimension: int) -> int:
+    """Sub-quantizers for PQ codes: one byte per 8 dimensions (a divisor of the dimension)."""
+    wanted = max(1, dimension // 8)
+    return max(m for m in range(1, wanted + 1) if dimension % m == 0)
+
+
 class FaissFlatIndex:
     """Exact search (FAISS `IndexFlatIP` under an id map): the reference the approximate
     indexes are measured against, and the right choice for small collections."""
 
     kind = "flat"
+    lossy = False
 
-    def __init__(self, dimension: int) -> None:
+    def __init__(self, dimension: int, capacity: int = 0) -> None:
         import faiss
 
+        del capacity
         self.dimension = dimension
         self._index: faiss.Index = faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
 
@@ -77,10 +154,8 @@ class FaissFlatIndex:
     def search(self, queries: Vectors, k: int) -> tuple[Scores, Ids]:
         queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
         if k <= 0 or not len(self):
-            empty = np.zeros((len(queries), max(k, 0)))
-            return empty.astype(np.float32), np.full(empty.shape, -1, dtype=np.int64)
-        scores, ids = self._index.search(queries, k)
-        return scores.astype(np.float32), ids.astype(np.int64)
+            return _empty(len(queries), k)
+        return _tidy(*self._index.search(queries, k))
 
     def save(self, path: Path) -> None:
         import faiss
@@ -98,17 +173,236 @@ class FaissFlatIndex:
         return loaded
 
 
-IndexFactory = Callable[[int], VectorIndex]
+class FaissHnswIndex:
+    """Approximate search on a FAISS HNSW graph (full float32 vectors in RAM): the fastest
+    searches, but a slow, single-pass build (see the figures in the module docstring), so
+    it suits collections up to a few hundred thousand vectors.
+
+    HNSW cannot drop a node from its graph, so `remove` forgets the id instead (its slot
+    in the id map becomes -1, which the search's selector skips); the node still routes
+    searches, and the next rebuild of the generation drops it."""
+
+    kind = "hnsw"
+    lossy = False
+
+    def __init__(self, dimension: int, capacity: int = 0) -> None:
+        import faiss
+
+        del capacity  # the graph grows as vectors arrive
+        self.dimension = dimension
+        graph = faiss.IndexHNSWFlat(dimension, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        graph.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+        self._index: Any = faiss.IndexIDMap(graph)  # faiss's stubs lack IndexIDMap.id_map
+        self._removed = 0
+        self.ef_search = HNSW_EF_SEARCH
+
+    def __len__(self) -> int:
+        return int(self._index.ntotal) - self._removed
+
+    def add(self, ids: Ids, vectors: Vectors) -> None:
+        if len(ids):
+            _check_ids(ids)
+            self._index.add_with_ids(_floats(vectors), np.ascontiguousarray(ids, dtype=np.int64))
+
+    def remove(self, ids: Ids) -> int:
+        import faiss
+
+        held = faiss.vector_to_array(self._index.id_map)
+        gone = np.isin(held, np.asarray(ids, dtype=np.int64)) & (held >= 0)
+        count = int(gone.sum())
+        if count:
+            held[gone] = -1
+            faiss.copy_array_to_vector(held, self._index.id_map)
+            self._removed += count
+        return count
+
+    def search(self, queries: Vectors, k: int) -> tuple[Scores, Ids]:
+        import faiss
+
+        queries = _floats(np.atleast_2d(queries))
+        if k <= 0 or not len(self):
+            return _empty(len(queries), k)
+        params = faiss.SearchParametersHNSW(  # type: ignore[attr-defined]
+            efSearch=max(self.ef_search, k)
+        )
+        if self._removed:
+            params.sel = faiss.IDSelectorRange(0, _NO_ID_ABOVE)
+        scores, ids = self._index.search(queries, k, params=params)
+        return _tidy(scores, ids)
+
+    def save(self, path: Path) -> None:
+        import faiss
+
+        faiss.write_index(self._index, str(path))
+
+    @classmethod
+    def load(cls, path: Path) -> FaissHnswIndex:
+        import faiss
+
+        index: Any = faiss.read_index(str(path))
+        loaded = cls.__new__(cls)
+        loaded.dimension = int(index.d)
+        loaded._index = index
+        loaded._removed = int((faiss.vector_to_array(index.id_map) < 0).sum())
+        loaded.ef_search = HNSW_EF_SEARCH
+        return loaded
+
+
+class FaissIvfIndex:
+    """Approximate search on a FAISS inverted file with compressed codes: k-means cells
+    (trained on a sample of the first vectors added), of which `nprobe` are scanned per
+    query. Codes are 8-bit scalars per dimension (`ivf_sq8`, a quarter of float32) or
+    product-quantised (`ivf_pq`, 8 dimensions per byte: a 32nd).
+
+    Compressed scores are approximate, so when the caller attaches the exact vectors
+    (`rescore_with`, typically the generation's memory-mapped embeddings, indexed by id),
+    the index fetches `RESCORE_FACTOR` times the asked candidates and ranks them by exact
+    inner product; the float32 vectors then stay on disk, read only for those candidates."""
+
+    kind = "ivf_sq8"
+    lossy = True
+
+    def __init__(self, dimension: int, capacity: int = 0) -> None:
+        self.dimension = dimension
+        self._capacity = capacity
+        self._index: Any = None  # built on the first add: the cells need training data
+        self._exact: RowSource | None = None
+        self.nprobe = IVF_NPROBE  # cells scanned per query (at most all of them)
+        self.rescore_factor = RESCORE_FACTOR
+
+    # -- building
+
+    def _codes(self, quantizer: Any, nlist: int, train_rows: int) -> Any:
+        import faiss
+
+        del train_rows
+        return faiss.IndexIVFScalarQuantizer(
+            quantizer,
+            self.dimension,
+            nlist,
+            faiss.ScalarQuantizer.QT_8bit,
+            faiss.METRIC_INNER_PRODUCT,
+        )
+
+    def _train(self, vectors: Vectors) -> Any:
+        import faiss
+
+        rows = len(vectors)
+        nlist = ivf_nlist(max(self._capacity, rows))
+        nlist = max(1, min(nlist, rows // _MIN_POINTS_PER_CELL))
+        sample = vectors
+        wanted = max(nlist * IVF_TRAIN_PER_CELL, _MIN_TRAIN)
+        if rows > wanted:
+            picks = np.random.default_rng(0).choice(rows, wanted, replace=False)
+            sample = vectors[np.sort(picks)]
+        quantizer = faiss.IndexFlatIP(self.dimension)
+        index = self._codes(quantizer, nlist, len(sample))
+        index.cp.niter = IVF_KMEANS_ITERATIONS
+        index.train(_floats(sample))
+        self._index = index
+        return index
+
+    def add(self, ids: Ids, vectors: Vectors) -> None:
+        if not len(ids):
+            return
+        _check_ids(ids)
+        if self._index is None:
+            self._train(vectors)
+        for start in range(0, len(ids), _ADD_BATCH):  # bounded float32 copies
+            stop = start + _ADD_BATCH
+            self._index.add_with_ids(
+                _floats(vectors[start:stop]), np.ascontiguousarray(ids[start:stop], dtype=np.int64)
+            )
+
+    def rescore_with(self, vectors: RowSource | None) -> None:
+        """Rank candidates by exact inner product with `vectors[id]` (None: by the codes)."""
+        self._exact = vectors
+
+    # -- the protocol
+
+    def __len__(self) -> int:
+        return 0 if self._index is None else int(self._index.ntotal)
+
+    def remove(self, ids: Ids) -> int:
+        import faiss
+
+        if self._index is None:
+            return 0
+        selector = faiss.IDSelectorBatch(np.ascontiguousarray(ids, dtype=np.int64))
+        return int(self._index.remove_ids(selector))
+
+    def search(self, queries: Vectors, k: int) -> tuple[Scores, Ids]:
+        queries = _floats(np.atleast_2d(queries))
+        if k <= 0 or not len(self):
+            return _empty(len(queries), k)
+        self._index.nprobe = min(self.nprobe, int(self._index.nlist))
+        if self._exact is None or self.rescore_factor < 1:
+            return _tidy(*self._index.search(queries, k))
+        _, candidates = self._index.search(queries, k * self.rescore_factor)
+        return _rescore(queries, candidates, self._exact, k)
+
+    def save(self, path: Path) -> None:
+        import faiss
+
+        if self._index is None:  # nothing added: an untrained, empty index of the kind
+            self._train(np.eye(2, self.dimension, dtype=np.float32)).reset()
+        faiss.write_index(self._index, str(path))
+
+    @classmethod
+    def load(cls, path: Path) -> FaissIvfIndex:
+        import faiss
+
+        index: Any = faiss.read_index(str(path))  # already the concrete IVF class
+        loaded = cls.__new__(cls)
+        loaded.dimension = int(index.d)
+        loaded._capacity = int(index.ntotal)
+        loaded._index = index
+        loaded._exact = None
+        loaded.nprobe = IVF_NPROBE
+        loaded.rescore_factor = RESCORE_FACTOR
+        return loaded
+
+
+class FaissIvfPqIndex(FaissIvfIndex):
+    __doc__ = FaissIvfIndex.__doc__
+    kind = "ivf_pq"
+
+    def _codes(self, quantizer: Any, nlist: int, train_rows: int) -> Any:
+        import faiss
+
+        # 8 bits per sub-quantizer need 256 training points each; fewer rows, fewer bits.
+        bits = int(min(8, max(1, np.floor(np.log2(max(train_rows, 2))))))
+        index = faiss.IndexIVFPQ(
+            quantizer,
+            self.dimension,
+            nlist,
+            _pq_subquantizers(self.dimension),
+            bits,
+            faiss.METRIC_INNER_PRODUCT,
+        )
+        # FAISS's k-means is slow on 8-dimensional pieces: a smaller sample, fewer rounds
+        index.pq.cp.niter = IVF_KMEANS_ITERATIONS
+        index.pq.cp.max_points_per_centroid = 64
+        return index
+
+
+IndexFactory = Callable[..., VectorIndex]  # (dimension, capacity=0): capacity sizes IVF cells
+Callable[[int], VectorIndex]
 IndexLoader = Callable[[Path], VectorIndex]
 
 # name -> (create an empty index of a dimension, load a saved one)
 REGISTRY: dict[str, tuple[IndexFactory, IndexLoader]] = {
     FaissFlatIndex.kind: (FaissFlatIndex, FaissFlatIndex.load),
+    FaissHnswIndex.kind: (FaissHnswIndex, FaissHnswIndex.load),
+    FaissIvfIndex.kind: (FaissIvfIndex, FaissIvfIndex.load),
+    FaissIvfPqIndex.kind: (FaissIvfPqIndex, FaissIvfPqIndex.load),
 }
 
 
-def create_index(kind: str, dimension: int) -> VectorIndex:
-    return _entry(kind)[0](dimension)
+def create_index(kind: str, dimension: int, capacity: int = 0) -> VectorIndex:
+    """An empty index; `capacity` (the vectors about to be added, when known) sizes the
+    IVF cells, which are otherwise sized by the first batch added."""
+    return _entry(kind)[0](dimension, capacity)
 
 
 def load_vector_index(kind: str, path: Path) -> VectorIndex:
