@@ -529,8 +529,11 @@ class Retriever:
             pool, columns = pool[keep], [column[keep] for column in columns]
         if settings.fusion != "zscore":
             rankings = [
-                [(int(pool[i]), float(column[i])) for i, _ in self._top(column, limit, None)]
-                for column in columns
+                [
+                    (int(pool[i]), float(column[i]))
+                    for i, _ in self._top(column, limit, None, positive=positive)
+                ]
+                for column, positive in zip(columns, (False, False, True, True), strict=True)
             ]
             if settings.fusion == "rrf":
                 return rrf_fuse(rankings, weights, settings.rrf_k)
@@ -561,7 +564,8 @@ class Retriever:
         if not len(self.index.sentences):
             return np.zeros(0, dtype=np.int64)
         index = self._sentence_index()
-        found = index.search(query_vector[None, :], self._fetch(limit, allowed))[1][0]
+        # a chunk holds several sentences, and two chunks may share one: ask for more
+        found = index.search(query_vector[None, :], 2 * self._fetch(limit, allowed))[1][0]
         sentences = found[found >= 0]
         rows, _ = gather(self._sentence_owner_offsets, self._sentence_owner_rows, sentences)
         if allowed is not None:

@@ -122,3 +122,23 @@ def test_a_filter_leaving_few_rows_scores_them_exactly(
         got = few.search(question, filters=Filters(doc_ids=(doc_id,)))
         assert _rows(got) == _rows(want)
         assert [p.score for p in got] == pytest.approx([p.score for p in want], abs=1e-4)
+
+
+@pytest.mark.parametrize("fusion", ["rrf", "weighted"])
+def test_other_fusions_on_the_candidate_path(
+    built: tuple[LoadedIndex, Settings], fusion: str
+) -> None:
+    index, settings = built
+    fake = HashEmbedder()
+    settings = settings.model_copy(update={"fusion": fusion})
+    exhaustive = Retriever(index, fake, settings)
+    candidates = Retriever(
+        _with_vector_indexes(index, "ivf_sq8"),
+        fake,
+        settings.model_copy(update={"exhaustive_max_chunks": 0}),
+    )
+    overlap = []
+    for question in QUESTIONS[:10]:
+        want = _rows(exhaustive.search(question))
+        overlap.append(len(set(want) & set(_rows(candidates.search(question)))) / len(want))
+    assert np.mean(overlap) >= 0.7, overlap
