@@ -83,26 +83,26 @@ def size_of(index: Any) -> int:
         return path.stat().st_size
 
 
-def configs(n: int, quick: bool) -> Iterator[tuple[str, dict[str, Any], list[dict[str, Any]]]]:
+def configs(
+    n: int, args: argparse.Namespace
+) -> Iterator[tuple[str, dict[str, Any], list[dict[str, Any]]]]:
     """(kind, build parameters, search parameter variants)."""
-    yield "flat", {}, [{}]
-    if not quick and n <= 200_000:
+    kinds = set(args.kinds)
+    if "flat" in kinds:
+        yield "flat", {}, [{}]
+    if "hnsw" in kinds and n <= 200_000:
         for m in (16, 32):
             yield "hnsw", {"HNSW_M": m}, [{"ef_search": ef} for ef in (16, 32, 64, 128)]
-    cells = (1, 4) if n <= 200_000 else (1,)
-    for per_sqrt in cells:
-        for kind in ("ivf_sq8", "ivf_pq"):
-            factors = (0, 4) if kind == "ivf_sq8" else (0, 4, 10)
-            yield (
-                kind,
-                {"IVF_CELLS_PER_SQRT": per_sqrt},
-                [
-                    {"nprobe": p, "rescore_factor": f}
-                    for p in (4, 8, 16, 32, 64)
-                    for f in factors
-                    if not ((quick or n > 200_000) and p < 8)
-                ],
-            )
+    for per_sqrt in (1, 4) if n <= 200_000 else (1,):
+        for kind in sorted(kinds & {"ivf_sq8", "ivf_pq"}):
+            factors = (0, 4) if kind == "ivf_sq8" else args.rescore
+            for pq_dims in (8,) if kind == "ivf_sq8" else args.pq_dims:
+                yield (
+                    kind,
+                    {"IVF_CELLS_PER_SQRT": per_sqrt}
+                    | ({"PQ_DIMENSIONS_PER_BYTE": pq_dims} if kind == "ivf_pq" else {}),
+                    [{"nprobe": p, "rescore_factor": f} for p in args.nprobe for f in factors],
+                )
 
 
 def main() -> None:
@@ -111,7 +111,12 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--noise", type=float, default=0.5)
-    parser.add_argument("--quick", action="store_true", help="no HNSW, fewer nprobe values")
+    parser.add_argument(
+        "--kinds", nargs="+", default=["flat", "hnsw", "ivf_sq8", "ivf_pq"], help="HNSW: <=200k"
+    )
+    parser.add_argument("--nprobe", type=int, nargs="+", default=[4, 8, 16, 32, 64])
+    parser.add_argument("--rescore", type=int, nargs="+", default=[0, 4, 10])
+    parser.add_argument("--pq-dims", type=int, nargs="+", default=[8], help="dimensions a byte")
     parser.add_argument("--build-threads", type=int, default=2)
     args = parser.parse_args()
     base = base_vectors(args.index)
@@ -130,7 +135,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as folder:
             np.save(Path(folder) / "v.npy", vectors)
             memmap = np.load(Path(folder) / "v.npy", mmap_mode="r")
-            for kind, build, variants in configs(n, args.quick):
+            for kind, build, variants in configs(n, args):
                 saved = {name: getattr(vi, name) for name in build}
                 for name, value in build.items():
                     setattr(vi, name, value)

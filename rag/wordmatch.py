@@ -116,9 +116,11 @@ class WordMatcher:
         values = np.repeat(similarity[asked, matched] * self.idf[matched], counts)
         asked = np.repeat(asked, counts)
         if sentences is not None:  # keep the postings among `sentences`, renumbered
-            at = np.minimum(np.searchsorted(sentences, held), len(sentences) - 1)
-            kept = sentences[at] == held
-            asked, held, values = asked[kept], at[kept], values[kept]
+            member = np.zeros(self.sentence_count, dtype=bool)
+            member[sentences] = True
+            kept = member[held]
+            asked, values = asked[kept], values[kept]
+            held = np.searchsorted(sentences, held[kept])
         best = np.zeros((len(asked_words), width), dtype=np.float32)
         np.maximum.at(best, (asked, held), values)
         total: Scores = best.sum(axis=0)
