@@ -8,21 +8,26 @@ name in `REGISTRY` (`RAG_VECTOR_STORE`), so a new engine is one class plus one e
 Kinds: "flat" (exact), "hnsw" (graph, float32), "ivf_sq8" and "ivf_pq" (inverted file with
 8-bit or product-quantised codes, re-scored exactly from the float32 vectors on disk).
 `choose_kind("auto")` is flat below 50,000 vectors and ivf_pq above, with sqrt(n) cells
-(a power of two), nprobe 16 and 10x candidates re-scored. Measured by eval/ann_sweep.py on
-this 2-core machine under load (other jobs running; read the ratios), MiniLM vectors of
-the demo index repeated with gaussian noise in their principal subspace, 200 queries,
-one at a time; recall@10 against exact search:
+(a power of two), nprobe 8 and 20x candidates re-scored: the cheapest setting with
+recall@10 >= 0.95 at every size measured. Measured by eval/ann_sweep.py on this 2-core
+machine under load (other jobs running; read the ratios), MiniLM vectors of the demo index
+repeated with gaussian noise (norm 0.5) in their principal subspace and renormalised, 200
+queries, one at a time; recall@10 against exact search:
 
     size  kind     parameters                    recall@10  p50 ms  build s     MB
      10k  flat                                       1.000    0.71      0.0    15.4
-     10k  ivf_pq   nlist=128 nprobe=16 rescore=10    0.984    0.29     80.5     1.2
+     10k  ivf_pq   nlist=128 nprobe=8 rescore=10     0.956    0.18     80.5     1.2
     100k  flat                                       1.000   64.2       1.4   154.4
     100k  hnsw     M=16 efSearch=32                  0.968    0.09     64.3   168.8
+    100k  hnsw     M=32 efSearch=32                  0.990    0.11     90.2   181.6
     100k  ivf_sq8  nlist=256 nprobe=8                0.980    0.37      7.0    39.6
-    100k  ivf_pq   nlist=256 nprobe=16 rescore=10    0.996    0.52     90.6     6.4
+    100k  ivf_pq   nlist=256 nprobe=8                0.542    0.21     90.6     6.4
+    100k  ivf_pq   nlist=256 nprobe=8 rescore=10     0.990    0.33     90.6     6.4
       1M  flat                                       1.000  517        3.5  1544
       1M  ivf_sq8  nlist=1024 nprobe=8               0.980    2.17    134.5   393.6
-      1M  ivf_pq   nlist=1024 nprobe=16 rescore=10   PQ1M
+      1M  ivf_pq   nlist=1024 nprobe=8 rescore=10    0.943    0.73    192.1    58.0
+      1M  ivf_pq   nlist=1024 nprobe=8 rescore=20    0.988    0.78    192.1    58.0
+      1M  ivf_pq   nlist=1024 nprobe=16 rescore=40   0.999    1.34    192.1    58.0
 
 Why ivf_pq: at 1M chunks the sentence index holds ~3M vectors; as float32 (flat, HNSW)
 that is 4.6 GB and as SQ8 1.2 GB, against a 2 GB budget for the whole process, while PQ
@@ -30,8 +35,10 @@ codes take 48 bytes a vector (~150 MB) and the exact re-scoring reads only the c
 rows of the memory-mapped embeddings. HNSW searches fastest but builds at ~1,000 vectors/s
 here (100k: 64 s with M=16, 90 s with M=32), so 3M sentence vectors would take an hour;
 IVF trains its cells and codes on a sample, so its build time grows with the adds only.
-The perturbed vectors cluster around the 981 originals, which favours IVF's cells; PQ
-alone (no re-scoring) finds only 0.54 of the true top 10 at 100k, hence the re-scoring.
+The perturbed vectors cluster around the 981 originals, which favours IVF's cells (real
+collections spread more: re-measure with `eval/ann_sweep.py --index` on one); PQ codes
+alone find about half of the true top 10, hence the re-scoring, whose candidates must grow
+with the collection (10x suffices at 100k, 20x at 1M).
 """
 
 from __future__ import annotations
@@ -84,11 +91,11 @@ HNSW_M = 16
 HNSW_EF_CONSTRUCTION = 40
 HNSW_EF_SEARCH = 32
 IVF_CELLS_PER_SQRT = 1  # nlist = sqrt(n), a power of two
-IVF_NPROBE = 16
+IVF_NPROBE = 8
 IVF_TRAIN_PER_CELL = 40  # k-means sample: this many points per cell
 IVF_KMEANS_ITERATIONS = 10
 PQ_DIMENSIONS_PER_BYTE = 8
-RESCORE_FACTOR = 10  # candidates fetched per wanted hit when re-scoring exactly
+RESCORE_FACTOR = 20  # candidates fetched per wanted hit when re-scoring exactly
 _MIN_TRAIN = 10_000
 _MIN_POINTS_PER_CELL = 39  # below this FAISS's k-means warns and cells go empty
 _ADD_BATCH = 65_536
