@@ -176,7 +176,9 @@ class Assistant:
         if live is None:
             with self._swap_lock:
                 if self._generation is None:
-                    self._generation = self._open(load_index(self.settings.collection_dir))
+                    self._generation = self._open(
+                        load_index(self.settings.collection_dir, settings=self.settings)
+                    )
                     self._checked_at = time.monotonic()
                 return self._generation
         now = time.monotonic()
@@ -191,6 +193,7 @@ class Assistant:
             self._swap_lock.release()
 
     def _open(self, index: LoadedIndex) -> Generation:
+        index.open_all()  # answers on after a later ingest prunes its folder
         return Generation(index, self.settings, lambda: self.embedder, lambda: self.llm)
 
     def _newer(self, live: Generation) -> Generation | None:
@@ -205,7 +208,7 @@ class Assistant:
         if name in (live.name, self._unloadable):
             return None
         try:
-            fresh = self._open(load_index(collection))
+            fresh = self._open(load_index(collection, settings=self.settings))
         except RagError as error:
             log.error("keeping index generation %s: the newer %s: %s", live.name, name, error)
             self._unloadable = name

@@ -254,7 +254,7 @@ def verify_command() -> None:
 
     settings = _settings()
     started = time.perf_counter()
-    index = verify_index(settings.collection_dir)
+    index = verify_index(settings.collection_dir, settings)
     counts = index.manifest["counts"]
     files = index.manifest["files"]
     size = sum(int(f["bytes"]) for f in files.values()) / 1e6

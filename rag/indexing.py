@@ -317,7 +317,7 @@ def ingest(
             words = _word_table(
                 entries, plan, get_embedder, config.dimension, notify, settings.embedding_batch_size
             )
-            _commit(settings.collection_dir, entries, config, words, notify)
+            _commit(settings.collection_dir, entries, config, words, notify, settings)
         return IngestReport(
             added=tuple(d for d in loaded.added if d not in unchunked),
             updated=tuple(d for d in loaded.updated if d not in unchunked),
@@ -353,7 +353,7 @@ class _Plan:
 def _plan(settings: Settings, *, rebuild: bool = False) -> _Plan:
     """Read the live index (if any) and decide whether it must be rebuilt."""
     try:
-        existing: LoadedIndex | None = load_index(settings.collection_dir)
+        existing: LoadedIndex | None = load_index(settings.collection_dir, settings=settings)
     except IndexNotFoundError:
         existing = None
     except (IndexCorruptError, IndexMismatchError):
@@ -690,6 +690,7 @@ def _commit(
     config: IndexConfig,
     words: tuple[list[str], Vectors],
     notify: Progress,
+    settings: Settings,
 ) -> None:
     notify("writing index", 0, 1)
     ordered = [entries[k] for k in sorted(entries)]
@@ -711,5 +712,6 @@ def _commit(
         words=words[0],
         word_embeddings=words[1],
         extra_manifest={"catalog": {e.document.doc_id: e.catalog for e in ordered}},
+        settings=settings,
     )
     notify("writing index", 1, 1)

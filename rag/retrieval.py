@@ -5,6 +5,12 @@ as its best sentence), BM25, and soft word matching (rag.wordmatch; a chunk scor
 best sentence). Each proposes its top candidates; by default every candidate of the union
 is then scored by all four and the z-scores are summed with weights (`zscore_fuse`).
 
+Above `Settings.exhaustive_max_chunks` chunks, scoring every chunk by every scorer costs
+too much per question (a matmul over every sentence vector, soft word matching over every
+sentence), so the candidates come from the vector indexes (the chunk index's top, the
+sentence index's top sentences mapped to their chunks) and BM25's top, and only that pool
+is scored by all four and fused the same way. Below it the exhaustive path stays as it was.
+
 The pure pieces (fusion, diversity) are functions over indices and scores; `Retriever`
 binds them to a loaded index and an embedder.
 """
@@ -81,6 +87,17 @@ def zscore_fuse(
             total += weight * (values - values.mean()) / spread
     order = np.argsort(-total, kind="stable")
     return [(int(rows[i]), float(total[i])) for i in order]
+
+
+def gather(
+    offsets: npt.NDArray[np.int64], values: npt.NDArray[np.int64], keys: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """The values of each key in a CSR table (`values[offsets[k]:offsets[k + 1]]`), flattened,
+    with the position in `keys` each came from."""
+    counts = offsets[keys + 1] - offsets[keys]
+    first = np.repeat(offsets[keys] - np.cumsum(counts) + counts, counts)
+    flat = np.asarray(values[first + np.arange(int(counts.sum()))], dtype=np.int64)
+    return flat, np.repeat(np.arange(len(keys)), counts)
 
 
 def _overlap_share(a: Chunk, b: Chunk) -> float:
@@ -188,17 +205,24 @@ class Retriever:
         self._vocabulary: Mapping[str, int] = (
             index.bm25.vocab_dict if index.chunks and index.bm25.vocab_dict else {}
         )
-        # Each chunk's sentences, flattened, for a per-chunk maximum in one numpy call
-        # (precomputed at ingest: rag.store).
+        # Each chunk's sentences, flattened, for a per-chunk maximum in one numpy call, and
+        # each sentence's chunks, for the candidate path (precomputed at ingest: rag.store).
         offsets, self._flat_sentences = index.csr("chunk_sentences")
+        self._chunk_sentence_offsets = offsets
         self._chunks_with_sentences = np.flatnonzero(np.diff(offsets))
         self._chunk_starts = offsets[self._chunks_with_sentences]
+        self._sentence_owner_offsets, self._sentence_owner_rows = index.csr("sentence_chunks")
         word_offsets, word_sentences = index.csr("word_sentences")
         self.words = WordMatcher.from_postings(
             index.words, index.word_embeddings, word_offsets, word_sentences, len(index.sentences)
         )
         self._unknown_vectors: dict[str, npt.NDArray[np.float32]] = {}
         self._sources: SourceNames | None = None  # built on the first question
+
+    @property
+    def exhaustive(self) -> bool:
+        """Whether every chunk is scored (small collections), or only candidates."""
+        return len(self.index.chunks) <= self.settings.exhaustive_max_chunks
 
     # ------------------------------------------------------------ filters
 
@@ -401,6 +425,8 @@ class Retriever:
         ]
         if query_vector is None:
             query_vector = self.embedder.embed([query])[0]
+        if not self.exhaustive:
+            return self._fuse_candidates(query, limit, allowed, query_vector, named, weights)
         sentence = self.sentence_scores(query_vector)
         lexical = self.lexical_scores(query)
         word = (
@@ -430,6 +456,137 @@ class Retriever:
         ]
         bonus = None if named is None else settings.source_boost * named[rows]
         return zscore_fuse(pool, columns, weights, bonus)
+
+    # ------------------------------------------------------------ the candidate path
+
+    def _fuse_candidates(
+        self,
+        query: str,
+        limit: int,
+        allowed: npt.NDArray[np.bool_] | None,
+        query_vector: Vectors,
+        named: npt.NDArray[np.bool_] | None,
+        weights: list[float],
+    ) -> list[tuple[int, float]]:
+        """`_fuse` for large collections: the pool is the union of the chunk index's,
+        the sentence index's and BM25's top candidates (among the allowed rows; all the
+        allowed rows when a filter leaves few), and only the pool is scored by all four.
+        Soft word matching proposes no candidates of its own here: it would have to scan
+        every sentence."""
+        settings = self.settings
+        lexical = self.lexical_scores(query)  # sparse: the postings of the query's terms
+        allowed_rows = None if allowed is None else np.flatnonzero(allowed)
+        if allowed_rows is not None and len(allowed_rows) <= settings.exhaustive_max_chunks:
+            pool = allowed_rows
+        else:
+            found = [
+                self._dense_candidates(query_vector, limit, allowed),
+                self._sentence_candidates(query_vector, limit, allowed),
+                np.array([row for row, _ in self._top(lexical, limit, allowed, positive=True)]),
+            ]
+            if named is not None:  # the named documents' chunks: few, scored exactly
+                found.append(np.flatnonzero(named))
+            pool = np.unique(np.concatenate(found).astype(np.int64))
+        if not len(pool):
+            return []
+        columns = [
+            np.asarray(self.index.embeddings[pool], dtype=np.float32) @ query_vector,
+            self._pool_sentence_scores(pool, query_vector),
+            lexical[pool],
+            self._pool_word_scores(pool, query)
+            if settings.word_weight
+            else np.zeros(len(pool), dtype=np.float32),
+        ]
+        if allowed_rows is not None and len(pool) == len(allowed_rows) and len(pool) > limit:
+            # every allowed row was scored: keep each scorer's top, as the exhaustive path does
+            keep = np.zeros(len(pool), dtype=bool)
+            for column, positive in zip(columns, (False, False, True, True), strict=True):
+                keep[[i for i, _ in self._top(column, limit, None, positive=positive)]] = True
+            if named is not None:
+                named_at = np.flatnonzero(named[pool])
+                best = self._top(columns[1][named_at], limit, None)
+                keep[named_at[[i for i, _ in best]]] = True
+            pool, columns = pool[keep], [column[keep] for column in columns]
+        if settings.fusion != "zscore":
+            rankings = [
+                [
+                    (int(pool[i]), float(column[i]))
+                    for i, _ in self._top(column, limit, None, positive=positive)
+                ]
+                for column, positive in zip(columns, (False, False, True, True), strict=True)
+            ]
+            if settings.fusion == "rrf":
+                return rrf_fuse(rankings, weights, settings.rrf_k)
+            return weighted_fuse(rankings, weights)
+        bonus = None if named is None else settings.source_boost * named[pool]
+        return zscore_fuse(pool.tolist(), columns, weights, bonus)
+
+    def _fetch(self, limit: int, allowed: npt.NDArray[np.bool_] | None) -> int:
+        """How many hits to ask an index for, so that about `limit` pass the filter."""
+        if allowed is None:
+            return limit
+        share = max(float(allowed.mean()), 1e-3)
+        return int(min(limit / share, limit * 50))
+
+    def _dense_candidates(
+        self, query_vector: Vectors, limit: int, allowed: npt.NDArray[np.bool_] | None
+    ) -> npt.NDArray[np.int64]:
+        found = self.index.chunk_index.search(query_vector[None, :], self._fetch(limit, allowed))[1]
+        rows: npt.NDArray[np.int64] = found[0][found[0] >= 0]
+        if allowed is not None:
+            rows = rows[allowed[rows]]
+        return rows[:limit]
+
+    def _sentence_candidates(
+        self, query_vector: Vectors, limit: int, allowed: npt.NDArray[np.bool_] | None
+    ) -> npt.NDArray[np.int64]:
+        """The chunks holding the sentence index's best sentences, best first."""
+        if not len(self.index.sentences):
+            return np.zeros(0, dtype=np.int64)
+        index = self.index.sentence_index
+        # a chunk holds several sentences, and two chunks may share one: ask for more
+        found = index.search(query_vector[None, :], 2 * self._fetch(limit, allowed))[1][0]
+        sentences = found[found >= 0]
+        rows, _ = gather(self._sentence_owner_offsets, self._sentence_owner_rows, sentences)
+        if allowed is not None:
+            rows = rows[allowed[rows]]
+        _, first = np.unique(rows, return_index=True)
+        return rows[np.sort(first)][:limit]
+
+    def _pool_sentences(self, pool: npt.NDArray[np.int64]) -> tuple[Any, Any]:
+        return gather(self._chunk_sentence_offsets, self._flat_sentences, pool)
+
+    def _pool_best(
+        self, pool: npt.NDArray[np.int64], owner: npt.NDArray[np.int64], values: Any
+    ) -> npt.NDArray[np.float32]:
+        """Each pool chunk's best sentence value (no sentence: the lowest value, or 0)."""
+        floor = min(float(values.min()), 0.0) if len(values) else 0.0
+        best = np.full(len(pool), -np.inf, dtype=np.float32)
+        np.maximum.at(best, owner, values)
+        best[np.isneginf(best)] = floor
+        return best
+
+    def _pool_sentence_scores(
+        self, pool: npt.NDArray[np.int64], query_vector: Vectors
+    ) -> npt.NDArray[np.float32]:
+        sentences, owner = self._pool_sentences(pool)
+        order = np.argsort(sentences, kind="stable")  # a memmap reads best in file order
+        values = np.empty(len(sentences), dtype=np.float32)
+        values[order] = (
+            np.asarray(self.index.sentence_embeddings[sentences[order]], dtype=np.float32)
+            @ query_vector
+        )
+        return self._pool_best(pool, owner, values)
+
+    def _pool_word_scores(self, pool: npt.NDArray[np.int64], query: str) -> npt.NDArray[np.float32]:
+        sentences, owner = self._pool_sentences(pool)
+        distinct, back = np.unique(sentences, return_inverse=True)
+        asked = content_words(query)
+        extra = self._unknown_word_vectors(self.words.unknown(asked))
+        scores = self.words.sentence_scores(
+            asked, self.settings.word_threshold, extra, sentences=distinct
+        )
+        return self._pool_best(pool, owner, scores[back])
 
     def _named_rows(
         self, named: frozenset[str], allowed: npt.NDArray[np.bool_] | None

@@ -130,6 +130,13 @@ class Settings(BaseSettings):
     )
 
     # Retrieval
+    exhaustive_max_chunks: int = Field(
+        default=20_000,
+        ge=0,
+        description="Up to this many chunks every chunk is scored by all four scorers (exact); "
+        "above it only the candidates of the chunk index, the sentence index and BM25 are "
+        "(measured: eval/ann_sweep.py, README).",
+    )
     top_k: int = Field(default=5, description="Passages returned per query.")
     candidates: int = Field(
         default=40,

@@ -43,6 +43,7 @@ import contextlib
 import fcntl
 import functools
 import json
+import logging
 import math
 import os
 import secrets
@@ -53,7 +54,7 @@ from array import array
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, overload
+from typing import TYPE_CHECKING, Any, overload
 
 import bm25s
 import numpy as np
@@ -76,8 +77,19 @@ from rag.index_files import (
 from rag.lexical import terms
 from rag.slots import lowercase_words
 from rag.types import Chunk, Document, DocumentMeta
-from rag.vector_index import VectorIndex, choose_kind, create_index, load_vector_index
+from rag.vector_index import (
+    VectorIndex,
+    choose_kind,
+    create_index,
+    drop_saved_index,
+    load_vector_index,
+)
 from rag.wordmatch import content_words
+
+if TYPE_CHECKING:
+    from rag.settings import Settings
+
+log = logging.getLogger(__name__)
 
 Rows = npt.NDArray[np.int64]
 
@@ -221,9 +233,12 @@ class LoadedIndex:
     """One generation, opened: arrays memory-mapped, everything else read on first use.
     Read-only: ingest builds a new one."""
 
-    def __init__(self, path: Path, manifest: dict[str, Any]) -> None:
+    def __init__(
+        self, path: Path, manifest: dict[str, Any], settings: Settings | None = None
+    ) -> None:
         self.path = path
         self.manifest = manifest
+        self.settings = settings  # for a vector index that needs them (a Qdrant server)
         self._lock = threading.Lock()
         self._text = functools.lru_cache(maxsize=1024)(self._read_text)
         self.chunk_columns = _array(path, "chunks.npy")
@@ -399,23 +414,33 @@ class LoadedIndex:
 
     @functools.cached_property
     def chunk_index(self) -> VectorIndex:
-        return self._vector_index("chunks", len(self.chunks))
+        return self._vector_index("chunks", len(self.chunks), self.embeddings)
 
     @functools.cached_property
     def sentence_index(self) -> VectorIndex:
-        return self._vector_index("sentences", len(self.sentences))
+        return self._vector_index("sentences", len(self.sentences), self.sentence_embeddings)
+
+    def open_all(self) -> LoadedIndex:
+        """Open what is otherwise opened on first use (vector indexes, BM25), so a served
+        generation keeps answering after a later ingest prunes its folder: open files and
+        mappings outlive the unlink, a path opened later does not."""
+        _ = self.chunk_index, self.sentence_index, self.bm25
+        return self
 
     @property
     def dense(self) -> VectorIndex:
         """The chunk index (its `search` answers as FAISS's does: scores, rows)."""
         return self.chunk_index
 
-    def _vector_index(self, name: str, expected: int) -> VectorIndex:
+    def _vector_index(self, name: str, expected: int, vectors: Vectors) -> VectorIndex:
         with self._lock:
             kind = str(self.manifest["vector_indexes"][name])
-            index = load_vector_index(kind, self.path / _VECTOR_INDEXES[name])
+            index = load_vector_index(kind, self.path / _VECTOR_INDEXES[name], self.settings)
         if len(index) != expected:
             raise self._corrupt(f"the {name} index holds {len(index)} vectors for {expected}")
+        rescore = getattr(index, "rescore_with", None)
+        if rescore is not None:  # compressed codes: the exact vectors re-rank the best hits
+            rescore(vectors)
         return index
 
     def _corrupt(self, problem: str) -> IndexCorruptError:
@@ -546,10 +571,15 @@ def _postings(words: Sequence[str], sentence_texts: Iterable[str]) -> tuple[Rows
 
 
 def _write_vector_index(
-    staging: Path, name: str, vectors: Vectors, requested: str, dimension: int
+    staging: Path,
+    name: str,
+    vectors: Vectors,
+    requested: str,
+    dimension: int,
+    settings: Settings | None,
 ) -> str:
     kind = choose_kind(len(vectors), requested)
-    index = create_index(kind, dimension)
+    index = create_index(kind, dimension, len(vectors), settings=settings)
     index.add(np.arange(len(vectors), dtype=np.int64), vectors)
     index.save(staging / _VECTOR_INDEXES[name])
     return kind
@@ -566,9 +596,11 @@ def write_generation(
     words: Sequence[str] = (),
     word_embeddings: Vectors | None = None,
     extra_manifest: dict[str, Any] | None = None,
+    settings: Settings | None = None,
 ) -> Path:
     """Write a complete new generation and make it current. Returns its folder.
-    Chunk ids must read `<doc_id>#<index>` (rag.chunking's): the columns keep only the index."""
+    Chunk ids must read `<doc_id>#<index>` (rag.chunking's): the columns keep only the index.
+    `settings` reach a vector index that needs them (a Qdrant server); None: defaults."""
     empty = np.zeros((0, config.dimension), dtype=np.float32)
     sentence_embeddings = empty if sentence_embeddings is None else sentence_embeddings
     word_embeddings = empty if word_embeddings is None else word_embeddings
@@ -588,10 +620,15 @@ def write_generation(
         _write_words(staging, words, word_embeddings, sentences, documents)
         kinds = {
             "chunks": _write_vector_index(
-                staging, "chunks", embeddings, config.vector_store, config.dimension
+                staging, "chunks", embeddings, config.vector_store, config.dimension, settings
             ),
             "sentences": _write_vector_index(
-                staging, "sentences", sentence_embeddings, config.vector_store, config.dimension
+                staging,
+                "sentences",
+                sentence_embeddings,
+                config.vector_store,
+                config.dimension,
+                settings,
             ),
         }
         chunk_counts = np.diff(np.load(staging / "doc_chunks_offsets.npy"))
@@ -629,7 +666,7 @@ def write_generation(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    _prune_generations(collection_dir, keep={name})
+    _prune_generations(collection_dir, keep={name}, settings=settings)
     return final
 
 
@@ -734,15 +771,28 @@ def _set_current(collection_dir: Path, name: str) -> None:
     _fsync_dir(collection_dir)
 
 
-def _prune_generations(collection_dir: Path, keep: set[str]) -> None:
-    """Drop generations other than the live one and its predecessor, and stale staging."""
+def _prune_generations(
+    collection_dir: Path, keep: set[str], settings: Settings | None = None
+) -> None:
+    """Drop generations other than the live one and its predecessor, and stale staging;
+    a vector index kept outside the folder (a Qdrant collection) is dropped first."""
     generations = sorted(p for p in collection_dir.glob("gen-*") if p.is_dir())
     survivors = {p.name for p in generations[-2:]} | keep
     for path in generations:
         if path.name not in survivors:
+            _drop_vector_indexes(path, settings)
             shutil.rmtree(path, ignore_errors=True)
     for path in collection_dir.glob(".tmp-gen-*"):
         shutil.rmtree(path, ignore_errors=True)
+
+
+def _drop_vector_indexes(generation: Path, settings: Settings | None) -> None:
+    try:
+        kinds = read_manifest(generation).get("vector_indexes", {})
+        for name, kind in kinds.items():
+            drop_saved_index(str(kind), generation / _VECTOR_INDEXES[name], settings)
+    except (RagError, OSError, KeyError) as error:
+        log.warning("could not drop the vector indexes of %s: %s", generation.name, error)
 
 
 @contextlib.contextmanager
@@ -811,7 +861,9 @@ def _check_shapes(index: LoadedIndex) -> None:
         raise index._corrupt("; ".join(problems))
 
 
-def load_index(collection_dir: Path, *, full_verify: bool | None = None) -> LoadedIndex:
+def load_index(
+    collection_dir: Path, *, full_verify: bool | None = None, settings: Settings | None = None
+) -> LoadedIndex:
     """Open the live generation, checked against its manifest (every checksum when the
     generation is under FULL_VERIFY_MAX_BYTES or `full_verify`) and its arrays' shapes
     against its counts. Nothing is read into Python objects until asked for."""
@@ -821,15 +873,15 @@ def load_index(collection_dir: Path, *, full_verify: bool | None = None) -> Load
         total = sum(int(f["bytes"]) for f in manifest.get("files", {}).values())
         full_verify = total <= FULL_VERIFY_MAX_BYTES
     _verify_files(generation, manifest, full_verify)
-    index = LoadedIndex(generation, manifest)
+    index = LoadedIndex(generation, manifest, settings)
     _check_shapes(index)
     return index
 
 
-def verify_index(collection_dir: Path) -> LoadedIndex:
+def verify_index(collection_dir: Path, settings: Settings | None = None) -> LoadedIndex:
     """The full check `rag verify` runs: every file's checksum, every shape, both vector
     indexes and the BM25 index opened and counted."""
-    index = load_index(collection_dir, full_verify=True)
+    index = load_index(collection_dir, full_verify=True, settings=settings)
     _ = index.chunk_index, index.sentence_index, index.words, index.doc_ids
     if len(index.chunks) and index.bm25.scores["num_docs"] != len(index.chunks):
         raise index._corrupt(

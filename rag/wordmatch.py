@@ -116,14 +116,18 @@ class WordMatcher:
         query_words: Sequence[str],
         threshold: float,
         extra: Mapping[str, npt.NDArray[np.float32]] | None = None,
+        sentences: npt.NDArray[np.int64] | None = None,
     ) -> Scores:
         """For each sentence: the sum over query words of the best match's similarity times
         its IDF, counting only matches at or above `threshold`. A query word outside the
-        vocabulary takes part when `extra` holds its vector."""
+        vocabulary takes part when `extra` holds its vector. `sentences` (sorted rows):
+        score only those, in that order, so the cost follows them and the matched words'
+        postings, not the collection."""
         extra = extra or {}
         asked_words = [w for w in dict.fromkeys(query_words) if w in self._row or w in extra]
-        if not asked_words or not self.sentence_count:
-            return np.zeros(self.sentence_count, dtype=np.float32)
+        width = self.sentence_count if sentences is None else len(sentences)
+        if not asked_words or not width:
+            return np.zeros(width, dtype=np.float32)
         query_vectors = np.stack(
             [self.vectors[self._row[w]] if w in self._row else extra[w] for w in asked_words]
         )
@@ -134,7 +138,14 @@ class WordMatcher:
         first = np.repeat(self._offsets[matched] - np.cumsum(counts) + counts, counts)
         held = self._sentences[first + np.arange(int(counts.sum()))]
         values = np.repeat(similarity[asked, matched] * self.idf[matched], counts)
-        best = np.zeros((len(asked_words), self.sentence_count), dtype=np.float32)
-        np.maximum.at(best, (np.repeat(asked, counts), held), values)
+        asked = np.repeat(asked, counts)
+        if sentences is not None:  # keep the postings among `sentences`, renumbered
+            member = np.zeros(self.sentence_count, dtype=bool)
+            member[sentences] = True
+            kept = member[held]
+            asked, values = asked[kept], values[kept]
+            held = np.searchsorted(sentences, held[kept])
+        best = np.zeros((len(asked_words), width), dtype=np.float32)
+        np.maximum.at(best, (asked, held), values)
         total: Scores = best.sum(axis=0)
         return total

@@ -137,7 +137,7 @@ def test_the_api_key_is_not_in_the_config_repr() -> None:
 def exercise_server_mode(settings: Settings, tmp_path: Path) -> None:
     """Build, save, reload, change and drop generations the way the store does."""
     vectors = _unit(1500, seed=3)
-    index = create_index("qdrant", 16, settings)
+    index = create_index("qdrant", 16, settings=settings)
     assert isinstance(index, QdrantIndex)
     first = index.collection
     assert first.startswith(settings.qdrant_collection_prefix + "-")

@@ -63,6 +63,17 @@ def test_each_query_word_counts_once_by_its_best_match_weighted_by_idf() -> None
     assert matcher.idf[matcher.words.index("arms")] > matcher.idf[matcher.words.index("sold")]
 
 
+def test_scoring_some_sentences_gives_their_scores_of_all() -> None:
+    """The candidate path scores only the pool's sentences: same values, in their order."""
+    matcher = _matcher()
+    asked = ["weapons", "bread", "sold"]
+    every = matcher.sentence_scores(asked, threshold=0.5)
+    for rows in ([0, 2], [1, 3], [3], [0, 1, 2, 3]):
+        some = matcher.sentence_scores(asked, 0.5, sentences=np.array(rows, dtype=np.int64))
+        assert some.tolist() == every[rows].tolist()
+    assert matcher.sentence_scores(asked, 0.5, sentences=np.zeros(0, dtype=np.int64)).shape == (0,)
+
+
 def test_knows_names_by_their_content_words() -> None:
     matcher = _matcher()
     assert matcher.knows("Arms")

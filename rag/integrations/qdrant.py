@@ -44,7 +44,7 @@ from rag.settings import Settings
 Ids = npt.NDArray[np.int64]
 Scores = npt.NDArray[np.float32]
 Vectors = npt.NDArray[np.float32]
-Entry = tuple[Callable[[int], "QdrantIndex"], Callable[[Path], "QdrantIndex"]]
+Entry = tuple[Callable[..., "QdrantIndex"], Callable[[Path], "QdrantIndex"]]
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +117,8 @@ class QdrantIndex:
         return self._collection
 
     @classmethod
-    def create(cls, dimension: int, config: QdrantConfig) -> QdrantIndex:
+    def create(cls, dimension: int, capacity: int = 0, *, config: QdrantConfig) -> QdrantIndex:
+        del capacity  # a Qdrant collection needs no sizing up front
         if config.remote:
             client, name = config.connect(), _new_name(config.collection_prefix)
         else:
