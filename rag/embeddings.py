@@ -3,9 +3,9 @@ implementation wraps sentence-transformers and never touches a model hub."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -14,6 +14,8 @@ from rag.errors import ConfigError
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
+
+    from rag.settings import Settings
 
 Vectors = npt.NDArray[np.float32]
 
@@ -108,8 +110,46 @@ class SentenceTransformerEmbedder:
         return len(ids)
 
 
-def load_embedder(model: str, batch_size: int = 32) -> Embedder:
-    return SentenceTransformerEmbedder(model, batch_size=batch_size)
+def _onnx(precision: Literal["fp32", "int8"]) -> Callable[[str, int, Path], Embedder]:
+    def load(model: str, batch_size: int, cache_dir: Path) -> Embedder:
+        from rag.onnx_embedding import OnnxEmbedder  # onnxruntime only when asked for
+
+        return OnnxEmbedder(model, cache_dir, precision=precision, batch_size=batch_size)
+
+    return load
+
+
+# RAG_EMBEDDING_BACKEND -> loader(model, batch_size, cache_dir for exported models).
+BACKENDS: dict[str, Callable[[str, int, Path], Embedder]] = {
+    "torch": lambda model, batch_size, _: SentenceTransformerEmbedder(model, batch_size=batch_size),
+    "onnx": _onnx("fp32"),
+    "onnx-int8": _onnx("int8"),
+}
+
+
+def load_embedder(
+    model: str,
+    batch_size: int = 32,
+    *,
+    backend: str = "torch",
+    cache_dir: Path = Path("index/.models"),
+) -> Embedder:
+    loader = BACKENDS.get(backend)
+    if loader is None:
+        raise ConfigError(
+            f"RAG_EMBEDDING_BACKEND={backend!r} is not known; choose one of {', '.join(BACKENDS)}"
+        )
+    return loader(model, batch_size, cache_dir)
+
+
+def embedder_for(settings: Settings) -> Embedder:
+    """The embedder the settings ask for (model, batch size, backend, export cache)."""
+    return load_embedder(
+        settings.embedding_model,
+        settings.embedding_batch_size,
+        backend=settings.embedding_backend,
+        cache_dir=settings.models_dir,
+    )
 
 
 class CachedEmbedder:

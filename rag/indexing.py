@@ -295,7 +295,8 @@ def ingest(
             loaded = _load(files, plan, settings, loader, notify)
         entries, removed = _settle_removed(plan.old, loaded.entries, paths)
         unchunked: dict[str, Skipped] = {}  # doc_id -> why its chunk header leaves no room
-        if loaded.to_embed or (plan.rebuilt_because and entries):
+        embeds = bool(loaded.to_embed or (plan.rebuilt_because and entries))
+        if embeds:
             notify("loading embedding model", 0, 1)
             embedder = get_embedder()
             notify("loading embedding model", 1, 1)
@@ -309,7 +310,8 @@ def ingest(
             words = _word_table(
                 entries, plan, get_embedder, config.dimension, notify, settings.embedding_batch_size
             )
-            _commit(settings.collection_dir, entries, config, words, notify)
+            backends = _backends(plan, settings.embedding_backend if embeds else None)
+            _commit(settings.collection_dir, entries, config, words, backends, notify)
         return IngestReport(
             added=tuple(d for d in loaded.added if d not in unchunked),
             updated=tuple(d for d in loaded.updated if d not in unchunked),
@@ -676,11 +678,22 @@ def _word_table(
     return words, vectors
 
 
+def _backends(plan: _Plan, backend: str | None) -> list[str]:
+    """The embedding backends whose vectors the new generation holds: an incremental ingest
+    with another backend mixes them (close, see `warn_on_backend_mismatch`); a rebuild
+    holds one. Indexes from before the setting existed are torch's."""
+    held: set[str] = set()
+    if plan.existing is not None and not plan.rebuilt_because:
+        held.update(plan.existing.manifest.get("embedding_backends", ["torch"]))
+    return sorted(held | ({backend} if backend else set()))
+
+
 def _commit(
     collection_dir: Path,
     entries: dict[str, _Entry],
     config: IndexConfig,
     words: tuple[list[str], Vectors],
+    backends: list[str],
     notify: Progress,
 ) -> None:
     notify("writing index", 0, 1)
@@ -702,6 +715,9 @@ def _commit(
         sentence_embeddings=sentence_vectors,
         words=words[0],
         word_embeddings=words[1],
-        extra_manifest={"catalog": {e.document.doc_id: e.catalog for e in ordered}},
+        extra_manifest={
+            "catalog": {e.document.doc_id: e.catalog for e in ordered},
+            "embedding_backends": backends,
+        },
     )
     notify("writing index", 1, 1)
