@@ -9,6 +9,7 @@ it stays as it was.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import errno
 import functools
@@ -44,6 +45,7 @@ from rag.ingest.worker import IsolatedLoader, Limits
 from rag.settings import Settings
 from rag.store import IndexConfig, LoadedIndex, load_index, write_generation, writer_lock
 from rag.types import Chunk, Document
+from rag.vector_spool import Spooled, VectorSpool, remove_stale_spools
 from rag.wordmatch import vocabulary
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
@@ -91,10 +93,10 @@ class _Entry:
 
     document: Document
     chunks: tuple[Chunk, ...]
-    vectors: Vectors
+    vectors: Vectors | Spooled  # Spooled: embedded by this run, on disk until commit
     catalog: dict[str, Any] | None
     sentences: tuple[tuple[int, int], ...]
-    sentence_vectors: Vectors
+    sentence_vectors: Vectors | Spooled
 
 
 def discover(
@@ -256,13 +258,21 @@ def _existing_entries(index: LoadedIndex) -> dict[str, _Entry]:
         doc_id: _Entry(
             document,
             tuple(index.chunks[r] for r in by_doc.get(doc_id, [])),
-            index.embeddings[by_doc.get(doc_id, [])],
+            _rows_of(index.embeddings, by_doc.get(doc_id, [])),
             catalogs.get(doc_id),
             tuple(index.sentences[r][1:] for r in sentences_by_doc.get(doc_id, [])),
-            index.sentence_embeddings[sentences_by_doc.get(doc_id, [])],
+            _rows_of(index.sentence_embeddings, sentences_by_doc.get(doc_id, [])),
         )
         for doc_id, document in index.documents.items()
     }
+
+
+def _rows_of(vectors: Vectors, rows: list[int]) -> Vectors:
+    """A document's rows: a view when they are consecutive (they are, as written), so
+    the entries of the live index do not copy its vectors a second time."""
+    if rows and rows[-1] - rows[0] == len(rows) - 1:
+        return vectors[rows[0] : rows[-1] + 1]
+    return vectors[rows]
 
 
 def searchable_sentences(document: Document, min_words: int = 4) -> list[tuple[int, int]]:
@@ -285,7 +295,8 @@ def ingest(
     started = time.perf_counter()
     notify = progress or _silent
     get_embedder = functools.cache(get_embedder)  # embedding steps share one model load
-    with writer_lock(settings.collection_dir):
+    with writer_lock(settings.collection_dir), contextlib.ExitStack() as cleanup:
+        remove_stale_spools(settings.collection_dir)
         plan = _plan(settings, rebuild=rebuild)
         files, skipped = discover(
             paths, settings.catalog_name, follow_external_links=settings.follow_external_links
@@ -300,8 +311,9 @@ def ingest(
             notify("loading embedding model", 0, 1)
             embedder = get_embedder()
             notify("loading embedding model", 1, 1)
+            spool = cleanup.enter_context(VectorSpool(settings.collection_dir, embedder.dimension))
             entries, config = _embed(
-                loaded.to_embed, entries, plan, embedder, settings, notify, unchunked
+                loaded.to_embed, entries, plan, embedder, settings, notify, unchunked, spool
             )
         else:
             config = _config_as_stored(plan, settings)
@@ -544,6 +556,7 @@ def _embed(
     settings: Settings,
     notify: Progress,
     skipped: dict[str, Skipped],
+    spool: VectorSpool,
 ) -> tuple[dict[str, _Entry], IndexConfig]:
     chunker = ChunkerConfig(settings.chunk_tokens, settings.chunk_overlap_tokens, model.max_tokens)
     pending = list(to_embed)
@@ -551,7 +564,7 @@ def _embed(
         fresh = {d.doc_id for d, _ in pending}
         kept = [(e.document, e.catalog) for e in entries.values() if e.document.doc_id not in fresh]
         pending = kept + pending
-    chunked = []
+    chunked: list[_Chunked] = []
     embedded = dict(entries)
     for document, catalog_entry in pending:
         try:
@@ -563,33 +576,92 @@ def _embed(
             else:
                 embedded.pop(document.doc_id, None)
             continue
-        chunked.append((document, catalog_entry, chunks))
-    planned = []
-    for document, catalog_entry, chunks in chunked:
-        sentences = searchable_sentences(document)
-        chunk_texts = [indexed_text(c.text, document.meta) for c in chunks]
-        sentence_texts = [document.text[a:b] for a, b in sentences]
-        planned.append((document, catalog_entry, chunks, sentences, chunk_texts, sentence_texts))
-    # Every chunk and sentence of the run in one pass over their distinct texts: a sentence
-    # that is a whole chunk, or a text repeated across documents, is embedded once, and
-    # batches hold texts of like length across documents (little padding).
-    table = embed_distinct(
-        (t for *_, chunk_texts, sentence_texts in planned for t in (*chunk_texts, *sentence_texts)),
-        model,
-        settings.embedding_batch_size,
-        notify,
-    )
-    for document, catalog_entry, chunks, sentences, chunk_texts, sentence_texts in planned:
-        embedded[document.doc_id] = _Entry(
-            document,
-            tuple(chunks),
-            table.vectors_of(chunk_texts),
-            catalog_entry,
-            tuple(sentences),
-            table.vectors_of(sentence_texts),
-        )
+        sentences = tuple(searchable_sentences(document))
+        chunked.append(_Chunked(document, catalog_entry, tuple(chunks), sentences))
+    # Documents in steps of about `ingest_batch_texts` texts: each step's distinct texts
+    # in one longest-first pass (like lengths batch together, across documents), its
+    # vectors appended to the spool, so memory holds one step's texts and vectors. A text
+    # seen in an earlier step (a sentence that is a whole chunk, boilerplate repeated
+    # across documents) is not embedded again: its spool row is reused.
+    total = sum(len(c.chunks) + len(c.sentences) for c in chunked)
+    seen: dict[bytes, int] = {}  # digest of a text -> its spool row
+    done = 0
+    notify("embedding texts", 0, total)
+    for step in _steps(chunked, settings.ingest_batch_texts):
+        texts = [
+            (
+                [indexed_text(c.text, item.document.meta) for c in item.chunks],
+                [item.document.text[a:b] for a, b in item.sentences],
+            )
+            for item in step
+        ]
+        rows: dict[str, int] = {}
+        new: list[str] = []
+        for text in dict.fromkeys(t for pair in texts for part in pair for t in part):
+            row = seen.get(_digest(text))
+            if row is None:
+                new.append(text)
+            else:
+                rows[text] = row
+        progress = _shifted(notify, done, total)
+        table = embed_distinct(new, model, settings.embedding_batch_size, progress)
+        first = spool.append(table.vectors)
+        for row, text in enumerate(new, first):
+            seen[_digest(text)] = rows[text] = row
+        for item, (chunk_texts, sentence_texts) in zip(step, texts, strict=True):
+            embedded[item.document.doc_id] = _Entry(
+                item.document,
+                item.chunks,
+                Spooled(spool, np.array([rows[t] for t in chunk_texts], dtype=np.int64)),
+                item.catalog,
+                item.sentences,
+                Spooled(spool, np.array([rows[t] for t in sentence_texts], dtype=np.int64)),
+            )
+        done += sum(len(c) + len(s) for c, s in texts)
+        notify("embedding texts", done, total)
     config = IndexConfig(model.name, model.dimension, chunker.as_dict(), settings.hnsw_min_chunks)
     return embedded, config
+
+
+@dataclass(frozen=True)
+class _Chunked:
+    """A document to embed: its chunks and searchable sentences (spans in its text)."""
+
+    document: Document
+    catalog: dict[str, Any] | None
+    chunks: tuple[Chunk, ...]
+    sentences: tuple[tuple[int, int], ...]
+
+    @property
+    def texts(self) -> int:
+        return len(self.chunks) + len(self.sentences)
+
+
+def _steps(chunked: Sequence[_Chunked], limit: int) -> Iterable[list[_Chunked]]:
+    """Consecutive documents holding about `limit` texts (a larger document: alone)."""
+    step: list[_Chunked] = []
+    count = 0
+    for item in chunked:
+        if step and count + item.texts > limit:
+            yield step
+            step, count = [], 0
+        step.append(item)
+        count += item.texts
+    if step:
+        yield step
+
+
+def _shifted(notify: Progress, offset: int, total: int) -> Progress:
+    """Progress of one step, reported as progress of the whole run."""
+
+    def step(stage: str, done: int, _: int) -> None:
+        notify(stage, min(offset + done, total), total)
+
+    return step
+
+
+def _digest(text: str) -> bytes:
+    return hashlib.blake2b(text.encode(), digest_size=16).digest()
 
 
 @dataclass(frozen=True)
@@ -678,6 +750,21 @@ def _word_table(
     return words, vectors
 
 
+def _assemble(parts: Sequence[Vectors | Spooled], dimension: int) -> Vectors:
+    """One array of the parts' vectors in order, filled in place: spooled vectors are read
+    from the spool straight into it, so no second copy of the collection's vectors."""
+    out = np.empty((sum(len(p) for p in parts), dimension), dtype=np.float32)
+    row = 0
+    for part in parts:
+        rows = out[row : row + len(part)]
+        if isinstance(part, Spooled):
+            part.spool.gather(part.rows, rows)
+        else:
+            rows[:] = part
+        row += len(part)
+    return out
+
+
 def _backends(plan: _Plan, backend: str | None) -> list[str]:
     """The embedding backends whose vectors the new generation holds: an incremental ingest
     with another backend mixes them (close, see `warn_on_backend_mismatch`); a rebuild
@@ -699,12 +786,9 @@ def _commit(
     notify("writing index", 0, 1)
     ordered = [entries[k] for k in sorted(entries)]
     chunks = [c for e in ordered for c in e.chunks]
-    empty = np.zeros((0, config.dimension), dtype=np.float32)
-    vectors = np.concatenate([e.vectors for e in ordered]) if chunks else empty
+    vectors = _assemble([e.vectors for e in ordered], config.dimension)
     sentence_rows = [(e.document.doc_id, a, b) for e in ordered for a, b in e.sentences]
-    sentence_vectors = (
-        np.concatenate([e.sentence_vectors for e in ordered]) if sentence_rows else empty
-    )
+    sentence_vectors = _assemble([e.sentence_vectors for e in ordered], config.dimension)
     write_generation(
         collection_dir,
         [e.document for e in ordered],

@@ -113,6 +113,13 @@ class Settings(BaseSettings):
         "or a local folder path.",
     )
     embedding_batch_size: int = Field(default=32, description="Texts embedded per batch.")
+    ingest_batch_texts: int = Field(
+        default=8192,
+        ge=1,
+        description="Texts (chunks and sentences) an ingest chunks and embeds per step; their "
+        "vectors then go to a scratch file until the new generation is written, so ingest "
+        "memory does not grow with the corpus beyond the index itself.",
+    )
     embedding_backend: Literal["torch", "onnx", "onnx-int8"] = Field(
         default="torch",
         description="What runs the embedding model: `torch` (sentence-transformers), `onnx` "
