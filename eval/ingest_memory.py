@@ -62,6 +62,7 @@ def child(corpus: Path, index_dir: Path, embedder_kind: str) -> None:
     from rag.assistant import Assistant
     from rag.embeddings import embedder_for, resolve_model_path
     from rag.settings import Settings
+    from rag.store import current_generation
 
     settings = Settings(index_dir=index_dir, collection="mem")
     if embedder_kind == "hash":
@@ -74,11 +75,12 @@ def child(corpus: Path, index_dir: Path, embedder_kind: str) -> None:
     started = time.perf_counter()
     report = assistant.ingest([corpus], rebuild=True)
     seconds = time.perf_counter() - started
-    generation = assistant.index.path
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # before any reload
+    generation = current_generation(settings.collection_dir)
+    counts = json.loads((generation / "manifest.json").read_text(encoding="utf-8"))["counts"]
     vectors = sum(p.stat().st_size for p in generation.glob("*.npy")) / 2**20
     index = sum(p.stat().st_size for p in generation.rglob("*") if p.is_file()) / 2**20
-    texts = len(assistant.index.chunks) + len(assistant.index.sentences)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    texts = counts["chunks"] + counts["sentences"]
     print(
         json.dumps(
             {

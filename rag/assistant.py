@@ -19,7 +19,7 @@ from rag.answer import Rewrite, answer_stream
 from rag.answerers import build_answerer, build_condenser
 from rag.chunking import indexed_text
 from rag.conversation import Conversation
-from rag.embeddings import Embedder, Vectors, embedder_for
+from rag.embeddings import Embedder, Vectors, load_embedder
 from rag.errors import RagError
 from rag.extractive import ExtractiveAnswerer, idf_table
 from rag.index_files import DocumentEntry, current_generation, read_documents
@@ -144,7 +144,14 @@ class Assistant:
         llm_factory: Callable[[], LLM] | None = None,
     ) -> None:
         self.settings = settings
-        self._embedder_factory = embedder_factory or (lambda: embedder_for(settings))
+        self._embedder_factory = embedder_factory or (
+            lambda: load_embedder(  # by this name: tests point it at their loaded model
+                settings.embedding_model,
+                settings.embedding_batch_size,
+                backend=settings.embedding_backend,
+                cache_dir=settings.models_dir,
+            )
+        )
         self._llm_factory = llm_factory or self._default_llm
         self._llm: LLM | None = None
         self._embedder: Embedder | None = None

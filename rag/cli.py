@@ -177,11 +177,23 @@ def ingest_command(
             "(RAG_FOLLOW_EXTERNAL_LINKS; off: such links are refused).",
         ),
     ] = False,
+    engine: Annotated[
+        str | None,
+        typer.Option(
+            "--engine",
+            help="What embeds the texts: local (this process) or ray (Ray Data workers; "
+            "the `ray` extra). Default RAG_INGEST_ENGINE (local).",
+        ),
+    ] = None,
 ) -> None:
     """Add, update and remove documents so the index matches the given files."""
     settings = _settings()
     if follow_external_links:
         settings = settings.model_copy(update={"follow_external_links": True})
+    if engine is not None:
+        if engine not in ("local", "ray"):
+            raise typer.BadParameter(f"{engine!r}; choose local or ray", param_hint="--engine")
+        settings = settings.model_copy(update={"ingest_engine": engine})
     targets = paths or [settings.corpus_dir]
     assistant = _assistant(settings)
     if not err.is_terminal:  # a log or a pipe: lines, not a bar redrawn in place

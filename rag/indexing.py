@@ -312,8 +312,17 @@ def ingest(
             embedder = get_embedder()
             notify("loading embedding model", 1, 1)
             spool = cleanup.enter_context(VectorSpool(settings.collection_dir, embedder.dimension))
+            embed_texts = _engine(settings, embedder, cleanup)
             entries, config = _embed(
-                loaded.to_embed, entries, plan, embedder, settings, notify, unchunked, spool
+                loaded.to_embed,
+                entries,
+                plan,
+                embedder,
+                settings,
+                notify,
+                unchunked,
+                spool,
+                embed_texts,
             )
         else:
             config = _config_as_stored(plan, settings)
@@ -557,6 +566,7 @@ def _embed(
     notify: Progress,
     skipped: dict[str, Skipped],
     spool: VectorSpool,
+    embed_texts: EmbedTexts,
 ) -> tuple[dict[str, _Entry], IndexConfig]:
     chunker = ChunkerConfig(settings.chunk_tokens, settings.chunk_overlap_tokens, model.max_tokens)
     pending = list(to_embed)
@@ -603,9 +613,7 @@ def _embed(
                 new.append(text)
             else:
                 rows[text] = row
-        progress = _shifted(notify, done, total)
-        table = embed_distinct(new, model, settings.embedding_batch_size, progress)
-        first = spool.append(table.vectors)
+        first = spool.append(embed_texts(new, _shifted(notify, done, total)))
         for row, text in enumerate(new, first):
             seen[_digest(text)] = rows[text] = row
         for item, (chunk_texts, sentence_texts) in zip(step, texts, strict=True):
@@ -621,6 +629,21 @@ def _embed(
         notify("embedding texts", done, total)
     config = IndexConfig(model.name, model.dimension, chunker.as_dict(), settings.hnsw_min_chunks)
     return embedded, config
+
+
+EmbedTexts = Callable[[list[str], Progress], Vectors]  # distinct texts -> their vectors
+
+
+def _engine(settings: Settings, model: Embedder, cleanup: contextlib.ExitStack) -> EmbedTexts:
+    """How a step's texts are embedded: here (RAG_INGEST_ENGINE=local) or on Ray workers,
+    which load their own embedder (`model` still counts tokens for chunking here)."""
+    if settings.ingest_engine == "ray":
+        from rag.ray_engine import RayEmbedding  # Ray only when asked for
+
+        ray = cleanup.enter_context(RayEmbedding(settings))
+        return lambda texts, notify: ray.embed(texts, model.dimension, notify, "embedding texts")
+    batch_size = settings.embedding_batch_size
+    return lambda texts, notify: embed_distinct(texts, model, batch_size, notify).vectors
 
 
 @dataclass(frozen=True)

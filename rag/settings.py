@@ -120,6 +120,27 @@ class Settings(BaseSettings):
         "vectors then go to a scratch file until the new generation is written, so ingest "
         "memory does not grow with the corpus beyond the index itself.",
     )
+    ingest_engine: Literal["local", "ray"] = Field(
+        default="local",
+        description="What embeds an ingest's texts: `local` (this process) or `ray` (Ray Data "
+        "actors, each loading the embedder once; `rag ingest --engine ray`), for corpora "
+        "larger than one machine embeds in good time. Needs the `ray` extra.",
+    )
+    ray_address: str | None = Field(
+        default=None,
+        description="Ray cluster to join for `--engine ray` (e.g. `auto` or `ray://head:10001`; "
+        "its workers need this package installed); unset: a local Ray instance is started "
+        "for the ingest and shut down after it.",
+    )
+    ray_num_cpus: int | None = Field(
+        default=None, ge=1, description="CPUs of the local Ray instance (unset: all)."
+    )
+    ray_workers: int = Field(
+        default=2, ge=1, description="Embedding actors (model copies) of `--engine ray`."
+    )
+    ray_cpus_per_worker: float = Field(
+        default=1.0, gt=0, description="CPUs Ray reserves for each embedding actor."
+    )
     embedding_backend: Literal["torch", "onnx", "onnx-int8"] = Field(
         default="torch",
         description="What runs the embedding model: `torch` (sentence-transformers), `onnx` "
