@@ -180,12 +180,16 @@ def filter_rows(index: LoadedIndex, filters: Filters) -> npt.NDArray[np.bool_] |
     return np.array([c.doc_id in wanted_docs for c in index.chunks], dtype=bool)
 
 
+_PRECISION = {"torch": "fp32", "onnx": "fp32", "onnx-int8": "int8"}
+
+
 def warn_on_backend_mismatch(manifest: Mapping[str, Any], backend: str) -> bool:
-    """Vectors of another backend of the same model differ little (onnx fp32: cosine
-    ~1.0 to torch; int8: ~0.99), so queries still find the right passages: a warning, not
-    an error. True when it warned. Indexes from before the setting existed are torch's."""
+    """Vectors of another backend of the same model differ little, so queries still find
+    the right passages: a warning, not an error, and only across precisions (torch and
+    onnx fp32 give the same vectors, cosine ~1.0; int8 ~0.99 of them). True when it
+    warned. Indexes from before the setting existed are torch's."""
     held = list(manifest.get("embedding_backends", ["torch"]))
-    if held == [backend]:
+    if {_PRECISION.get(b, b) for b in held} == {_PRECISION.get(backend, backend)}:
         return False
     log.warning(
         "the index holds vectors from embedding backend %s but queries use %s; results may "

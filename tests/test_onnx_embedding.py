@@ -48,7 +48,7 @@ def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def test_fp32_vectors_are_the_torch_vectors(onnx_fp32: OnnxEmbedder, embedder: Embedder) -> None:
-    assert isinstance(embedder, SentenceTransformerEmbedder)  # the default backend
+    assert isinstance(embedder, SentenceTransformerEmbedder)  # load_embedder's default
     ours, theirs = onnx_fp32.embed(TEXTS), embedder.embed(TEXTS)
     assert ours.dtype == np.float32 and ours.shape == (len(TEXTS), embedder.dimension)
     assert cosines(ours, theirs).min() >= 0.9999
@@ -133,4 +133,6 @@ def test_the_manifest_records_backends_and_a_mismatch_only_warns(
     assert mixed.ingest([library.settings.corpus_dir], rebuild=True).ok
     assert mixed.index.manifest["embedding_backends"] == ["onnx-int8"]
     assert not warn_on_backend_mismatch(mixed.index.manifest, "onnx-int8")
-    assert warn_on_backend_mismatch({}, "onnx")  # an index from before: torch's
+    assert warn_on_backend_mismatch({}, "onnx-int8")  # an index from before: torch's
+    assert not warn_on_backend_mismatch({}, "onnx")  # fp32 both: the same vectors
+    assert Settings(_env_file=None).embedding_backend == "onnx"  # type: ignore[call-arg]
