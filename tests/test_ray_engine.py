@@ -56,6 +56,7 @@ def test_ray_engine_gives_the_local_index(
 
     monkeypatch.setattr(RayEmbedding, "embed", spy)
     env = {"RAG_RAY_NUM_CPUS": "2", "RAG_RAY_WORKERS": "2", "RAG_RAY_CPUS_PER_WORKER": "0.5"}
+    env["RAG_EMBEDDING_BACKEND"] = "torch"  # the local index's backend: like with like
     argv = ["--index", str(tmp_path / "ray"), "--collection", "c", "ingest", str(corpus)]
     result = CliRunner().invoke(app, [*argv, "--engine", "ray"], env=env)
     assert result.exit_code == 0, (result.output, result.exception)
