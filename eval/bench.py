@@ -41,7 +41,7 @@ from rich.table import Table
 
 from rag.assistant import Assistant
 from rag.chunking import indexed_text
-from rag.embeddings import CachedEmbedder, Embedder, load_embedder
+from rag.embeddings import CachedEmbedder, Embedder, embedder_for
 from rag.evaluation.metrics import Retrieved, normalise, quote_found
 from rag.evaluation.runner import OVERALL_TYPES, evidence_spans, run_retrieval_eval
 from rag.evaluation.schema import EvalQuestion, load_eval_set
@@ -123,7 +123,7 @@ def measure_ingest(index_dir: Path) -> tuple[Assistant, Embedder, dict[str, Any]
 
     def load_timed() -> Embedder:
         started = time.perf_counter()
-        embedder = load_embedder(settings.embedding_model, settings.embedding_batch_size)
+        embedder = embedder_for(settings)
         load_seconds.append(time.perf_counter() - started)
         return embedder
 

@@ -14,7 +14,8 @@ One process, the model loaded once (its load time is not counted). On the demo c
   calls of the code before issue 13 take on the same texts), on words, outside the model;
 * peak RSS of the process (ru_maxrss) after the ingest.
 
-    PYTHONPATH=. .venv/bin/python eval/ingest_speed.py [--copies 5] [--seed 0]
+    PYTHONPATH=. .venv/bin/python eval/ingest_speed.py [--copies 5] [--backend onnx]
+    PYTHONPATH=. .venv/bin/python eval/ingest_speed.py --compare-backends 3
 """
 
 from __future__ import annotations
@@ -23,17 +24,28 @@ import argparse
 import random
 import resource
 import shutil
+import statistics
 import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from eval.ingest_memory import RandomEmbedder
 from rag.assistant import Assistant
 from rag.chunking import indexed_text
-from rag.embeddings import Embedder, SentenceTransformerEmbedder, Vectors, load_embedder
+from rag.embeddings import (
+    BACKENDS,
+    Embedder,
+    SentenceTransformerEmbedder,
+    Vectors,
+    embedder_for,
+    load_embedder,
+    resolve_model_path,
+)
 from rag.indexing import searchable_sentences
+from rag.onnx_embedding import OnnxEmbedder
 from rag.settings import Settings
-from rag.store import LoadedIndex
+from rag.store import LoadedIndex, load_index
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"
@@ -91,12 +103,56 @@ def synthetic_corpus(folder: Path, copies: int, seed: int) -> Path:
 
 
 def raw_encode_s(embedder: Embedder, texts: list[str], batch_size: int) -> float:
-    model = embedder._model if isinstance(embedder, SentenceTransformerEmbedder) else None
-    if model is None or not texts:
+    """The backend's own encode loop over `texts` at a fixed batch size, longest first (as
+    sentence-transformers' `encode` sorts): the floor ingest is measured against."""
+    if not texts:
         return float("nan")
     started = time.perf_counter()
-    model.encode(texts, batch_size=batch_size, show_progress_bar=False)
+    if isinstance(embedder, SentenceTransformerEmbedder):
+        embedder._model.encode(texts, batch_size=batch_size, show_progress_bar=False)
+    elif isinstance(embedder, OnnxEmbedder):
+        ordered = sorted(texts, key=len, reverse=True)
+        for start in range(0, len(ordered), batch_size):
+            embedder._embed_batch(ordered[start : start + batch_size])
+    else:
+        return float("nan")
     return time.perf_counter() - started
+
+
+def compare_backends(settings: Settings, rounds: int) -> None:
+    """Raw encode texts/s of each backend on the demo corpus's chunk and sentence texts,
+    rounds interleaved (a busy machine slows all backends alike), median reported."""
+    with tempfile.TemporaryDirectory(prefix="rag-speed-") as tmp:
+        # The demo index's texts, chunked with the model's tokenizer (vectors not needed).
+        demo = settings.model_copy(update={"index_dir": Path(tmp), "collection": "texts"})
+        stand_in = RandomEmbedder(resolve_model_path(settings.embedding_model))
+        Assistant(demo, embedder_factory=lambda: stand_in).ingest([CORPUS])
+        index = load_index(demo.collection_dir)
+    texts = [indexed_text(c.text, index.documents[c.doc_id].meta) for c in index.chunks]
+    texts += index.sentence_texts()
+    models = {
+        backend: load_embedder(
+            settings.embedding_model, backend=backend, cache_dir=settings.models_dir
+        )
+        for backend in ("torch", "onnx", "onnx-int8")
+    }
+    for model in models.values():
+        model.embed(texts[:64])  # warm
+    seconds: dict[str, list[float]] = {b: [] for b in models}
+    for _ in range(rounds):
+        for backend, model in models.items():
+            seconds[backend].append(raw_encode_s(model, texts, settings.embedding_batch_size))
+    base = statistics.median(seconds["torch"])
+    print(
+        f"raw encode of {len(texts)} demo texts, batch {settings.embedding_batch_size}, "
+        f"median of {rounds} interleaved rounds:"
+    )
+    for backend, values in seconds.items():
+        median = statistics.median(values)
+        print(
+            f"  {backend:<10} {median:7.2f} s  {len(texts) / median:7.1f} texts/s  "
+            f"{base / median:.2f}x torch"
+        )
 
 
 def per_document_s(embedder: Embedder, index: LoadedIndex) -> float:
@@ -109,8 +165,10 @@ def per_document_s(embedder: Embedder, index: LoadedIndex) -> float:
     return time.perf_counter() - started
 
 
-def measure(name: str, corpus: Path, embedder: Embedder, index_dir: Path) -> None:
-    settings = Settings(index_dir=index_dir, collection="speed", _env_file=None)  # type: ignore[call-arg]
+def measure(name: str, corpus: Path, embedder: Embedder, index_dir: Path, backend: str) -> None:
+    settings = Settings(  # type: ignore[call-arg]
+        index_dir=index_dir, collection="speed", embedding_backend=backend, _env_file=None
+    )
     counting = CountingEmbedder(embedder)
     assistant = Assistant(settings, embedder_factory=lambda: counting)
     started = time.perf_counter()
@@ -167,20 +225,36 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--copies", type=int, default=0, help="also a corpus of N copies")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--backend", choices=sorted(BACKENDS), help="embedding backend (default: the setting)"
+    )
+    parser.add_argument(
+        "--compare-backends", type=int, metavar="ROUNDS", help="only raw encode of each backend"
+    )
     args = parser.parse_args()
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    if args.backend:
+        settings = settings.model_copy(update={"embedding_backend": args.backend})
+    if args.compare_backends:
+        compare_backends(settings, args.compare_backends)
+        return
     started = time.perf_counter()
-    embedder = load_embedder(settings.embedding_model, settings.embedding_batch_size)
+    embedder = embedder_for(settings)
+    print(f"backend {settings.embedding_backend}")
     embedder.embed(["warm up the model once before anything is timed"])
     print(f"model load {time.perf_counter() - started:.2f} s; RSS {peak_rss_mib():.0f} MiB")
     with tempfile.TemporaryDirectory(prefix="rag-speed-") as tmp:
-        measure("demo corpus", CORPUS, embedder, Path(tmp) / "demo")
+        measure("demo corpus", CORPUS, embedder, Path(tmp) / "demo", settings.embedding_backend)
         if args.copies:
             folder = Path(tmp) / "corpus"
             folder.mkdir()
             synthetic_corpus(folder, args.copies, args.seed)
             measure(
-                f"demo corpus + {args.copies} perturbed copies", folder, embedder, Path(tmp) / "s"
+                f"demo corpus + {args.copies} perturbed copies",
+                folder,
+                embedder,
+                Path(tmp) / "s",
+                settings.embedding_backend,
             )
 
 

@@ -37,7 +37,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from rag.embeddings import CachedEmbedder, load_embedder
+from rag.embeddings import CachedEmbedder, embedder_for
 from rag.evaluation.runner import evidence_spans
 from rag.evaluation.schema import EvalQuestion, load_eval_set
 from rag.evaluation.scores import Observed, evidence_recall, mrr
@@ -134,9 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error(f"the grid may not contain k or {', '.join(INDEX_FIELDS)}")
     settings = Settings()
     index = load_index(settings.collection_dir)
-    embedder = CachedEmbedder(
-        load_embedder(settings.embedding_model, settings.embedding_batch_size)
-    )
+    embedder = CachedEmbedder(embedder_for(settings))
     questions = [q for q in load_eval_set(args.eval_set) if q.type in TYPES]
     fold = folds_of(questions, args.folds)
 

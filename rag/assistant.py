@@ -133,7 +133,12 @@ class Assistant:
     ) -> None:
         self.settings = settings
         self._embedder_factory = embedder_factory or (
-            lambda: load_embedder(settings.embedding_model, settings.embedding_batch_size)
+            lambda: load_embedder(  # by this name: tests point it at their loaded model
+                settings.embedding_model,
+                settings.embedding_batch_size,
+                backend=settings.embedding_backend,
+                cache_dir=settings.models_dir,
+            )
         )
         self._llm_factory = llm_factory or self._default_llm
         self._llm: LLM | None = None

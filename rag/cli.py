@@ -177,11 +177,23 @@ def ingest_command(
             "(RAG_FOLLOW_EXTERNAL_LINKS; off: such links are refused).",
         ),
     ] = False,
+    engine: Annotated[
+        str | None,
+        typer.Option(
+            "--engine",
+            help="What embeds the texts: local (this process) or ray (Ray Data workers; "
+            "the `ray` extra). Default RAG_INGEST_ENGINE (local).",
+        ),
+    ] = None,
 ) -> None:
     """Add, update and remove documents so the index matches the given files."""
     settings = _settings()
     if follow_external_links:
         settings = settings.model_copy(update={"follow_external_links": True})
+    if engine is not None:
+        if engine not in ("local", "ray"):
+            raise typer.BadParameter(f"{engine!r}; choose local or ray", param_hint="--engine")
+        settings = settings.model_copy(update={"ingest_engine": engine})
     targets = paths or [settings.corpus_dir]
     assistant = _assistant(settings)
     if not err.is_terminal:  # a log or a pipe: lines, not a bar redrawn in place
@@ -561,6 +573,16 @@ app.add_typer(eval_app, name="eval")
 
 EvalSet = typer.Argument(help="Eval set (JSON lines; schema in the README).")
 DEFAULT_EVAL_SET = Path("eval/questions.jsonl")
+Conversations = typer.Option(
+    "--conversations",
+    help="Conversations to play, their last turn scored (default: conversations.jsonl "
+    "beside the eval set, if there is one).",
+)
+Strict = typer.Option(
+    "--strict",
+    help="Stop when an evidence quote is not found in the index (default: run that "
+    "question, list it first in the report and leave it out of recall).",
+)
 
 
 @eval_app.command("run")
@@ -588,25 +610,11 @@ def eval_command(
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
-    conversations: Annotated[
-        Path | None,
-        typer.Option(
-            "--conversations",
-            help="Conversations to play, their last turn scored (default: conversations.jsonl "
-            "beside the eval set, if there is one).",
-        ),
-    ] = None,
+    conversations: Annotated[Path | None, Conversations] = None,
     no_conversations: Annotated[
         bool, typer.Option("--no-conversations", help="Score the questions only.")
     ] = False,
-    strict: Annotated[
-        bool,
-        typer.Option(
-            "--strict",
-            help="Stop when an evidence quote is not found in the index (default: run that "
-            "question, list it first in the report and leave it out of recall).",
-        ),
-    ] = False,
+    strict: Annotated[bool, Strict] = False,
 ) -> None:
     """Score an eval set: retrieval, answers, citations, perspectives, cost; by question type."""
     from rag.cli_tables import missing_evidence_table, summary_table

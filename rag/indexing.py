@@ -9,6 +9,7 @@ it stays as it was.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import errno
 import functools
@@ -45,6 +46,7 @@ from rag.ingest.worker import IsolatedLoader, Limits
 from rag.settings import Settings
 from rag.store import IndexConfig, LoadedIndex, load_index, write_generation, writer_lock
 from rag.types import Chunk, Document
+from rag.vector_spool import Spooled, VectorSpool, remove_stale_spools
 from rag.wordmatch import vocabulary
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
@@ -92,10 +94,10 @@ class _Entry:
 
     document: Document
     chunks: tuple[Chunk, ...]
-    vectors: Vectors
+    vectors: Vectors | Spooled  # Spooled: embedded by this run, on disk until commit
     catalog: dict[str, Any] | None
     sentences: tuple[tuple[int, int], ...]
-    sentence_vectors: Vectors
+    sentence_vectors: Vectors | Spooled
 
 
 def discover(
@@ -293,7 +295,8 @@ def ingest(
     started = time.perf_counter()
     notify = progress or _silent
     get_embedder = functools.cache(get_embedder)  # embedding steps share one model load
-    with writer_lock(settings.collection_dir):
+    with writer_lock(settings.collection_dir), contextlib.ExitStack() as cleanup:
+        remove_stale_spools(settings.collection_dir)
         plan = _plan(settings, rebuild=rebuild)
         files, skipped = discover(
             paths, settings.catalog_name, follow_external_links=settings.follow_external_links
@@ -303,12 +306,23 @@ def ingest(
             loaded = _load(files, plan, settings, loader, notify)
         entries, removed = _settle_removed(plan.old, loaded.entries, paths)
         unchunked: dict[str, Skipped] = {}  # doc_id -> why its chunk header leaves no room
-        if loaded.to_embed or (plan.rebuilt_because and entries):
+        embeds = bool(loaded.to_embed or (plan.rebuilt_because and entries))
+        if embeds:
             notify("loading embedding model", 0, 1)
             embedder = get_embedder()
             notify("loading embedding model", 1, 1)
+            spool = cleanup.enter_context(VectorSpool(settings.collection_dir, embedder.dimension))
+            embed_texts = _engine(settings, embedder, cleanup)
             entries, config = _embed(
-                loaded.to_embed, entries, plan, embedder, settings, notify, unchunked
+                loaded.to_embed,
+                entries,
+                plan,
+                embedder,
+                settings,
+                notify,
+                unchunked,
+                spool,
+                embed_texts,
             )
         else:
             config = _config_as_stored(plan, settings)
@@ -317,7 +331,8 @@ def ingest(
             words = _word_table(
                 entries, plan, get_embedder, config.dimension, notify, settings.embedding_batch_size
             )
-            _commit(settings.collection_dir, entries, config, words, notify, settings)
+            backends = _backends(plan, settings.embedding_backend if embeds else None)
+            _commit(settings.collection_dir, entries, config, words, backends, notify, settings)
         return IngestReport(
             added=tuple(d for d in loaded.added if d not in unchunked),
             updated=tuple(d for d in loaded.updated if d not in unchunked),
@@ -550,6 +565,8 @@ def _embed(
     settings: Settings,
     notify: Progress,
     skipped: dict[str, Skipped],
+    spool: VectorSpool,
+    embed_texts: EmbedTexts,
 ) -> tuple[dict[str, _Entry], IndexConfig]:
     chunker = ChunkerConfig(settings.chunk_tokens, settings.chunk_overlap_tokens, model.max_tokens)
     pending = list(to_embed)
@@ -557,7 +574,7 @@ def _embed(
         fresh = {d.doc_id for d, _ in pending}
         kept = [(e.document, e.catalog) for e in entries.values() if e.document.doc_id not in fresh]
         pending = kept + pending
-    chunked = []
+    chunked: list[_Chunked] = []
     embedded = dict(entries)
     for document, catalog_entry in pending:
         try:
@@ -569,33 +586,105 @@ def _embed(
             else:
                 embedded.pop(document.doc_id, None)
             continue
-        chunked.append((document, catalog_entry, chunks))
-    planned = []
-    for document, catalog_entry, chunks in chunked:
-        sentences = searchable_sentences(document)
-        chunk_texts = [indexed_text(c.text, document.meta) for c in chunks]
-        sentence_texts = [document.text[a:b] for a, b in sentences]
-        planned.append((document, catalog_entry, chunks, sentences, chunk_texts, sentence_texts))
-    # Every chunk and sentence of the run in one pass over their distinct texts: a sentence
-    # that is a whole chunk, or a text repeated across documents, is embedded once, and
-    # batches hold texts of like length across documents (little padding).
-    table = embed_distinct(
-        (t for *_, chunk_texts, sentence_texts in planned for t in (*chunk_texts, *sentence_texts)),
-        model,
-        settings.embedding_batch_size,
-        notify,
-    )
-    for document, catalog_entry, chunks, sentences, chunk_texts, sentence_texts in planned:
-        embedded[document.doc_id] = _Entry(
-            document,
-            tuple(chunks),
-            table.vectors_of(chunk_texts),
-            catalog_entry,
-            tuple(sentences),
-            table.vectors_of(sentence_texts),
-        )
+        sentences = tuple(searchable_sentences(document))
+        chunked.append(_Chunked(document, catalog_entry, tuple(chunks), sentences))
+    # Documents in steps of about `ingest_batch_texts` texts: each step's distinct texts
+    # in one longest-first pass (like lengths batch together, across documents), its
+    # vectors appended to the spool, so memory holds one step's texts and vectors. A text
+    # seen in an earlier step (a sentence that is a whole chunk, boilerplate repeated
+    # across documents) is not embedded again: its spool row is reused.
+    total = sum(len(c.chunks) + len(c.sentences) for c in chunked)
+    seen: dict[bytes, int] = {}  # digest of a text -> its spool row
+    done = 0
+    notify("embedding texts", 0, total)
+    for step in _steps(chunked, settings.ingest_batch_texts):
+        texts = [
+            (
+                [indexed_text(c.text, item.document.meta) for c in item.chunks],
+                [item.document.text[a:b] for a, b in item.sentences],
+            )
+            for item in step
+        ]
+        rows: dict[str, int] = {}
+        new: list[str] = []
+        for text in dict.fromkeys(t for pair in texts for part in pair for t in part):
+            row = seen.get(_digest(text))
+            if row is None:
+                new.append(text)
+            else:
+                rows[text] = row
+        first = spool.append(embed_texts(new, _shifted(notify, done, total)))
+        for row, text in enumerate(new, first):
+            seen[_digest(text)] = rows[text] = row
+        for item, (chunk_texts, sentence_texts) in zip(step, texts, strict=True):
+            embedded[item.document.doc_id] = _Entry(
+                item.document,
+                item.chunks,
+                Spooled(spool, np.array([rows[t] for t in chunk_texts], dtype=np.int64)),
+                item.catalog,
+                item.sentences,
+                Spooled(spool, np.array([rows[t] for t in sentence_texts], dtype=np.int64)),
+            )
+        done += sum(len(c) + len(s) for c, s in texts)
+        notify("embedding texts", done, total)
     config = IndexConfig(model.name, model.dimension, chunker.as_dict(), settings.vector_store)
     return embedded, config
+
+
+EmbedTexts = Callable[[list[str], Progress], Vectors]  # distinct texts -> their vectors
+
+
+def _engine(settings: Settings, model: Embedder, cleanup: contextlib.ExitStack) -> EmbedTexts:
+    """How a step's texts are embedded: here (RAG_INGEST_ENGINE=local) or on Ray workers,
+    which load their own embedder (`model` still counts tokens for chunking here)."""
+    if settings.ingest_engine == "ray":
+        from rag.ray_engine import RayEmbedding  # Ray only when asked for
+
+        ray = cleanup.enter_context(RayEmbedding(settings))
+        return lambda texts, notify: ray.embed(texts, model.dimension, notify, "embedding texts")
+    batch_size = settings.embedding_batch_size
+    return lambda texts, notify: embed_distinct(texts, model, batch_size, notify).vectors
+
+
+@dataclass(frozen=True)
+class _Chunked:
+    """A document to embed: its chunks and searchable sentences (spans in its text)."""
+
+    document: Document
+    catalog: dict[str, Any] | None
+    chunks: tuple[Chunk, ...]
+    sentences: tuple[tuple[int, int], ...]
+
+    @property
+    def texts(self) -> int:
+        return len(self.chunks) + len(self.sentences)
+
+
+def _steps(chunked: Sequence[_Chunked], limit: int) -> Iterable[list[_Chunked]]:
+    """Consecutive documents holding about `limit` texts (a larger document: alone)."""
+    step: list[_Chunked] = []
+    count = 0
+    for item in chunked:
+        if step and count + item.texts > limit:
+            yield step
+            step, count = [], 0
+        step.append(item)
+        count += item.texts
+    if step:
+        yield step
+
+
+def _shifted(notify: Progress, offset: int, total: int) -> Progress:
+    """Progress of one step, reported as progress of the whole run."""
+
+    def step(stage: str, done: int, _: int) -> None:
+        notify(stage, min(offset + done, total), total)
+
+    return step
+
+
+def _digest(text: str) -> bytes:
+    return hashlib.blake2b(text.encode(), digest_size=16).digest()
 
 
 @dataclass(frozen=True)
@@ -684,23 +773,46 @@ def _word_table(
     return words, vectors
 
 
+def _assemble(parts: Sequence[Vectors | Spooled], dimension: int) -> Vectors:
+    """One array of the parts' vectors in order, filled in place: spooled vectors are read
+    from the spool straight into it, so no second copy of the collection's vectors."""
+    out = np.empty((sum(len(p) for p in parts), dimension), dtype=np.float32)
+    row = 0
+    for part in parts:
+        rows = out[row : row + len(part)]
+        if isinstance(part, Spooled):
+            part.spool.gather(part.rows, rows)
+        else:
+            rows[:] = part
+        row += len(part)
+    return out
+
+
+def _backends(plan: _Plan, backend: str | None) -> list[str]:
+    """The embedding backends whose vectors the new generation holds: an incremental ingest
+    with another backend mixes them (close, see `warn_on_backend_mismatch`); a rebuild
+    holds one. Indexes from before the setting existed are torch's."""
+    held: set[str] = set()
+    if plan.existing is not None and not plan.rebuilt_because:
+        held.update(plan.existing.manifest.get("embedding_backends", ["torch"]))
+    return sorted(held | ({backend} if backend else set()))
+
+
 def _commit(
     collection_dir: Path,
     entries: dict[str, _Entry],
     config: IndexConfig,
     words: tuple[list[str], Vectors],
+    backends: list[str],
     notify: Progress,
     settings: Settings,
 ) -> None:
     notify("writing index", 0, 1)
     ordered = [entries[k] for k in sorted(entries)]
     chunks = [c for e in ordered for c in e.chunks]
-    empty = np.zeros((0, config.dimension), dtype=np.float32)
-    vectors = np.concatenate([e.vectors for e in ordered]) if chunks else empty
+    vectors = _assemble([e.vectors for e in ordered], config.dimension)
     sentence_rows = [(e.document.doc_id, a, b) for e in ordered for a, b in e.sentences]
-    sentence_vectors = (
-        np.concatenate([e.sentence_vectors for e in ordered]) if sentence_rows else empty
-    )
+    sentence_vectors = _assemble([e.sentence_vectors for e in ordered], config.dimension)
     write_generation(
         collection_dir,
         [e.document for e in ordered],
@@ -711,7 +823,10 @@ def _commit(
         sentence_embeddings=sentence_vectors,
         words=words[0],
         word_embeddings=words[1],
-        extra_manifest={"catalog": {e.document.doc_id: e.catalog for e in ordered}},
+        extra_manifest={
+            "catalog": {e.document.doc_id: e.catalog for e in ordered},
+            "embedding_backends": backends,
+        },
         settings=settings,
     )
     notify("writing index", 1, 1)

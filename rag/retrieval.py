@@ -17,6 +17,7 @@ binds them to a loaded index and an embedder.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -34,6 +35,8 @@ from rag.sources import SourceNames
 from rag.store import LoadedIndex
 from rag.types import Chunk, Passage
 from rag.wordmatch import WordMatcher, content_words
+
+log = logging.getLogger(__name__)
 
 Ranking = Sequence[tuple[int, float]]  # (chunk row, score), best first
 _UNKNOWN_WORDS_KEPT = 10_000  # vectors of query words outside the vocabulary, for reuse
@@ -194,11 +197,32 @@ def filter_rows(index: LoadedIndex, filters: Filters) -> npt.NDArray[np.bool_] |
     return index.chunk_mask(wanted_docs)
 
 
+_PRECISION = {"torch": "fp32", "onnx": "fp32", "onnx-int8": "int8"}
+
+
+def warn_on_backend_mismatch(manifest: Mapping[str, Any], backend: str) -> bool:
+    """Vectors of another backend of the same model differ little, so queries still find
+    the right passages: a warning, not an error, and only across precisions (torch and
+    onnx fp32 give the same vectors, cosine ~1.0; int8 ~0.99 of them). True when it
+    warned. Indexes from before the setting existed are torch's."""
+    held = list(manifest.get("embedding_backends", ["torch"]))
+    if {_PRECISION.get(b, b) for b in held} == {_PRECISION.get(backend, backend)}:
+        return False
+    log.warning(
+        "the index holds vectors from embedding backend %s but queries use %s; results may "
+        "differ slightly (rebuild with `rag ingest --rebuild` to match RAG_EMBEDDING_BACKEND)",
+        "+".join(held),
+        backend,
+    )
+    return True
+
+
 class Retriever:
     """Hybrid search over one loaded index."""
 
     def __init__(self, index: LoadedIndex, embedder: Embedder, settings: Settings) -> None:
         index.check_compatible(embedder.name, embedder.dimension)
+        warn_on_backend_mismatch(index.manifest, settings.embedding_backend)
         self.index = index
         self.embedder = embedder
         self.settings = settings

@@ -619,17 +619,10 @@ def write_generation(
         _write_files(staging, documents, chunks, embeddings, config, sentences, sentence_embeddings)
         _write_words(staging, words, word_embeddings, sentences, documents)
         kinds = {
-            "chunks": _write_vector_index(
-                staging, "chunks", embeddings, config.vector_store, config.dimension, settings
-            ),
-            "sentences": _write_vector_index(
-                staging,
-                "sentences",
-                sentence_embeddings,
-                config.vector_store,
-                config.dimension,
-                settings,
-            ),
+            name: _write_vector_index(
+                staging, name, vectors, config.vector_store, config.dimension, settings
+            )
+            for name, vectors in (("chunks", embeddings), ("sentences", sentence_embeddings))
         }
         chunk_counts = np.diff(np.load(staging / "doc_chunks_offsets.npy"))
         manifest = {
