@@ -369,6 +369,10 @@ def _points(title: str, points: Sequence[Point], metas: Mapping[str, Any], css: 
     return f'<section class="points {css}"><h3>{esc(title)}</h3><ul>{"".join(items)}</ul></section>'
 
 
+EVAL_PLACEHOLDER = (
+    '<p class="muted">Run an eval set: its progress shows here, then the figures by question '
+    "type and a link to the full report.</p>"
+)
 COMPARE_PLACEHOLDER = (
     '<div class="compare empty"><p class="muted">Ask a question to see, author by author, '
     "what each source says about it, with quotes, and where they agree and diverge.</p></div>"
