@@ -12,14 +12,17 @@ from typing import Any
 
 import pytest
 from fake_openai_server import FakeOpenAIServer
+from helpers import eval_subset
 
 from rag.assistant import Assistant
 from rag.embeddings import Embedder
 from rag.library import LibraryError
+from rag.plaintext import plain
 from rag.settings import Settings
 from ui import handlers
 from ui.handlers import Context, UserError
 from ui.render import md_text
+from ui.reports import report_file, report_href
 
 ROOT = Path(__file__).resolve().parent.parent
 QUESTION = "Why has Russia lost influence in the South Caucasus?"
@@ -77,13 +80,23 @@ def test_an_llm_answer_streams_into_the_chat_then_its_citations_become_links(
     assert len(partial) == len(chunks)
     for n, content in enumerate(partial, 1):
         assert content.endswith(" ▍")
-        assert content.removesuffix(" ▍") == md_text("".join(chunks[:n]))
+        assert content.removesuffix(" ▍") == md_text(plain("".join(chunks[:n])))
     assert "href=" not in "".join(partial)  # no half-resolved citation while streaming
     final, sources = shown[-1], steps[-1][1]
     assert "▍" not in final and "Abu Dhabi" in final
     assert re.findall(r'<a class="cite" href="#source-(\d+)"', final) == ["1"]
     assert 'id="source-1"' in sources
     assert steps[-1][2].turns[-1].answer.backend == "openai"
+
+
+def test_an_evaluation_links_its_saved_report(demo_assistant: Assistant, tmp_path: Path) -> None:
+    ctx = context(demo_assistant, tmp_path)
+    eval_set = eval_subset(tmp_path, {"f03", "u08"})
+    status, *_ = handlers.evaluate(ctx, "upload", str(eval_set), 3, "extractive", False)
+    [href] = re.findall(r'<a href="([^"]+)" target="_blank"', status)
+    [name] = [p.name for p in ctx.runs_dir.iterdir()]
+    assert href == report_href(name) == f"runs/{name}/report.html"
+    assert report_file(ctx.runs_dir, name) == (ctx.runs_dir / name / "report.html").resolve()
 
 
 def test_an_empty_question_changes_nothing(demo_assistant: Assistant, tmp_path: Path) -> None:
