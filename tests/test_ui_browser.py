@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import http.server
+import itertools
 import shutil
 import socketserver
 import threading
@@ -17,7 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from helpers import eval_subset
+from helpers import eval_subset, free_port
 
 from rag.assistant import Assistant
 
@@ -286,3 +287,49 @@ def test_text_boxes_are_named_by_their_labels(page: Any) -> None:
     tree = page.locator("body").aria_snapshot()
     assert 'textbox "Textbox' not in tree and 'textbox "Question Ask"' not in tree
     assert 'textbox "Question Compare"' not in tree
+
+
+def test_an_llm_answer_streams_into_the_chat(
+    browser: Any, demo_assistant: Assistant, fake_openai: Any
+) -> None:
+    from ui.app import launch
+
+    settings = demo_assistant.settings.model_copy(
+        update={
+            "backend": "openai",
+            "llm_base_url": fake_openai.base_url,
+            "llm_model": "fake",
+            "llm_api_key": None,
+            "llm_max_retries": 0,
+            "llm_timeout_s": 10.0,
+        }
+    )
+    assistant = Assistant(settings, embedder_factory=lambda: demo_assistant.embedder)
+    chunks = ["Russia lost ", "influence as ", "Azerbaijan grew ", "stronger [1]."]
+    fake_openai.stream(chunks, pause_s=0.8)
+    port = free_port()
+    demo = launch(assistant, port=port, prevent_thread_lock=True, quiet=True, warm=False)
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        page = context.new_page()
+        page.goto(f"http://127.0.0.1:{port}/", wait_until="load")
+        page.locator("#question textarea").fill(QUESTION)
+        page.locator("#question textarea").press("Enter")
+        bot = page.locator("#chat .bot").last
+        seen: list[str] = []
+        for _ in range(200):
+            text = bot.inner_text() if bot.count() else ""
+            if text and (not seen or seen[-1] != text):
+                seen.append(text)
+            if page.locator("#chat a.cite").count():
+                break
+            page.wait_for_timeout(50)
+        partial = [t for t in seen if "▍" in t]
+        assert len(partial) >= 2, seen  # the text grew while the model wrote it
+        assert all(len(a) < len(b) for a, b in itertools.pairwise(partial))
+        assert "Russia lost" in partial[0] and "[1]" not in partial[0]
+        page.wait_for_selector("#chat a.cite")
+        assert "▍" not in bot.inner_text() and "Azerbaijan grew stronger" in bot.inner_text()
+    finally:
+        context.close()
+        demo.close()
