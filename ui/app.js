@@ -4,6 +4,26 @@
   // neither the chatbot nor the browser turns it into a navigation or a new tab.
   if (window.__ragCitations) return;
   window.__ragCitations = true;
+
+  // A text box's accessible name is its label alone ("Question"), not the label plus the
+  // submit button inside it ("Question Ask") nor Gradio's "Textbox" for a hidden label.
+  const nameFields = () => {
+    document.querySelectorAll("label textarea, label input[type=text]").forEach((field) => {
+      const label = field.closest("label").querySelector('[data-testid="block-info"]');
+      const name = label && label.textContent.trim();
+      if (name && field.getAttribute("aria-label") !== name) field.setAttribute("aria-label", name);
+    });
+  };
+  let naming = false;
+  new MutationObserver(() => {
+    if (naming) return;
+    naming = true;
+    requestAnimationFrame(() => {
+      naming = false;
+      nameFields();
+    });
+  }).observe(document.body, { childList: true, subtree: true });
+  nameFields();
   document.addEventListener(
     "click",
     (event) => {

@@ -46,7 +46,13 @@ from ui.guards import (
     is_loopback,
 )
 from ui.handlers import Context, UserError
-from ui.render import COMPARE_PLACEHOLDER, SOURCES_PLACEHOLDER, settings_html
+from ui.render import (
+    COMPARE_PLACEHOLDER,
+    EVAL_PLACEHOLDER,
+    SOURCES_PLACEHOLDER,
+    settings_html,
+)
+from ui.reports import report_route
 
 BACKENDS = answerers.choices()
 DEFAULT_EXAMPLES = (
@@ -164,7 +170,22 @@ def theme() -> gr.themes.Base:
         font=FONT,
         font_mono=FONT_MONO,
     ).set(
+        # WCAG AA (4.5:1) for every text, checked by tests/test_ui_browser.py: Gradio's
+        # slate-400 meta text (2.6:1) and indigo-500 accent (4.5:1 less a hair) go darker
+        # in the light theme and lighter in the dark one.
         body_text_color="#1f2937",
+        body_text_color_subdued="#475569",
+        body_text_color_subdued_dark="#cbd5e1",
+        color_accent="#4338ca",
+        color_accent_soft="#eef2ff",
+        color_accent_soft_dark="#1e1b4b",
+        link_text_color="#4338ca",
+        link_text_color_dark="#a5b4fc",
+        button_primary_background_fill="#4f46e5",
+        button_primary_background_fill_dark="#4f46e5",
+        button_primary_background_fill_hover="#4338ca",
+        button_primary_background_fill_hover_dark="#4338ca",
+        button_primary_text_color="white",
         button_cancel_background_fill="#dc2626",
         button_cancel_background_fill_hover="#b91c1c",
         button_cancel_text_color="white",
@@ -196,12 +217,14 @@ def launch_kwargs(
     port: int | None = 7860,
     auth: Sequence[tuple[str, str]] = (),
     times: ServiceTimes | None = None,
+    runs_dir: Path | None = None,
 ) -> dict[str, Any]:
     """What `Blocks.launch` is given: no share link, no SSR, upload limits, the index and
-    corpus folders blocked from the file routes, the guards, a bound on the sessions kept
-    in memory, the look."""
+    corpus folders blocked from the file routes, the guards, the route to the runs' reports
+    (ui.reports), a bound on the sessions kept in memory, the look."""
     settings = assistant.settings
     times = times or ServiceTimes(SERVICE_S)
+    reports = report_route(runs_dir or settings.runs_dir)
     return {
         "server_name": host,
         "server_port": port,
@@ -219,7 +242,7 @@ def launch_kwargs(
             str(settings.corpus_dir.resolve()),
             str(Path(".env").resolve()),
         ],
-        "app_kwargs": {"middleware": middleware(settings, host, times)},
+        "app_kwargs": {"middleware": middleware(settings, host, times), "routes": [reports]},
         "state_session_capacity": settings.max_sessions,
         "footer_links": ["api", "settings"],
         "theme": theme(),
@@ -290,7 +313,9 @@ def launch(
     demo.launch(
         prevent_thread_lock=True,
         quiet=True,  # Gradio's banner suggests share=True, which this app never uses
-        **launch_kwargs(assistant, host=host, port=port, auth=auth, times=times),
+        **launch_kwargs(
+            assistant, host=host, port=port, auth=auth, times=times, runs_dir=build.get("runs_dir")
+        ),
     )
     if not quiet:
         warming = " while the model loads" if assistant.embedder_loading else ""
@@ -506,6 +531,7 @@ def ask_tab(settings: Settings, authors: Choices, docs: Choices, examples: Seque
             )
             question = gr.Textbox(
                 elem_id="question",
+                label="Question",
                 show_label=False,
                 placeholder="Ask a question… (follow-ups are understood in context)",
                 lines=1,
@@ -594,11 +620,13 @@ def evaluate_tab(settings: Settings, eval_set: Path, saved_runs: Choices) -> Eva
                     height=120,
                 )
             with gr.Column(scale=2):
-                k = gr.Slider(1, 20, value=settings.top_k, step=1, label="k")
+                k = gr.Slider(
+                    1, 20, value=settings.top_k, step=1, label="Passages per question (k)"
+                )
                 backend = gr.Radio(BACKENDS, value=settings.backend, label="Answerer")
                 answers = gr.Checkbox(value=True, label="Also score the answers")
                 run_btn = gr.Button("Run evaluation", variant="primary")
-        status = html("", elem_id="eval-status")
+        status = html(EVAL_PLACEHOLDER, elem_id="eval-status", min_height=64)
         metrics, recall = _eval_figures(settings)
         question = gr.Dropdown(
             choices=[], label="Per question: pick one to see its answer and passages"
@@ -749,6 +777,7 @@ def wire_evaluate(ctx: Context, tab: EvaluateTab, shared: Shared) -> None:
             tab.run_b,
         ],
         api_name="ui_evaluate",
+        show_progress_on=tab.status,  # one indicator, under the form (not one per output)
         **HIDDEN,
         concurrency_id="heavy",
         concurrency_limit=1,

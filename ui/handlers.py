@@ -50,6 +50,7 @@ from ui.render import (
     question_mark,
     sources_html,
 )
+from ui.reports import report_href
 
 log = logging.getLogger(__name__)
 
@@ -370,8 +371,12 @@ def evaluate(
     ]
     saved_runs = ctx.assistant.saved_runs(ctx.runs_dir)
     previous = saved_runs[1][1] if len(saved_runs) > 1 else None
+    link = (
+        f'<p class="report-link"><a href="{esc(report_href(saved.name))}" target="_blank" '
+        'rel="noopener">Open the full report (report.html) ↗</a></p>'
+    )
     return (
-        messages_html(lines),
+        messages_html(lines) + link,
         update(value=runs.metric_rows(run.summary), headers=runs.metric_headers(int(k))),
         pd.DataFrame(runs.recall_rows(run.summary), columns=["type", "recall"]),
         update(choices=question_choices(run.rows), value=None),

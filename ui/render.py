@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 from rag.evaluation.records import QuestionResult
 from rag.evaluation.scores import METRICS, evidence_metric, question_verdict
+from rag.plaintext import plain, plain_markdown
 from rag.types import Answer, Comparison, Passage, Perspective, Point, Quote
 from rag.urls import safe_url
 
@@ -92,32 +93,28 @@ def _merge(spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
 
 
 def highlighted(text: str, quotes: Sequence[str]) -> str:
-    """Escaped passage text with each quoted sentence wrapped in <mark>."""
+    """Markdown source as escaped plain text (`rag.plaintext`), each quoted sentence wrapped
+    in <mark>: quotes are located in the source, so the marks cover exactly their words."""
     spans = []
     for q in quotes:
         q = q.strip()
         start = text.find(q) if q else -1
         if start >= 0:
             spans.append((start, start + len(q)))
-    out, cursor = [], 0
-    for start, end in _merge(spans):
-        out.append(esc(text[cursor:start]))
-        out.append(f"<mark>{esc(text[start:end])}</mark>")
-        cursor = end
-    out.append(esc(text[cursor:]))
-    return "".join(out)
+    return "".join(
+        f"<mark>{esc(run)}</mark>" if inside else esc(run)
+        for run, inside in plain_markdown(text).marked(_merge(spans))
+    )
 
 
 def passage_body(text: str, quotes: Sequence[str] = ()) -> str:
-    """A passage as readable HTML: a leading `### heading` becomes a heading line, other
-    Markdown heading marks are dropped, the cited sentences are highlighted."""
+    """A passage as readable HTML: a leading `### heading` becomes a heading line, the rest
+    is shown as plain text, the cited sentences are highlighted."""
     heading = ""
     first, sep, rest = text.partition("\n")
     if _HEADING.match(first) and sep:
-        heading = f'<div class="passage-heading">{esc(_HEADING.sub("", first).strip())}</div>'
-        text = rest.lstrip("\n")
-    text = _HEADING.sub("", text)
-    text = re.sub(r"\n{3,}", "\n\n", text).strip()
+        heading = f'<div class="passage-heading">{esc(plain(first))}</div>'
+        text = rest
     return f'{heading}<div class="passage">{highlighted(text, quotes)}</div>'
 
 
@@ -202,7 +199,7 @@ def _cite_links(numbers: str, answer: Answer, prefix: str) -> str:
 def answer_markdown(answer: Answer, prefix: str = "source-") -> str:
     """Answer text for the chatbot: escaped, with each `[n]` a link to its source card."""
     parts, cursor = [], 0
-    text = answer.text
+    text = plain(answer.text)
     if not answer.refused:
         for match in _CITE.finditer(text):
             parts.append(md_text(text[cursor : match.start()]))
@@ -225,7 +222,7 @@ def answer_markdown(answer: Answer, prefix: str = "source-") -> str:
 
 
 def streaming_markdown(text: str) -> str:
-    return md_text(text) + " ▍"
+    return md_text(plain(text)) + " ▍"
 
 
 def chat_messages(session: ChatSession, streaming: str | None = None) -> list[dict[str, str]]:
@@ -315,10 +312,11 @@ def _quote_items(quotes: Sequence[Quote], metas: Mapping[str, Any]) -> str:
     items = []
     for q in quotes:
         meta = metas.get(q.doc_id)
+        shown = plain(q.text)
         link = external_link(
-            quote_url(meta.url if meta else None, q.text), "in context ↗", css="ext small"
+            quote_url(meta.url if meta else None, shown), "in context ↗", css="ext small"
         )
-        items.append(f"<li><q>{esc(q.text)}</q> {link}</li>")
+        items.append(f"<li><q>{esc(shown)}</q> {link}</li>")
     return f'<ul class="quotes">{"".join(items)}</ul>' if items else ""
 
 
@@ -351,7 +349,7 @@ def _perspective_row(p: Perspective, metas: Mapping[str, Any], stances: bool) ->
         stance = f'<td class="stance-cell" data-label="Stance">{chip}</td>'
     return (
         f'<tr class="perspective" {row_data}>{who}{stance}'
-        f'<td class="summary" data-label="Summary">{esc(p.summary)}</td>'
+        f'<td class="summary" data-label="Summary">{esc(plain(p.summary))}</td>'
         f'<td class="quotes-cell" data-label="Quotes">{_quote_items(p.quotes, metas)}</td></tr>'
     )
 
@@ -367,10 +365,14 @@ def _points(title: str, points: Sequence[Point], metas: Mapping[str, Any], css: 
         who = "".join(f'<span class="chip">{esc(a)}</span>' for a in point.authors)
         quotes = _quote_items(point.quotes, metas)
         more = f"<details><summary>quotes</summary>{quotes}</details>" if quotes else ""
-        items.append(f'<li><div class="point">{esc(point.point)}</div>{who}{more}</li>')
+        items.append(f'<li><div class="point">{esc(plain(point.point))}</div>{who}{more}</li>')
     return f'<section class="points {css}"><h3>{esc(title)}</h3><ul>{"".join(items)}</ul></section>'
 
 
+EVAL_PLACEHOLDER = (
+    '<p class="muted">Run an eval set: its progress shows here, then the figures by question '
+    "type and a link to the full report.</p>"
+)
 COMPARE_PLACEHOLDER = (
     '<div class="compare empty"><p class="muted">Ask a question to see, author by author, '
     "what each source says about it, with quotes, and where they agree and diverge.</p></div>"
@@ -473,7 +475,7 @@ def drilldown_html(row: QuestionResult, k: int | None = None) -> str:
         refused = " (refused)" if answer.refused else ""
         answer_block = (
             f'<div class="drill-answer"><div class="label">Answer{refused} · '
-            f"{esc(answer.backend)}</div><p>{esc(answer.text)}</p></div>"
+            f"{esc(answer.backend)}</div><p>{esc(plain(answer.text))}</p></div>"
         )
     else:
         answer_block = '<p class="muted">Answers were not scored in this run.</p>'
@@ -484,7 +486,7 @@ def drilldown_html(row: QuestionResult, k: int | None = None) -> str:
         items.append(
             f'<li><div class="card-meta"><b>{esc(p.rank)}.</b> {esc(author)} — '
             f"{esc(p.title or p.doc_id)}{gold}</div>"
-            f'<div class="passage small">{esc(p.text)}</div></li>'
+            f'<div class="passage small">{esc(plain(p.text))}</div></li>'
         )
     good = "refused correctly" if row.type == "unanswerable" else "answer correct"
     found, missed = (
