@@ -493,14 +493,14 @@ def ask_tab(settings: Settings, authors: Choices, docs: Choices, examples: Seque
                 with gr.Row():
                     backend = gr.Radio(BACKENDS, value=settings.backend, label="Answerer")
                     k = gr.Slider(1, 20, value=settings.top_k, step=1, label="Passages (k)")
-            with gr.Row(equal_height=True, elem_id="conversations"):
+            with gr.Row(equal_height=False, elem_id="conversations"):
                 new_chat = gr.Button(
                     "New conversation", size="sm", variant="secondary", scale=0, min_width=160
                 )
                 past = gr.Dropdown(
                     choices=[],
                     value=None,
-                    label="Past conversations (kept in this browser)",
+                    label="Past conversations (kept in this browser only)",
                     elem_id="past-conversations",
                     scale=3,
                     min_width=200,
@@ -727,20 +727,21 @@ def wire_ask(ctx: Context, tab: AskTab, shared: Shared, times: ServiceTimes) -> 
     outputs = [tab.chatbot, tab.sources, shared.session, tab.question]
     shown = [tab.chatbot, tab.sources, shared.session]
     private: dict[str, Any] = {"api_visibility": "private"}
+    quiet: dict[str, Any] = {"api_visibility": "private", "show_progress": "hidden"}
     ask = event(handlers.ask, ctx, times)
     save = remember
     tab.question.submit(ask, inputs, outputs, api_name="ask", show_progress="minimal").then(
-        save, [shared.session, shared.store], [shared.store, tab.past], **private
+        save, [shared.session, shared.store], [shared.store, tab.past], **quiet
     )
     tab.chatbot.example_select(pick_example, None, tab.question, **private).then(
         ask, inputs, outputs, show_progress="minimal", **private
-    ).then(save, [shared.session, shared.store], [shared.store, tab.past], **private)
+    ).then(save, [shared.session, shared.store], [shared.store, tab.past], **quiet)
     reset = event(handlers.new_conversation)
     unpick = event(handlers.hide_choice)
     tab.new_chat.click(reset, None, outputs, api_name="new_conversation").then(
-        unpick, None, tab.past, **private
+        unpick, None, tab.past, **quiet
     )
-    tab.chatbot.clear(reset, None, outputs, **private).then(unpick, None, tab.past, **private)
+    tab.chatbot.clear(reset, None, outputs, **private).then(unpick, None, tab.past, **quiet)
     tab.past.input(open_conversation, [tab.past, shared.store], [*shown, tab.question], **private)
     tab.delete_chat.click(
         delete_conversation,

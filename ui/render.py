@@ -258,11 +258,10 @@ def sources_link(answer: Answer, prefix: str) -> str:
     count = len(answer.related) if answer.refused else len(answer.passages)
     if not count:
         return ""
-    what = "related passage" if answer.refused else "source"
-    label = f"{count} {what}{'s' if count != 1 else ''}"
+    what = "Related passages" if answer.refused else "Sources"
     return (
-        f'<a class="sources-link" href="#{prefix}list" title="Show the {esc(label)} of this '
-        f'answer in the Sources panel">Sources ({esc(label)})</a>'
+        f'<a class="sources-link" href="#{prefix}list" title="Show the passages of this '
+        f'answer in the Sources panel">{what} ({count})</a>'
     )
 
 
