@@ -313,7 +313,7 @@ def test_each_answers_sources_are_one_tap_away_at_phone_and_desktop_width(
         # one tap on an earlier answer's "Sources" shows its cards in the viewport
         page.locator("#chat a.sources-link").first.click()
         page.wait_for_timeout(1000)  # smooth scrolling
-        group = page.locator("#sources .answer-sources").nth(1)
+        group = page.locator("#sources [id$='list']").nth(1)
         assert group.evaluate("e => e.open") is True  # the earlier answer's cards opened
         box = group.evaluate(RECT)
         assert 0 <= box["top"] < 900, box

@@ -21,7 +21,7 @@
       for (let node = card; node; node = node.parentElement) {
         if (node.tagName === "DETAILS") node.open = true;
       }
-      const group = card.classList.contains("answer-sources");
+      const group = id.endsWith("list"); // an answer's group of cards, not one card
       if (!group) {
         document.querySelectorAll(".source-card.active").forEach((c) => c.classList.remove("active"));
         card.classList.add("active");

@@ -364,7 +364,8 @@ def _answered(session: ChatSession) -> list[tuple[int, Turn]]:
 
 def sources_html(session: ChatSession, earlier: int = EARLIER_SOURCES) -> str:
     """The sources panel: the newest answer's cards, then earlier answers' (collapsed).
-    Each answer's group has the id `<card prefix>list` that its `sources_link` targets."""
+    Each answer's group has the id `<card prefix>list` that its `sources_link` targets
+    (`source-list` for the newest, `source-t2-list` for the second turn's, ...)."""
     answered = _answered(session)
     if not answered:
         return SOURCES_PLACEHOLDER
@@ -382,7 +383,7 @@ def sources_html(session: ChatSession, earlier: int = EARLIER_SOURCES) -> str:
         assert turn.answer is not None
         prefix = card_prefix(i, count)
         parts.append(
-            f'<details class="earlier answer-sources" id="{prefix}list"><summary>Earlier: '
+            f'<details class="earlier" id="{prefix}list"><summary>Earlier: '
             f"{esc(turn.question)}</summary>{_answer_sources(turn.answer, prefix)}</details>"
         )
     parts.append("</div>")
