@@ -143,6 +143,11 @@ def test_the_store_keeps_each_users_list_newest_first_and_bounded() -> None:
     store = history.saved(store, "ann", sessions[5], now=5000.0)  # asked again: first
     assert history.conversations(store, "ann")[0]["id"] == sessions[5].id
     assert len(history.conversations(store, "ann")) == history.MAX_CONVERSATIONS
+    long = ChatSession(conversation=Conversation(), turns=[Turn(f"t{i}") for i in range(30)])
+    [kept] = history.conversations(history.saved(history.empty_store(), "", long), "")
+    assert [t["question"] for t in kept["turns"]] == [
+        f"t{i}" for i in range(30 - history.MAX_TURNS_SAVED, 30)
+    ]
     store = history.removed(store, "ann", sessions[5].id)
     assert sessions[5].id not in [e["id"] for e in history.conversations(store, "ann")]
 

@@ -28,7 +28,7 @@ from ui.render import ChatSession, Turn
 log = logging.getLogger(__name__)
 
 MAX_CONVERSATIONS = 20  # per user, newest kept: localStorage holds about 5 MB per site
-MAX_TURNS_SAVED = 20  # the newest turns of a conversation that are saved
+MAX_TURNS_SAVED = 10  # the newest turns of a conversation that are saved (about 8 kB each)
 STORAGE_KEY = "rag-conversations"
 # BrowserState encrypts with a secret the page itself is given, so it hides nothing from
 # the reader; a fixed one lets a restarted app read what an earlier run stored.
