@@ -313,11 +313,11 @@ def test_each_answers_sources_are_one_tap_away_at_phone_and_desktop_width(
         # one tap on an earlier answer's "Sources" shows its cards in the viewport
         page.locator("#chat a.sources-link").first.click()
         page.wait_for_timeout(1000)  # smooth scrolling
-        group = page.locator("#sources [id$='list']").nth(1)
-        assert group.evaluate("e => e.open") is True  # the earlier answer's cards opened
+        group = page.locator("#sources [id^='answer-']").nth(1)
+        assert group.evaluate("e => e.closest('details').open")  # the earlier answer's cards
         box = group.evaluate(RECT)
         assert 0 <= box["top"] < 900, box
-        card = group.locator(".source-card").first.evaluate(RECT)
+        card = group.locator("xpath=..").locator(".source-card").first.evaluate(RECT)
         assert card["top"] < 900 and card["bottom"] > 0, card
         shot(page, f"ask-sources-{width}")
 

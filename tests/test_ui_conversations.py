@@ -93,7 +93,8 @@ def test_a_refusal_copies_without_references() -> None:
     assert answer_plain_text(refused) == "No answer in the documents. The documents do not say."
     markdown = answer_markdown(refused)
     assert "beside the chat" not in markdown and "under Sources" in markdown
-    assert 'href="#source-list"' in markdown  # the related passages, one tap away
+    assert 'href="#answer-source-list"' in markdown  # the related passages, one tap away
+    assert 'href="#source-' not in markdown  # and no citation link
 
 
 # ---------------------------------------------------------------- a link to each answer's sources
@@ -107,8 +108,9 @@ def test_each_answer_links_to_its_own_group_in_the_sources_panel() -> None:
     linked = [re.findall(r'class="sources-link" href="#([^"]+)"', m["content"]) for m in chat[1::2]]
     # the panel holds the newest answer and four earlier ones: those link, older ones do not
     assert linked[:2] == [[], []]
-    assert linked[2:] == [["source-t3-list"], ["source-t4-list"], ["source-t5-list"],
-                          ["source-t6-list"], ["source-list"]]  # fmt: skip
+    assert linked[2:] == [[f"answer-source-t{i}-list"] for i in (3, 4, 5, 6)] + [
+        ["answer-source-list"]
+    ]
     for [target] in linked[2:]:
         assert f'id="{target}"' in panel
 

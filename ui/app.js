@@ -4,14 +4,14 @@
 
   // A citation link `[n]` (href="#source-n") scrolls its source card into view, opens any
   // collapsed section around it and flashes it; a "Sources" link under an answer
-  // (href="#source-…list") does the same for the answer's group of cards. Handled here, in
+  // (href="#answer-source-…list") does the same for the answer's group of cards. Handled here, in
   // the capture phase, so neither the chatbot nor the browser turns it into a navigation.
   document.addEventListener(
     "click",
     (event) => {
       const target = event.target;
       if (!(target instanceof Element)) return;
-      const link = target.closest('a[href^="#source-"], a[href^="#related-"]');
+      const link = target.closest('a[href^="#source-"], a[href^="#related-"], a[href^="#answer-"]');
       if (!link) return;
       const id = decodeURIComponent(link.getAttribute("href").slice(1));
       const card = document.getElementById(id);
@@ -21,7 +21,7 @@
       for (let node = card; node; node = node.parentElement) {
         if (node.tagName === "DETAILS") node.open = true;
       }
-      const group = id.endsWith("list"); // an answer's group of cards, not one card
+      const group = id.startsWith("answer-"); // an answer's group of cards, not one card
       if (!group) {
         document.querySelectorAll(".source-card.active").forEach((c) => c.classList.remove("active"));
         card.classList.add("active");

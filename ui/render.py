@@ -260,7 +260,7 @@ def sources_link(answer: Answer, prefix: str) -> str:
         return ""
     what = "Related passages" if answer.refused else "Sources"
     return (
-        f'<a class="sources-link" href="#{prefix}list" title="Show the passages of this '
+        f'<a class="sources-link" href="#answer-{prefix}list" title="Show the passages of this '
         f'answer in the Sources panel">{what} ({count})</a>'
     )
 
@@ -364,8 +364,9 @@ def _answered(session: ChatSession) -> list[tuple[int, Turn]]:
 
 def sources_html(session: ChatSession, earlier: int = EARLIER_SOURCES) -> str:
     """The sources panel: the newest answer's cards, then earlier answers' (collapsed).
-    Each answer's group has the id `<card prefix>list` that its `sources_link` targets
-    (`source-list` for the newest, `source-t2-list` for the second turn's, ...)."""
+    Each answer's group has the id `answer-<card prefix>list` that its `sources_link`
+    targets (`answer-source-list` for the newest, `answer-source-t2-list` for the second
+    turn's, on the summary of its collapsed section)."""
     answered = _answered(session)
     if not answered:
         return SOURCES_PLACEHOLDER
@@ -375,7 +376,7 @@ def sources_html(session: ChatSession, earlier: int = EARLIER_SOURCES) -> str:
     parts = [
         '<div class="sources"><h3>Sources</h3>',
         f'<div class="sources-for">for “{esc(last.question)}”</div>',
-        f'<div class="answer-sources" id="{card_prefix(last_i, count)}list">',
+        f'<div class="answer-sources" id="answer-{card_prefix(last_i, count)}list">',
         _answer_sources(last.answer, card_prefix(last_i, count)),
         "</div>",
     ]
@@ -383,7 +384,7 @@ def sources_html(session: ChatSession, earlier: int = EARLIER_SOURCES) -> str:
         assert turn.answer is not None
         prefix = card_prefix(i, count)
         parts.append(
-            f'<details class="earlier" id="{prefix}list"><summary>Earlier: '
+            f'<details class="earlier"><summary id="answer-{prefix}list">Earlier: '
             f"{esc(turn.question)}</summary>{_answer_sources(turn.answer, prefix)}</details>"
         )
     parts.append("</div>")
