@@ -204,16 +204,11 @@ def cited_numbers(answer: Answer) -> list[int]:
 
 def answer_plain_text(answer: Answer) -> str:
     """The answer as a reader copies it: plain text with its `[n]` markers, then the list
-    of the references they point to. No markup, no Markdown escapes."""
-    lines = []
-    if answer.standalone_question.strip() != answer.question.strip():
-        lines.append(f"Understood as: {answer.standalone_question}")
-    if answer.notice:
-        lines.append(f"⚠ {answer.notice}")
+    of the references they point to. No markup, no Markdown escapes; the app's notes
+    around it (how a follow-up was understood, what was removed) are not copied."""
     if answer.refused:
-        lines.append(f"No answer in the documents. {answer.text}")
-        return "\n\n".join(lines)
-    lines.append(answer.text.strip())
+        return f"No answer in the documents. {answer.text}".strip()
+    lines = [answer.text.strip()]
     numbers = cited_numbers(answer)
     if numbers:
         refs = [reference_line(n, answer.passages[n - 1]) for n in numbers]
