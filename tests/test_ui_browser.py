@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import http.server
 import itertools
+import re
 import shutil
 import socketserver
 import threading
@@ -333,3 +334,160 @@ def test_an_llm_answer_streams_into_the_chat(
     finally:
         context.close()
         demo.close()
+
+
+def ask(page: Any, question: str = QUESTION) -> None:
+    box = page.locator("#question textarea")
+    box.fill(question)
+    box.press("Enter")
+    page.wait_for_selector("#chat a.cite", timeout=60_000)
+    page.wait_for_selector("#sources .source-card")
+
+
+def saved_conversation(page: Any) -> None:
+    """Wait until the browser's store holds a conversation (written after the answer)."""
+    page.wait_for_function("() => localStorage.getItem('rag-conversations')", timeout=30_000)
+    page.wait_for_function(
+        "() => document.querySelector('#past-conversations input').value.length > 0"
+    )
+
+
+def test_copy_message_puts_plain_text_and_references_on_the_clipboard(
+    page: Any, app_url: str
+) -> None:
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=app_url[:-1])
+    ask(page)
+    bot = page.locator("#chat [data-testid=bot]").last
+    bot.hover()
+    page.locator("#chat button[aria-label='Copy message']").last.click()
+    page.wait_for_timeout(300)
+    copied = page.evaluate("navigator.clipboard.readText()")
+    answer, _, references = copied.partition("\n\nReferences\n")
+    assert re.search(r"\[\d+\]", answer), copied
+    assert "<" not in copied and "\\" not in copied and "href" not in copied
+    cited = sorted({int(n) for n in re.findall(r"\[(\d+)\]", answer)})
+    lines = references.splitlines()
+    assert [int(re.match(r"\[(\d+)\] ", line).group(1)) for line in lines] == cited  # type: ignore[union-attr]
+    # `[n] Title — Author, Outlet, date, URL`, as much as the document's metadata says
+    assert all(re.match(r"\[\d+\] \S.*", line) for line in lines)
+    assert any(re.match(r"\[\d+\] .+ — .+, ", line) for line in lines), references
+    # what a screen reader is given is the text as it reads, not its Markdown source
+    label = bot.get_attribute("aria-label")
+    assert label.startswith("bot's message: ") and "<a" not in label and "\\" not in label
+    # a question copies as typed, without Markdown escapes
+    page.locator("#chat [data-testid=user]").last.hover()
+    page.locator("#chat button[aria-label='Copy message']").first.click()
+    page.wait_for_timeout(300)
+    assert page.evaluate("navigator.clipboard.readText()") == QUESTION
+
+
+def test_conversations_survive_a_reload_and_can_be_reopened_or_deleted(page: Any) -> None:
+    ask(page)
+    first = page.locator("#chat [data-testid=bot]").last.inner_text()
+    saved_conversation(page)
+
+    page.reload(wait_until="load")  # the conversation and its sources come back
+    page.wait_for_selector("#chat a.cite", timeout=30_000)
+    assert page.locator("#chat [data-testid=bot]").last.inner_text() == first
+    link = page.locator("#chat a.cite").last
+    href = link.get_attribute("href")
+    link.click()
+    page.wait_for_function(
+        "id => document.getElementById(id).classList.contains('active')", arg=href[1:]
+    )
+
+    page.get_by_role("button", name="New conversation").click()
+    page.wait_for_function("() => !document.querySelector('#chat [data-testid=bot]')")
+    assert page.locator("#sources .source-card").count() == 0
+    page.locator("#past-conversations input").click()
+    options = page.get_by_role("option")
+    assert options.count() == 1 and QUESTION[:40] in options.first.inner_text()
+    options.first.click()  # reopened
+    page.wait_for_selector("#chat a.cite")
+    page.wait_for_selector("#sources .source-card")
+    assert page.locator("#chat [data-testid=bot]").last.inner_text() == first
+
+    page.get_by_role("button", name="Delete").click()
+    page.wait_for_function("() => !document.querySelector('#chat [data-testid=bot]')")
+    page.wait_for_function(
+        "() => !localStorage.getItem('rag-conversations') || "
+        "!document.querySelector('#past-conversations input').value"
+    )
+    page.wait_for_timeout(500)
+    page.reload(wait_until="load")
+    page.wait_for_selector("#chat")
+    page.wait_for_timeout(1500)
+    assert page.locator("#chat [data-testid=bot]").count() == 0
+    page.locator("#past-conversations input").click()
+    assert page.get_by_role("option").count() == 0
+
+
+def overlaps(a: dict[str, float], b: dict[str, float]) -> bool:
+    return (
+        a["left"] < b["right"]
+        and b["left"] < a["right"]
+        and a["top"] < b["bottom"]
+        and b["top"] < a["bottom"]
+    )
+
+
+RECT = "e => { const r = e.getBoundingClientRect(); return {left: r.left, right: r.right, top: r.top, bottom: r.bottom}; }"  # noqa: E501
+
+
+@pytest.mark.parametrize("width", [420, 1280])
+def test_each_answers_sources_are_one_tap_away_at_phone_and_desktop_width(
+    browser: Any, app_url: str, width: int
+) -> None:
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    try:
+        page.goto(app_url, wait_until="load")
+        page.wait_for_selector("#chat")
+        ask(page)
+        ask(page, "And what about Georgia?")
+        page.wait_for_function(
+            "() => document.querySelectorAll('#chat a.sources-link').length >= 2"
+        )
+        shot(page, f"ask-{width}")
+
+        # one tap on an earlier answer's "Sources" shows its cards in the viewport
+        page.locator("#chat a.sources-link").first.click()
+        page.wait_for_timeout(1000)  # smooth scrolling
+        group = page.locator("#sources [id^='answer-']").nth(1)
+        assert group.evaluate("e => e.closest('details').open")  # the earlier answer's cards
+        box = group.evaluate(RECT)
+        assert 0 <= box["top"] < 900, box
+        card = group.locator("xpath=..").locator(".source-card").first.evaluate(RECT)
+        assert card["top"] < 900 and card["bottom"] > 0, card
+        shot(page, f"ask-sources-{width}")
+
+        # the chat's scroll arrow covers no text
+        page.locator("#chat [role=log]").hover()
+        page.mouse.wheel(0, -600)
+        page.wait_for_selector("#chat .scroll-down-button-container button")
+        arrow = page.locator("#chat .scroll-down-button-container button").evaluate(RECT)
+        texts = page.evaluate(
+            """() => {
+                const out = [];
+                const walk = document.createTreeWalker(
+                    document.querySelector('#chat [role=log]'), NodeFilter.SHOW_TEXT);
+                for (let n = walk.nextNode(); n; n = walk.nextNode()) {
+                    if (!n.textContent.trim()) continue;
+                    const range = document.createRange();
+                    range.selectNodeContents(n);
+                    for (const r of range.getClientRects())
+                        out.push({left: r.left, right: r.right, top: r.top, bottom: r.bottom});
+                }
+                return out;
+            }"""
+        )
+        assert texts and not [t for t in texts if overlaps(t, arrow)], arrow
+
+        # the upload box's label leaves its icon visible
+        page.get_by_role("tab", name="Library").click()
+        label = page.locator("#tab-library [data-testid=block-label]").first.evaluate(RECT)
+        icon = page.locator("#tab-library [data-testid=upload-icon]").first.evaluate(RECT)
+        assert not overlaps(label, icon), (label, icon)
+        shot(page, f"library-{width}")
+    finally:
+        context.close()

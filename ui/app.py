@@ -36,7 +36,7 @@ from rag.assistant import Assistant
 from rag.errors import RagError
 from rag.library import UPLOAD_SUFFIXES
 from rag.settings import Settings
-from ui import api, handlers, runs
+from ui import api, handlers, history, runs
 from ui.guards import (
     BusyAnswer,
     OriginGuard,
@@ -449,6 +449,7 @@ class Shared:
     header: gr.HTML
     session: gr.State
     run: gr.State
+    store: gr.BrowserState  # past conversations, in the browser's localStorage (ui.history)
 
 
 @dataclass
@@ -460,6 +461,8 @@ class AskTab:
     backend: gr.Radio
     k: gr.Slider
     new_chat: gr.Button
+    past: gr.Dropdown
+    delete_chat: gr.Button
     sources: gr.HTML
 
 
@@ -556,11 +559,29 @@ def ask_tab(settings: Settings, authors: Choices, docs: Choices, examples: Seque
                 with gr.Row():
                     backend = gr.Radio(BACKENDS, value=settings.backend, label="Answerer")
                     k = gr.Slider(1, 20, value=settings.top_k, step=1, label="Passages (k)")
-            with gr.Row():
-                new_chat = gr.Button("New conversation", size="sm", variant="secondary", scale=0)
+            with gr.Row(equal_height=False, elem_id="conversations"):
+                new_chat = gr.Button(
+                    "New conversation", size="sm", variant="secondary", scale=0, min_width=160
+                )
+                past = gr.Dropdown(
+                    choices=[],
+                    value=None,
+                    label="Past conversations (kept in this browser only)",
+                    elem_id="past-conversations",
+                    scale=3,
+                    min_width=200,
+                )
+                delete_chat = gr.Button(
+                    "Delete",
+                    size="sm",
+                    variant="secondary",
+                    scale=0,
+                    min_width=90,
+                    elem_id="delete-conversation",
+                )
         with gr.Column(scale=2, min_width=300):
             sources = html(SOURCES_PLACEHOLDER, elem_id="sources", max_height=760)
-    return AskTab(chatbot, question, author, doc, backend, k, new_chat, sources)
+    return AskTab(chatbot, question, author, doc, backend, k, new_chat, past, delete_chat, sources)
 
 
 def compare_tab(settings: Settings, authors: Choices, examples: Sequence[str]) -> CompareTab:
@@ -693,11 +714,14 @@ def library_tab(assistant: Assistant, docs: Choices) -> LibraryTab:
     with gr.Tab("Library", id="library", elem_id="tab-library"):
         table = html("", elem_id="library")
         with gr.Accordion("Add documents", open=True):
+            # The accepted kinds are said above the box: as its label they would cover
+            # its upload icon on a phone.
+            html(
+                f'<p class="muted small upload-note">{", ".join(UPLOAD_SUFFIXES)} files, '
+                f"up to {settings.max_file_bytes / 1e6:.0f} MB each.</p>"
+            )
             uploads = gr.File(
-                label=(
-                    f"Upload {', '.join(UPLOAD_SUFFIXES)} files "
-                    f"(up to {settings.max_file_bytes / 1e6:.0f} MB each)"
-                ),
+                label="Files to add",
                 file_count="multiple",
                 file_types=list(UPLOAD_SUFFIXES),
                 height=140,
@@ -734,22 +758,65 @@ def library_tab(assistant: Assistant, docs: Choices) -> LibraryTab:
 # ---------------------------------------------------------------- wiring
 
 
+def user_of(request: gr.Request | None) -> str:
+    """Who signed in ("" without sign-in): whose saved conversations to use."""
+    return str(getattr(request, "username", None) or "")
+
+
+def shielded(handler: Callable[..., Any], *args: Any) -> Any:
+    """A handler's UserError shown as gr.Error (what `event` does for handlers that need
+    no gr.Request; these need one, so Gradio must see their own signature)."""
+    try:
+        return handler(*args)
+    except UserError as error:
+        raise gr.Error(str(error)) from error
+
+
+def remember(session: Any, store: Any, request: gr.Request) -> Any:
+    return shielded(handlers.remember, session, store, user_of(request))
+
+
+def reopen_latest(store: Any, request: gr.Request) -> Any:
+    return shielded(handlers.reopen_latest, store, user_of(request))
+
+
+def open_conversation(conversation_id: str | None, store: Any, request: gr.Request) -> Any:
+    return shielded(handlers.open_conversation, conversation_id, store, user_of(request))
+
+
+def delete_conversation(
+    conversation_id: str | None, store: Any, session: Any, request: gr.Request
+) -> Any:
+    return shielded(handlers.delete_conversation, conversation_id, store, session, user_of(request))
+
+
 def wire_ask(ctx: Context, tab: AskTab, shared: Shared, times: ServiceTimes) -> None:
     inputs = [tab.question, shared.session, tab.backend, tab.k, tab.author, tab.doc]
     outputs = [tab.chatbot, tab.sources, shared.session, tab.question]
+    shown = [tab.chatbot, tab.sources, shared.session]
+    private: dict[str, Any] = {"api_visibility": "private"}
+    quiet: dict[str, Any] = {"api_visibility": "private", "show_progress": "hidden"}
     ask = event(handlers.ask, ctx, times)
-    tab.question.submit(ask, inputs, outputs, api_name="ui_ask", **HIDDEN, show_progress="minimal")
-    tab.chatbot.example_select(pick_example, None, tab.question, api_visibility="private").then(
-        ask,
-        inputs,
-        outputs,
-        api_name="ui_ask_example",
-        api_visibility="private",
-        show_progress="minimal",
-    )
+    save = remember
+    tab.question.submit(
+        ask, inputs, outputs, api_name="ui_ask", show_progress="minimal", **HIDDEN
+    ).then(save, [shared.session, shared.store], [shared.store, tab.past], **quiet)
+    tab.chatbot.example_select(pick_example, None, tab.question, **private).then(
+        ask, inputs, outputs, show_progress="minimal", **private
+    ).then(save, [shared.session, shared.store], [shared.store, tab.past], **quiet)
     reset = event(handlers.new_conversation)
-    tab.new_chat.click(reset, None, outputs, api_name="ui_new_conversation", **HIDDEN)
-    tab.chatbot.clear(reset, None, outputs, api_visibility="private")
+    unpick = event(handlers.hide_choice)
+    tab.new_chat.click(reset, None, outputs, api_name="ui_new_conversation", **HIDDEN).then(
+        unpick, None, tab.past, **quiet
+    )
+    tab.chatbot.clear(reset, None, outputs, **private).then(unpick, None, tab.past, **quiet)
+    tab.past.input(open_conversation, [tab.past, shared.store], [*shown, tab.question], **private)
+    tab.delete_chat.click(
+        delete_conversation,
+        [tab.past, shared.store, shared.session],
+        [shared.store, tab.past, *shown],
+        **private,
+    )
 
 
 def wire_compare(ctx: Context, tab: CompareTab, times: ServiceTimes) -> None:
@@ -863,6 +930,11 @@ def build_app(
             header,
             session=gr.State(None, time_to_live=ttl),
             run=gr.State(None, time_to_live=ttl),
+            store=gr.BrowserState(
+                history.empty_store(),
+                storage_key=history.STORAGE_KEY,
+                secret=history.STORAGE_SECRET,
+            ),
         )
         with gr.Tabs(elem_id="tabs"):
             ask = ask_tab(settings, authors, docs, examples)
@@ -894,6 +966,12 @@ def build_app(
         )
         demo.load(
             event(handlers.index_views, ctx), None, index_outputs, api_name="ui_library", **HIDDEN
+        )
+        demo.load(
+            reopen_latest,
+            [shared.store],
+            [ask.chatbot, ask.sources, shared.session, ask.past],
+            api_visibility="private",
         )
         demo.load(
             event(handlers.refresh_runs, ctx),
