@@ -83,6 +83,7 @@ def shoot(url: str, out: Path, chromium: str, has_compare: bool) -> list[Path]:
                         "n => document.querySelectorAll('#chat .message-row, #chat .message')"
                         ".length >= n && !document.querySelector('#chat .pending')",
                         arg=2,
+                        timeout=180_000,  # the first answer waits for the model to load
                     )
                     page.wait_for_selector("#sources .source-card", timeout=60_000)
                     page.wait_for_timeout(800)

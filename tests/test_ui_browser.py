@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import http.server
+import itertools
+import re
 import shutil
 import socketserver
 import threading
@@ -17,6 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from helpers import eval_subset, free_port
 
 from rag.assistant import Assistant
 
@@ -193,3 +196,298 @@ def test_uploads_work_from_the_app_and_are_refused_from_another_page(
     context.close()
     assert sent == "opaque"  # the browser sent it and the app answered (403, unreadable here)
     assert not list(uploads.glob(f"*/{name}")), "a page of another origin could upload"
+
+
+# ------------------------------------------------ Evaluate progress, contrast, names
+
+
+def run_small_evaluation(page: Any, eval_set: Path) -> None:
+    page.get_by_role("tab", name="Evaluate").click()
+    page.locator('#tab-evaluate input[accept=".jsonl"]').set_input_files(str(eval_set))
+    uploaded = page.get_by_role("radio", name="An uploaded JSONL file")
+    for _ in range(100):  # the upload selects it
+        if uploaded.is_checked():
+            break
+        page.wait_for_timeout(100)
+    assert uploaded.is_checked()
+    page.get_by_role("button", name="Run evaluation").click()
+
+
+def test_evaluate_shows_one_progress_indicator_and_opens_the_report(
+    page: Any, tmp_path: Path
+) -> None:
+    run_small_evaluation(page, eval_subset(tmp_path, {"f01", "f02", "f03", "u08"}))
+    page.wait_for_selector(".progress-text", timeout=30_000)
+    shown = page.evaluate(
+        """() => [...document.querySelectorAll(
+                '.progress-text, .progress-bar, .progress-level, .eta-bar, .meta-text'
+            )].filter(e => e.getClientRects().length && getComputedStyle(e).visibility !== 'hidden')
+              .map(e => e.className.split(' ')[0] + ' in #' + (e.closest('[id]') || {}).id)"""
+    )
+    assert shown, "no progress was shown during the run"
+    assert [s for s in shown if s.startswith("progress-text")] == ["progress-text in #eval-status"]
+    assert all(s.endswith("in #eval-status") for s in shown), shown
+    shot(page, "evaluate-progress")
+
+    link = page.locator("#eval-status .report-link a")
+    link.wait_for(timeout=120_000)
+    with page.context.expect_page() as opened:
+        link.click()
+    report = opened.value
+    report.wait_for_load_state()
+    assert report.url.endswith("/report.html") and "/runs/" in report.url
+    assert report.locator("table").count() >= 1  # the run's report, rendered as a page
+    report.close()
+
+
+def test_every_text_meets_wcag_aa_contrast(browser: Any, app_url: str) -> None:
+    walker = (Path(__file__).parent / "contrast.js").read_text(encoding="utf-8")
+    offenders: list[str] = []
+    for theme in ("light", "dark"):
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        page.goto(f"{app_url}?__theme={theme}", wait_until="load")
+        page.wait_for_selector("#chat")
+
+        def check(view: str, page: Any = page, theme: str = theme) -> None:
+            page.wait_for_timeout(300)
+            page.wait_for_function("!document.querySelector('.pending, .generating')")
+            found = page.evaluate(walker, 4.5)
+            offenders.extend(f"{theme} {view}: {line}" for line in found)
+
+        check("ask")
+        page.locator("#question textarea").fill(QUESTION)
+        page.locator("#question textarea").press("Enter")
+        page.wait_for_selector("#sources .source-card", timeout=60_000)
+        page.locator("#sources details.more summary").first.click()
+        page.get_by_role("button", name="Options").click()
+        check("answer")
+        page.get_by_role("tab", name="Compare").click()
+        page.locator("#compare-question textarea").fill(COMPARE_QUESTION)
+        page.locator("#compare-question textarea").press("Enter")
+        page.wait_for_selector("#comparison tr.perspective", timeout=120_000)
+        check("compare")
+        page.get_by_role("tab", name="Evaluate").click()
+        check("evaluate")
+        page.get_by_role("tab", name="Library").click()
+        page.get_by_role("button", name="Settings in force (read-only)").click()
+        check("library")
+        context.close()
+    assert not offenders, "text under 4.5:1 contrast:\n" + "\n".join(offenders)
+
+
+def test_text_boxes_are_named_by_their_labels(page: Any) -> None:
+    ask = page.get_by_role("textbox", name="Question", exact=True)
+    assert ask.count() == 1 and ask.get_attribute("placeholder", timeout=5_000)
+    assert page.get_by_label("Question", exact=True).count() == 1
+    page.get_by_role("tab", name="Compare").click()
+    page.locator("#compare-question textarea").wait_for()
+    compare = page.get_by_role("textbox", name="Question", exact=True)  # the visible one
+    assert compare.count() == 1
+    assert compare.evaluate("e => e.closest('[id]').id") == "compare-question"
+    tree = page.locator("body").aria_snapshot()
+    assert 'textbox "Textbox' not in tree and 'textbox "Question Ask"' not in tree
+    assert 'textbox "Question Compare"' not in tree
+
+
+def test_an_llm_answer_streams_into_the_chat(
+    browser: Any, demo_assistant: Assistant, fake_openai: Any
+) -> None:
+    from ui.app import launch
+
+    settings = demo_assistant.settings.model_copy(
+        update={
+            "backend": "openai",
+            "llm_base_url": fake_openai.base_url,
+            "llm_model": "fake",
+            "llm_api_key": None,
+            "llm_max_retries": 0,
+            "llm_timeout_s": 10.0,
+        }
+    )
+    assistant = Assistant(settings, embedder_factory=lambda: demo_assistant.embedder)
+    chunks = ["Russia lost ", "influence as ", "Azerbaijan grew ", "stronger [1]."]
+    fake_openai.stream(chunks, pause_s=0.8)
+    port = free_port()
+    demo = launch(assistant, port=port, prevent_thread_lock=True, quiet=True, warm=False)
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        page = context.new_page()
+        page.goto(f"http://127.0.0.1:{port}/", wait_until="load")
+        page.locator("#question textarea").fill(QUESTION)
+        page.locator("#question textarea").press("Enter")
+        bot = page.locator("#chat .bot").last
+        seen: list[str] = []
+        for _ in range(200):
+            text = bot.inner_text() if bot.count() else ""
+            if text and (not seen or seen[-1] != text):
+                seen.append(text)
+            if page.locator("#chat a.cite").count():
+                break
+            page.wait_for_timeout(50)
+        partial = [t for t in seen if "▍" in t]
+        assert len(partial) >= 2, seen  # the text grew while the model wrote it
+        assert all(len(a) < len(b) for a, b in itertools.pairwise(partial))
+        assert "Russia lost" in partial[0] and "[1]" not in partial[0]
+        page.wait_for_selector("#chat a.cite")
+        assert "▍" not in bot.inner_text() and "Azerbaijan grew stronger" in bot.inner_text()
+    finally:
+        context.close()
+        demo.close()
+
+
+def ask(page: Any, question: str = QUESTION) -> None:
+    box = page.locator("#question textarea")
+    box.fill(question)
+    box.press("Enter")
+    page.wait_for_selector("#chat a.cite", timeout=60_000)
+    page.wait_for_selector("#sources .source-card")
+
+
+def saved_conversation(page: Any) -> None:
+    """Wait until the browser's store holds a conversation (written after the answer)."""
+    page.wait_for_function("() => localStorage.getItem('rag-conversations')", timeout=30_000)
+    page.wait_for_function(
+        "() => document.querySelector('#past-conversations input').value.length > 0"
+    )
+
+
+def test_copy_message_puts_plain_text_and_references_on_the_clipboard(
+    page: Any, app_url: str
+) -> None:
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=app_url[:-1])
+    ask(page)
+    bot = page.locator("#chat [data-testid=bot]").last
+    bot.hover()
+    page.locator("#chat button[aria-label='Copy message']").last.click()
+    page.wait_for_timeout(300)
+    copied = page.evaluate("navigator.clipboard.readText()")
+    answer, _, references = copied.partition("\n\nReferences\n")
+    assert re.search(r"\[\d+\]", answer), copied
+    assert "<" not in copied and "\\" not in copied and "href" not in copied
+    cited = sorted({int(n) for n in re.findall(r"\[(\d+)\]", answer)})
+    lines = references.splitlines()
+    assert [int(re.match(r"\[(\d+)\] ", line).group(1)) for line in lines] == cited  # type: ignore[union-attr]
+    # `[n] Title — Author, Outlet, date, URL`, as much as the document's metadata says
+    assert all(re.match(r"\[\d+\] \S.*", line) for line in lines)
+    assert any(re.match(r"\[\d+\] .+ — .+, ", line) for line in lines), references
+    # what a screen reader is given is the text as it reads, not its Markdown source
+    label = bot.get_attribute("aria-label")
+    assert label.startswith("bot's message: ") and "<a" not in label and "\\" not in label
+    # a question copies as typed, without Markdown escapes
+    page.locator("#chat [data-testid=user]").last.hover()
+    page.locator("#chat button[aria-label='Copy message']").first.click()
+    page.wait_for_timeout(300)
+    assert page.evaluate("navigator.clipboard.readText()") == QUESTION
+
+
+def test_conversations_survive_a_reload_and_can_be_reopened_or_deleted(page: Any) -> None:
+    ask(page)
+    first = page.locator("#chat [data-testid=bot]").last.inner_text()
+    saved_conversation(page)
+
+    page.reload(wait_until="load")  # the conversation and its sources come back
+    page.wait_for_selector("#chat a.cite", timeout=30_000)
+    assert page.locator("#chat [data-testid=bot]").last.inner_text() == first
+    link = page.locator("#chat a.cite").last
+    href = link.get_attribute("href")
+    link.click()
+    page.wait_for_function(
+        "id => document.getElementById(id).classList.contains('active')", arg=href[1:]
+    )
+
+    page.get_by_role("button", name="New conversation").click()
+    page.wait_for_function("() => !document.querySelector('#chat [data-testid=bot]')")
+    assert page.locator("#sources .source-card").count() == 0
+    page.locator("#past-conversations input").click()
+    options = page.get_by_role("option")
+    assert options.count() == 1 and QUESTION[:40] in options.first.inner_text()
+    options.first.click()  # reopened
+    page.wait_for_selector("#chat a.cite")
+    page.wait_for_selector("#sources .source-card")
+    assert page.locator("#chat [data-testid=bot]").last.inner_text() == first
+
+    page.get_by_role("button", name="Delete").click()
+    page.wait_for_function("() => !document.querySelector('#chat [data-testid=bot]')")
+    page.wait_for_function(
+        "() => !localStorage.getItem('rag-conversations') || "
+        "!document.querySelector('#past-conversations input').value"
+    )
+    page.wait_for_timeout(500)
+    page.reload(wait_until="load")
+    page.wait_for_selector("#chat")
+    page.wait_for_timeout(1500)
+    assert page.locator("#chat [data-testid=bot]").count() == 0
+    page.locator("#past-conversations input").click()
+    assert page.get_by_role("option").count() == 0
+
+
+def overlaps(a: dict[str, float], b: dict[str, float]) -> bool:
+    return (
+        a["left"] < b["right"]
+        and b["left"] < a["right"]
+        and a["top"] < b["bottom"]
+        and b["top"] < a["bottom"]
+    )
+
+
+RECT = "e => { const r = e.getBoundingClientRect(); return {left: r.left, right: r.right, top: r.top, bottom: r.bottom}; }"  # noqa: E501
+
+
+@pytest.mark.parametrize("width", [420, 1280])
+def test_each_answers_sources_are_one_tap_away_at_phone_and_desktop_width(
+    browser: Any, app_url: str, width: int
+) -> None:
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    try:
+        page.goto(app_url, wait_until="load")
+        page.wait_for_selector("#chat")
+        ask(page)
+        ask(page, "And what about Georgia?")
+        page.wait_for_function(
+            "() => document.querySelectorAll('#chat a.sources-link').length >= 2"
+        )
+        shot(page, f"ask-{width}")
+
+        # one tap on an earlier answer's "Sources" shows its cards in the viewport
+        page.locator("#chat a.sources-link").first.click()
+        page.wait_for_timeout(1000)  # smooth scrolling
+        group = page.locator("#sources [id^='answer-']").nth(1)
+        assert group.evaluate("e => e.closest('details').open")  # the earlier answer's cards
+        box = group.evaluate(RECT)
+        assert 0 <= box["top"] < 900, box
+        card = group.locator("xpath=..").locator(".source-card").first.evaluate(RECT)
+        assert card["top"] < 900 and card["bottom"] > 0, card
+        shot(page, f"ask-sources-{width}")
+
+        # the chat's scroll arrow covers no text
+        page.locator("#chat [role=log]").hover()
+        page.mouse.wheel(0, -600)
+        page.wait_for_selector("#chat .scroll-down-button-container button")
+        arrow = page.locator("#chat .scroll-down-button-container button").evaluate(RECT)
+        texts = page.evaluate(
+            """() => {
+                const out = [];
+                const walk = document.createTreeWalker(
+                    document.querySelector('#chat [role=log]'), NodeFilter.SHOW_TEXT);
+                for (let n = walk.nextNode(); n; n = walk.nextNode()) {
+                    if (!n.textContent.trim()) continue;
+                    const range = document.createRange();
+                    range.selectNodeContents(n);
+                    for (const r of range.getClientRects())
+                        out.push({left: r.left, right: r.right, top: r.top, bottom: r.bottom});
+                }
+                return out;
+            }"""
+        )
+        assert texts and not [t for t in texts if overlaps(t, arrow)], arrow
+
+        # the upload box's label leaves its icon visible
+        page.get_by_role("tab", name="Library").click()
+        label = page.locator("#tab-library [data-testid=block-label]").first.evaluate(RECT)
+        icon = page.locator("#tab-library [data-testid=upload-icon]").first.evaluate(RECT)
+        assert not overlaps(label, icon), (label, icon)
+        shot(page, f"library-{width}")
+    finally:
+        context.close()

@@ -11,13 +11,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fake_openai_server import FakeOpenAIServer
+from helpers import eval_subset
 
 from rag.assistant import Assistant
 from rag.embeddings import Embedder
 from rag.library import LibraryError
+from rag.plaintext import plain
 from rag.settings import Settings
 from ui import handlers
 from ui.handlers import Context, UserError
+from ui.render import md_text
+from ui.reports import report_file, report_href
 
 ROOT = Path(__file__).resolve().parent.parent
 QUESTION = "Why has Russia lost influence in the South Caucasus?"
@@ -48,6 +53,50 @@ def test_ask_streams_then_shows_the_answer_and_its_sources(
     follow = list(handlers.ask(ctx, "And what about Georgia?", session, "extractive", 5, "", ""))
     assert "Understood as" in follow[-1][0][-1]["content"]
     assert len(session.conversation.turns) == 2
+
+
+def test_an_llm_answer_streams_into_the_chat_then_its_citations_become_links(
+    demo_assistant: Assistant, embedder: Embedder, fake_openai: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    settings = demo_assistant.settings.model_copy(
+        update={
+            "backend": "openai",
+            "llm_base_url": fake_openai.base_url,
+            "llm_model": "fake",
+            "llm_api_key": None,
+            "llm_max_retries": 0,
+            "llm_timeout_s": 5.0,
+        }
+    )
+    assistant = Assistant(settings, embedder_factory=lambda: embedder)
+    chunks = ["Aliyev and ", "Pashinyan met ", "in Abu Dhabi ", "[1]."]
+    fake_openai.stream(chunks)
+    steps = list(handlers.ask(context(assistant, tmp_path), QUESTION, None, "openai", 5, "", ""))
+    assert fake_openai.chat_requests[0].stream is True
+    shown = [chat[-1]["content"] for chat, *_ in steps]
+    assert shown[0] == "*Searching the documents…*"
+    partial = shown[1:-1]
+    # one message per chunk as it arrives, each the one before plus the next chunk
+    assert len(partial) == len(chunks)
+    for n, content in enumerate(partial, 1):
+        assert content.endswith(" ▍")
+        assert content.removesuffix(" ▍") == md_text(plain("".join(chunks[:n])))
+    assert "href=" not in "".join(partial)  # no half-resolved citation while streaming
+    final, sources = shown[-1], steps[-1][1]
+    assert "▍" not in final and "Abu Dhabi" in final
+    assert re.findall(r'<a class="cite" href="#source-(\d+)"', final) == ["1"]
+    assert 'id="source-1"' in sources
+    assert steps[-1][2].turns[-1].answer.backend == "openai"
+
+
+def test_an_evaluation_links_its_saved_report(demo_assistant: Assistant, tmp_path: Path) -> None:
+    ctx = context(demo_assistant, tmp_path)
+    eval_set = eval_subset(tmp_path, {"f03", "u08"})
+    status, *_ = handlers.evaluate(ctx, "upload", str(eval_set), 3, "extractive", False)
+    [href] = re.findall(r'<a href="([^"]+)" target="_blank"', status)
+    [name] = [p.name for p in ctx.runs_dir.iterdir()]
+    assert href == report_href(name) == f"runs/{name}/report.html"
+    assert report_file(ctx.runs_dir, name) == (ctx.runs_dir / name / "report.html").resolve()
 
 
 def test_an_empty_question_changes_nothing(demo_assistant: Assistant, tmp_path: Path) -> None:

@@ -36,7 +36,7 @@ from rag.assistant import Assistant
 from rag.errors import RagError
 from rag.library import UPLOAD_SUFFIXES
 from rag.settings import Settings
-from ui import api, handlers, runs
+from ui import api, handlers, history, runs
 from ui.guards import (
     BusyAnswer,
     OriginGuard,
@@ -46,7 +46,13 @@ from ui.guards import (
     is_loopback,
 )
 from ui.handlers import Context, UserError
-from ui.render import COMPARE_PLACEHOLDER, SOURCES_PLACEHOLDER, settings_html
+from ui.render import (
+    COMPARE_PLACEHOLDER,
+    EVAL_PLACEHOLDER,
+    SOURCES_PLACEHOLDER,
+    settings_html,
+)
+from ui.reports import report_route
 
 BACKENDS = answerers.choices()
 DEFAULT_EXAMPLES = (
@@ -164,7 +170,22 @@ def theme() -> gr.themes.Base:
         font=FONT,
         font_mono=FONT_MONO,
     ).set(
+        # WCAG AA (4.5:1) for every text, checked by tests/test_ui_browser.py: Gradio's
+        # slate-400 meta text (2.6:1) and indigo-500 accent (4.5:1 less a hair) go darker
+        # in the light theme and lighter in the dark one.
         body_text_color="#1f2937",
+        body_text_color_subdued="#475569",
+        body_text_color_subdued_dark="#cbd5e1",
+        color_accent="#4338ca",
+        color_accent_soft="#eef2ff",
+        color_accent_soft_dark="#1e1b4b",
+        link_text_color="#4338ca",
+        link_text_color_dark="#a5b4fc",
+        button_primary_background_fill="#4f46e5",
+        button_primary_background_fill_dark="#4f46e5",
+        button_primary_background_fill_hover="#4338ca",
+        button_primary_background_fill_hover_dark="#4338ca",
+        button_primary_text_color="white",
         button_cancel_background_fill="#dc2626",
         button_cancel_background_fill_hover="#b91c1c",
         button_cancel_text_color="white",
@@ -196,12 +217,14 @@ def launch_kwargs(
     port: int | None = 7860,
     auth: Sequence[tuple[str, str]] = (),
     times: ServiceTimes | None = None,
+    runs_dir: Path | None = None,
 ) -> dict[str, Any]:
     """What `Blocks.launch` is given: no share link, no SSR, upload limits, the index and
-    corpus folders blocked from the file routes, the guards, a bound on the sessions kept
-    in memory, the look."""
+    corpus folders blocked from the file routes, the guards, the route to the runs' reports
+    (ui.reports), a bound on the sessions kept in memory, the look."""
     settings = assistant.settings
     times = times or ServiceTimes(SERVICE_S)
+    reports = report_route(runs_dir or settings.runs_dir)
     return {
         "server_name": host,
         "server_port": port,
@@ -219,7 +242,7 @@ def launch_kwargs(
             str(settings.corpus_dir.resolve()),
             str(Path(".env").resolve()),
         ],
-        "app_kwargs": {"middleware": middleware(settings, host, times)},
+        "app_kwargs": {"middleware": middleware(settings, host, times), "routes": [reports]},
         "state_session_capacity": settings.max_sessions,
         "footer_links": ["api", "settings"],
         "theme": theme(),
@@ -290,7 +313,9 @@ def launch(
     demo.launch(
         prevent_thread_lock=True,
         quiet=True,  # Gradio's banner suggests share=True, which this app never uses
-        **launch_kwargs(assistant, host=host, port=port, auth=auth, times=times),
+        **launch_kwargs(
+            assistant, host=host, port=port, auth=auth, times=times, runs_dir=build.get("runs_dir")
+        ),
     )
     if not quiet:
         warming = " while the model loads" if assistant.embedder_loading else ""
@@ -424,6 +449,7 @@ class Shared:
     header: gr.HTML
     session: gr.State
     run: gr.State
+    store: gr.BrowserState  # past conversations, in the browser's localStorage (ui.history)
 
 
 @dataclass
@@ -435,6 +461,8 @@ class AskTab:
     backend: gr.Radio
     k: gr.Slider
     new_chat: gr.Button
+    past: gr.Dropdown
+    delete_chat: gr.Button
     sources: gr.HTML
 
 
@@ -506,6 +534,7 @@ def ask_tab(settings: Settings, authors: Choices, docs: Choices, examples: Seque
             )
             question = gr.Textbox(
                 elem_id="question",
+                label="Question",
                 show_label=False,
                 placeholder="Ask a question… (follow-ups are understood in context)",
                 lines=1,
@@ -530,11 +559,29 @@ def ask_tab(settings: Settings, authors: Choices, docs: Choices, examples: Seque
                 with gr.Row():
                     backend = gr.Radio(BACKENDS, value=settings.backend, label="Answerer")
                     k = gr.Slider(1, 20, value=settings.top_k, step=1, label="Passages (k)")
-            with gr.Row():
-                new_chat = gr.Button("New conversation", size="sm", variant="secondary", scale=0)
+            with gr.Row(equal_height=False, elem_id="conversations"):
+                new_chat = gr.Button(
+                    "New conversation", size="sm", variant="secondary", scale=0, min_width=160
+                )
+                past = gr.Dropdown(
+                    choices=[],
+                    value=None,
+                    label="Past conversations (kept in this browser only)",
+                    elem_id="past-conversations",
+                    scale=3,
+                    min_width=200,
+                )
+                delete_chat = gr.Button(
+                    "Delete",
+                    size="sm",
+                    variant="secondary",
+                    scale=0,
+                    min_width=90,
+                    elem_id="delete-conversation",
+                )
         with gr.Column(scale=2, min_width=300):
             sources = html(SOURCES_PLACEHOLDER, elem_id="sources", max_height=760)
-    return AskTab(chatbot, question, author, doc, backend, k, new_chat, sources)
+    return AskTab(chatbot, question, author, doc, backend, k, new_chat, past, delete_chat, sources)
 
 
 def compare_tab(settings: Settings, authors: Choices, examples: Sequence[str]) -> CompareTab:
@@ -594,11 +641,13 @@ def evaluate_tab(settings: Settings, eval_set: Path, saved_runs: Choices) -> Eva
                     height=120,
                 )
             with gr.Column(scale=2):
-                k = gr.Slider(1, 20, value=settings.top_k, step=1, label="k")
+                k = gr.Slider(
+                    1, 20, value=settings.top_k, step=1, label="Passages per question (k)"
+                )
                 backend = gr.Radio(BACKENDS, value=settings.backend, label="Answerer")
                 answers = gr.Checkbox(value=True, label="Also score the answers")
                 run_btn = gr.Button("Run evaluation", variant="primary")
-        status = html("", elem_id="eval-status")
+        status = html(EVAL_PLACEHOLDER, elem_id="eval-status", min_height=64)
         metrics, recall = _eval_figures(settings)
         question = gr.Dropdown(
             choices=[], label="Per question: pick one to see its answer and passages"
@@ -665,11 +714,14 @@ def library_tab(assistant: Assistant, docs: Choices) -> LibraryTab:
     with gr.Tab("Library", id="library", elem_id="tab-library"):
         table = html("", elem_id="library")
         with gr.Accordion("Add documents", open=True):
+            # The accepted kinds are said above the box: as its label they would cover
+            # its upload icon on a phone.
+            html(
+                f'<p class="muted small upload-note">{", ".join(UPLOAD_SUFFIXES)} files, '
+                f"up to {settings.max_file_bytes / 1e6:.0f} MB each.</p>"
+            )
             uploads = gr.File(
-                label=(
-                    f"Upload {', '.join(UPLOAD_SUFFIXES)} files "
-                    f"(up to {settings.max_file_bytes / 1e6:.0f} MB each)"
-                ),
+                label="Files to add",
                 file_count="multiple",
                 file_types=list(UPLOAD_SUFFIXES),
                 height=140,
@@ -706,22 +758,65 @@ def library_tab(assistant: Assistant, docs: Choices) -> LibraryTab:
 # ---------------------------------------------------------------- wiring
 
 
+def user_of(request: gr.Request | None) -> str:
+    """Who signed in ("" without sign-in): whose saved conversations to use."""
+    return str(getattr(request, "username", None) or "")
+
+
+def shielded(handler: Callable[..., Any], *args: Any) -> Any:
+    """A handler's UserError shown as gr.Error (what `event` does for handlers that need
+    no gr.Request; these need one, so Gradio must see their own signature)."""
+    try:
+        return handler(*args)
+    except UserError as error:
+        raise gr.Error(str(error)) from error
+
+
+def remember(session: Any, store: Any, request: gr.Request) -> Any:
+    return shielded(handlers.remember, session, store, user_of(request))
+
+
+def reopen_latest(store: Any, request: gr.Request) -> Any:
+    return shielded(handlers.reopen_latest, store, user_of(request))
+
+
+def open_conversation(conversation_id: str | None, store: Any, request: gr.Request) -> Any:
+    return shielded(handlers.open_conversation, conversation_id, store, user_of(request))
+
+
+def delete_conversation(
+    conversation_id: str | None, store: Any, session: Any, request: gr.Request
+) -> Any:
+    return shielded(handlers.delete_conversation, conversation_id, store, session, user_of(request))
+
+
 def wire_ask(ctx: Context, tab: AskTab, shared: Shared, times: ServiceTimes) -> None:
     inputs = [tab.question, shared.session, tab.backend, tab.k, tab.author, tab.doc]
     outputs = [tab.chatbot, tab.sources, shared.session, tab.question]
+    shown = [tab.chatbot, tab.sources, shared.session]
+    private: dict[str, Any] = {"api_visibility": "private"}
+    quiet: dict[str, Any] = {"api_visibility": "private", "show_progress": "hidden"}
     ask = event(handlers.ask, ctx, times)
-    tab.question.submit(ask, inputs, outputs, api_name="ui_ask", **HIDDEN, show_progress="minimal")
-    tab.chatbot.example_select(pick_example, None, tab.question, api_visibility="private").then(
-        ask,
-        inputs,
-        outputs,
-        api_name="ui_ask_example",
-        api_visibility="private",
-        show_progress="minimal",
-    )
+    save = remember
+    tab.question.submit(
+        ask, inputs, outputs, api_name="ui_ask", show_progress="minimal", **HIDDEN
+    ).then(save, [shared.session, shared.store], [shared.store, tab.past], **quiet)
+    tab.chatbot.example_select(pick_example, None, tab.question, **private).then(
+        ask, inputs, outputs, show_progress="minimal", **private
+    ).then(save, [shared.session, shared.store], [shared.store, tab.past], **quiet)
     reset = event(handlers.new_conversation)
-    tab.new_chat.click(reset, None, outputs, api_name="ui_new_conversation", **HIDDEN)
-    tab.chatbot.clear(reset, None, outputs, api_visibility="private")
+    unpick = event(handlers.hide_choice)
+    tab.new_chat.click(reset, None, outputs, api_name="ui_new_conversation", **HIDDEN).then(
+        unpick, None, tab.past, **quiet
+    )
+    tab.chatbot.clear(reset, None, outputs, **private).then(unpick, None, tab.past, **quiet)
+    tab.past.input(open_conversation, [tab.past, shared.store], [*shown, tab.question], **private)
+    tab.delete_chat.click(
+        delete_conversation,
+        [tab.past, shared.store, shared.session],
+        [shared.store, tab.past, *shown],
+        **private,
+    )
 
 
 def wire_compare(ctx: Context, tab: CompareTab, times: ServiceTimes) -> None:
@@ -749,6 +844,7 @@ def wire_evaluate(ctx: Context, tab: EvaluateTab, shared: Shared) -> None:
             tab.run_b,
         ],
         api_name="ui_evaluate",
+        show_progress_on=tab.status,  # one indicator, under the form (not one per output)
         **HIDDEN,
         concurrency_id="heavy",
         concurrency_limit=1,
@@ -834,6 +930,11 @@ def build_app(
             header,
             session=gr.State(None, time_to_live=ttl),
             run=gr.State(None, time_to_live=ttl),
+            store=gr.BrowserState(
+                history.empty_store(),
+                storage_key=history.STORAGE_KEY,
+                secret=history.STORAGE_SECRET,
+            ),
         )
         with gr.Tabs(elem_id="tabs"):
             ask = ask_tab(settings, authors, docs, examples)
@@ -865,6 +966,12 @@ def build_app(
         )
         demo.load(
             event(handlers.index_views, ctx), None, index_outputs, api_name="ui_library", **HIDDEN
+        )
+        demo.load(
+            reopen_latest,
+            [shared.store],
+            [ask.chatbot, ask.sources, shared.session, ask.past],
+            api_visibility="private",
         )
         demo.load(
             event(handlers.refresh_runs, ctx),

@@ -36,7 +36,7 @@ from rag.library import AddReport, FileOutcome, Removal
 from rag.retrieval import Filters
 from rag.settings import Settings
 from rag.types import Answer
-from ui import runs
+from ui import history, runs
 from ui.render import (
     SOURCES_PLACEHOLDER,
     ChatSession,
@@ -50,6 +50,7 @@ from ui.render import (
     question_mark,
     sources_html,
 )
+from ui.reports import report_href
 
 log = logging.getLogger(__name__)
 
@@ -288,6 +289,55 @@ def new_conversation() -> tuple[Any, ...]:
     return [], SOURCES_PLACEHOLDER, ChatSession(conversation=Conversation()), ""
 
 
+# ---------------------------------------------------------------- saved conversations
+# The store lives in the browser (ui.history); `user` is who signed in ("" without sign-in).
+
+
+def _shown(session: ChatSession) -> tuple[Any, Any, ChatSession]:
+    return chat_messages(session), sources_html(session), session
+
+
+def remember(session: ChatSession | None, store: Any, user: str) -> tuple[Any, Update]:
+    """Save the session in the browser's store after an answer: (store, the picker)."""
+    if session is None or not session.turns:
+        return store, update()
+    store = history.saved(store, user, session)
+    return store, update(choices=history.choices(store, user), value=session.id)
+
+
+def reopen_latest(store: Any, user: str) -> tuple[Any, ...]:
+    """On page load: the newest saved conversation shown again, and the picker filled:
+    (chat, sources, session, picker)."""
+    session = history.latest(store, user) or ChatSession(conversation=Conversation())
+    picker = update(
+        choices=history.choices(store, user), value=session.id if session.turns else None
+    )
+    return (*_shown(session), picker)
+
+
+def open_conversation(conversation_id: str | None, store: Any, user: str) -> tuple[Any, ...]:
+    """A conversation picked in the list: (chat, sources, session, question box)."""
+    session = history.find(store, user, conversation_id)
+    if session is None:
+        raise UserError("That conversation can no longer be read; pick another or delete it.")
+    return (*_shown(session), "")
+
+
+def delete_conversation(
+    conversation_id: str | None, store: Any, session: ChatSession | None, user: str
+) -> tuple[Any, ...]:
+    """Delete the picked conversation from the browser's store (a new one starts when it
+    was the one open): (store, picker, chat, sources, session)."""
+    if not conversation_id:
+        raise UserError("Pick the conversation to delete in the list.")
+    store = history.removed(store, user, conversation_id)
+    if session is None or session.id == conversation_id:
+        session = ChatSession(conversation=Conversation())
+    open_id = session.id if session.turns else None
+    picker = update(choices=history.choices(store, user), value=open_id)
+    return (store, picker, *_shown(session))
+
+
 # ---------------------------------------------------------------- Compare
 
 
@@ -370,8 +420,12 @@ def evaluate(
     ]
     saved_runs = ctx.assistant.saved_runs(ctx.runs_dir)
     previous = saved_runs[1][1] if len(saved_runs) > 1 else None
+    link = (
+        f'<p class="report-link"><a href="{esc(report_href(saved.name))}" target="_blank" '
+        'rel="noopener">Open the full report (report.html) ↗</a></p>'
+    )
     return (
-        messages_html(lines),
+        messages_html(lines) + link,
         update(value=runs.metric_rows(run.summary), headers=runs.metric_headers(int(k))),
         pd.DataFrame(runs.recall_rows(run.summary), columns=["type", "recall"]),
         update(choices=question_choices(run.rows), value=None),
@@ -509,3 +563,8 @@ def remove_document(
 
 def hide() -> Update:
     return update(visible=False)
+
+
+def hide_choice() -> Update:
+    """A picker with nothing picked (e.g. the past conversation once a new one starts)."""
+    return update(value=None)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import re
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +18,7 @@ from urllib.parse import quote
 
 from rag.evaluation.records import QuestionResult
 from rag.evaluation.scores import METRICS, evidence_metric, question_verdict
+from rag.plaintext import plain, plain_markdown
 from rag.types import Answer, Comparison, Passage, Perspective, Point, Quote
 from rag.urls import safe_url
 
@@ -92,32 +94,28 @@ def _merge(spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
 
 
 def highlighted(text: str, quotes: Sequence[str]) -> str:
-    """Escaped passage text with each quoted sentence wrapped in <mark>."""
+    """Markdown source as escaped plain text (`rag.plaintext`), each quoted sentence wrapped
+    in <mark>: quotes are located in the source, so the marks cover exactly their words."""
     spans = []
     for q in quotes:
         q = q.strip()
         start = text.find(q) if q else -1
         if start >= 0:
             spans.append((start, start + len(q)))
-    out, cursor = [], 0
-    for start, end in _merge(spans):
-        out.append(esc(text[cursor:start]))
-        out.append(f"<mark>{esc(text[start:end])}</mark>")
-        cursor = end
-    out.append(esc(text[cursor:]))
-    return "".join(out)
+    return "".join(
+        f"<mark>{esc(run)}</mark>" if inside else esc(run)
+        for run, inside in plain_markdown(text).marked(_merge(spans))
+    )
 
 
 def passage_body(text: str, quotes: Sequence[str] = ()) -> str:
-    """A passage as readable HTML: a leading `### heading` becomes a heading line, other
-    Markdown heading marks are dropped, the cited sentences are highlighted."""
+    """A passage as readable HTML: a leading `### heading` becomes a heading line, the rest
+    is shown as plain text, the cited sentences are highlighted."""
     heading = ""
     first, sep, rest = text.partition("\n")
     if _HEADING.match(first) and sep:
-        heading = f'<div class="passage-heading">{esc(_HEADING.sub("", first).strip())}</div>'
-        text = rest.lstrip("\n")
-    text = _HEADING.sub("", text)
-    text = re.sub(r"\n{3,}", "\n\n", text).strip()
+        heading = f'<div class="passage-heading">{esc(plain(first))}</div>'
+        text = rest
     return f'{heading}<div class="passage">{highlighted(text, quotes)}</div>'
 
 
@@ -170,6 +168,7 @@ class ChatSession:
 
     conversation: Any = None  # rag.conversation.Conversation
     turns: list[Turn] = field(default_factory=list)
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)  # its key in the saved history
 
 
 def card_prefix(turn_index: int, turn_count: int) -> str:
@@ -186,6 +185,52 @@ def quotes_by_number(answer: Answer) -> dict[int, list[str]]:
     return quotes
 
 
+def reference_line(n: int, passage: Passage) -> str:
+    """`[1] Title — Author, Outlet, date, URL`: a reference as plain text (what is known)."""
+    meta = passage.meta
+    title = meta.title or passage.chunk.doc_id
+    rest = ", ".join(p for p in (meta.author, meta.outlet, meta.date, safe_url(meta.url)) if p)
+    return f"[{n}] {title} — {rest}" if rest else f"[{n}] {title}"
+
+
+def cited_numbers(answer: Answer) -> list[int]:
+    """The source numbers the answer text cites, ascending, each once (valid ones only)."""
+    found = {int(n) for m in _CITE.finditer(answer.text) for n in m.group(1).split(",")}
+    return sorted(n for n in found if 1 <= n <= len(answer.passages))
+
+
+def answer_plain_text(answer: Answer) -> str:
+    """The answer as a reader copies it: plain text with its `[n]` markers, then the list
+    of the references they point to. No markup, no Markdown escapes; the app's notes
+    around it (how a follow-up was understood, what was removed) are not copied."""
+    if answer.refused:
+        return f"No answer in the documents. {answer.text}".strip()
+    lines = [answer.text.strip()]
+    numbers = cited_numbers(answer)
+    if numbers:
+        refs = [reference_line(n, answer.passages[n - 1]) for n in numbers]
+        lines.append("References\n" + "\n".join(refs))
+    return "\n\n".join(lines)
+
+
+# Characters a Markdown renderer could read as syntax even inside an attribute value are
+# written as character references: the browser decodes them, the renderer never sees them.
+_ATTR_ENTITIES = {c: f"&#{ord(c)};" for c in "\n\r[]()!*_`~|\\<>#"}
+
+
+def attr_text(text: str) -> str:
+    """Text for an HTML attribute inside chat Markdown, exactly as given once decoded."""
+    return "".join(_ATTR_ENTITIES.get(c, c) for c in esc(text))
+
+
+def copy_text_span(answer: Answer) -> str:
+    """A hidden carrier of the answer's plain text: app.js puts it on the clipboard when
+    "Copy message" is clicked, and uses it as the message's accessible label (Gradio's own
+    copy and label take the Markdown source, links and escapes included). Data attributes
+    do not survive the chatbot's sanitizer; `title` does."""
+    return f'<span class="copy-text" hidden title="{attr_text(answer_plain_text(answer))}"></span>'
+
+
 def _cite_links(numbers: str, answer: Answer, prefix: str) -> str:
     links = []
     for raw in numbers.split(","):
@@ -199,10 +244,25 @@ def _cite_links(numbers: str, answer: Answer, prefix: str) -> str:
     return "".join(links)
 
 
-def answer_markdown(answer: Answer, prefix: str = "source-") -> str:
-    """Answer text for the chatbot: escaped, with each `[n]` a link to its source card."""
+def sources_link(answer: Answer, prefix: str) -> str:
+    """A link under an answer to its group of cards in the sources panel (below the chat
+    on a phone, beside it on a wide screen): one tap from any answer to its sources."""
+    count = len(answer.related) if answer.refused else len(answer.passages)
+    if not count:
+        return ""
+    what = "Related passages" if answer.refused else "Sources"
+    return (
+        f'<a class="sources-link" href="#answer-{prefix}list" title="Show the passages of this '
+        f'answer in the Sources panel">{what} ({count})</a>'
+    )
+
+
+def answer_markdown(answer: Answer, prefix: str = "source-", *, link: bool = True) -> str:
+    """Answer text for the chatbot: escaped, with each `[n]` a link to its source card,
+    a link to its sources (`link`: while the panel holds them) and its plain text for
+    copying (`copy_text_span`)."""
     parts, cursor = [], 0
-    text = answer.text
+    text = plain(answer.text)
     if not answer.refused:
         for match in _CITE.finditer(text):
             parts.append(md_text(text[cursor : match.start()]))
@@ -218,24 +278,27 @@ def answer_markdown(answer: Answer, prefix: str = "source-") -> str:
     if answer.refused:
         lines.append(f"**No answer in the documents.** {body}")
         if answer.related:
-            lines.append("*Related passages are listed beside the chat; they are not an answer.*")
+            lines.append("*Related passages are listed under Sources; they are not an answer.*")
     else:
         lines.append(body)
+    more = sources_link(answer, prefix) if link else ""
+    lines.append(more + copy_text_span(answer))
     return "\n\n".join(lines)
 
 
 def streaming_markdown(text: str) -> str:
-    return md_text(text) + " ▍"
+    return md_text(plain(text)) + " ▍"
 
 
 def chat_messages(session: ChatSession, streaming: str | None = None) -> list[dict[str, str]]:
     """The chatbot history rebuilt from the session (so earlier links stay valid)."""
     messages: list[dict[str, str]] = []
     count = len(session.turns)
+    shown = {i for i, _ in _answered(session)[-(EARLIER_SOURCES + 1) :]}
     for i, turn in enumerate(session.turns):
         messages.append({"role": "user", "content": md_text(turn.question)})
         if turn.answer is not None:
-            content = answer_markdown(turn.answer, card_prefix(i, count))
+            content = answer_markdown(turn.answer, card_prefix(i, count), link=i in shown)
         elif turn.error is not None:
             content = f"⚠ {md_text(turn.error)}"
         elif i == count - 1 and streaming:
@@ -278,6 +341,8 @@ def _answer_sources(answer: Answer, prefix: str) -> str:
     return cards or '<p class="muted">No passages were retrieved.</p>'
 
 
+EARLIER_SOURCES = 4  # earlier answers whose sources the panel keeps (collapsed)
+
 SOURCES_PLACEHOLDER = (
     '<div class="sources empty"><h3>Sources</h3><p class="muted">Ask a question: the passages '
     "an answer cites appear here, with the cited sentence highlighted. Click a "
@@ -285,9 +350,16 @@ SOURCES_PLACEHOLDER = (
 )
 
 
-def sources_html(session: ChatSession, earlier: int = 4) -> str:
-    """The sources panel: the newest answer's cards, then earlier answers' (collapsed)."""
-    answered = [(i, t) for i, t in enumerate(session.turns) if t.answer is not None]
+def _answered(session: ChatSession) -> list[tuple[int, Turn]]:
+    return [(i, t) for i, t in enumerate(session.turns) if t.answer is not None]
+
+
+def sources_html(session: ChatSession, earlier: int = EARLIER_SOURCES) -> str:
+    """The sources panel: the newest answer's cards, then earlier answers' (collapsed).
+    Each answer's group has the id `answer-<card prefix>list` that its `sources_link`
+    targets (`answer-source-list` for the newest, `answer-source-t2-list` for the second
+    turn's, on the summary of its collapsed section)."""
+    answered = _answered(session)
     if not answered:
         return SOURCES_PLACEHOLDER
     count = len(session.turns)
@@ -296,13 +368,16 @@ def sources_html(session: ChatSession, earlier: int = 4) -> str:
     parts = [
         '<div class="sources"><h3>Sources</h3>',
         f'<div class="sources-for">for “{esc(last.question)}”</div>',
+        f'<div class="answer-sources" id="answer-{card_prefix(last_i, count)}list">',
         _answer_sources(last.answer, card_prefix(last_i, count)),
+        "</div>",
     ]
-    for i, turn in reversed(answered[:-1][-earlier:]):
+    for i, turn in reversed(answered[:-1][-earlier:] if earlier else []):
         assert turn.answer is not None
+        prefix = card_prefix(i, count)
         parts.append(
-            f'<details class="earlier"><summary>Earlier: {esc(turn.question)}</summary>'
-            f"{_answer_sources(turn.answer, card_prefix(i, count))}</details>"
+            f'<details class="earlier"><summary id="answer-{prefix}list">Earlier: '
+            f"{esc(turn.question)}</summary>{_answer_sources(turn.answer, prefix)}</details>"
         )
     parts.append("</div>")
     return "".join(parts)
@@ -315,10 +390,11 @@ def _quote_items(quotes: Sequence[Quote], metas: Mapping[str, Any]) -> str:
     items = []
     for q in quotes:
         meta = metas.get(q.doc_id)
+        shown = plain(q.text)
         link = external_link(
-            quote_url(meta.url if meta else None, q.text), "in context ↗", css="ext small"
+            quote_url(meta.url if meta else None, shown), "in context ↗", css="ext small"
         )
-        items.append(f"<li><q>{esc(q.text)}</q> {link}</li>")
+        items.append(f"<li><q>{esc(shown)}</q> {link}</li>")
     return f'<ul class="quotes">{"".join(items)}</ul>' if items else ""
 
 
@@ -351,7 +427,7 @@ def _perspective_row(p: Perspective, metas: Mapping[str, Any], stances: bool) ->
         stance = f'<td class="stance-cell" data-label="Stance">{chip}</td>'
     return (
         f'<tr class="perspective" {row_data}>{who}{stance}'
-        f'<td class="summary" data-label="Summary">{esc(p.summary)}</td>'
+        f'<td class="summary" data-label="Summary">{esc(plain(p.summary))}</td>'
         f'<td class="quotes-cell" data-label="Quotes">{_quote_items(p.quotes, metas)}</td></tr>'
     )
 
@@ -367,10 +443,14 @@ def _points(title: str, points: Sequence[Point], metas: Mapping[str, Any], css: 
         who = "".join(f'<span class="chip">{esc(a)}</span>' for a in point.authors)
         quotes = _quote_items(point.quotes, metas)
         more = f"<details><summary>quotes</summary>{quotes}</details>" if quotes else ""
-        items.append(f'<li><div class="point">{esc(point.point)}</div>{who}{more}</li>')
+        items.append(f'<li><div class="point">{esc(plain(point.point))}</div>{who}{more}</li>')
     return f'<section class="points {css}"><h3>{esc(title)}</h3><ul>{"".join(items)}</ul></section>'
 
 
+EVAL_PLACEHOLDER = (
+    '<p class="muted">Run an eval set: its progress shows here, then the figures by question '
+    "type and a link to the full report.</p>"
+)
 COMPARE_PLACEHOLDER = (
     '<div class="compare empty"><p class="muted">Ask a question to see, author by author, '
     "what each source says about it, with quotes, and where they agree and diverge.</p></div>"
@@ -473,7 +553,7 @@ def drilldown_html(row: QuestionResult, k: int | None = None) -> str:
         refused = " (refused)" if answer.refused else ""
         answer_block = (
             f'<div class="drill-answer"><div class="label">Answer{refused} · '
-            f"{esc(answer.backend)}</div><p>{esc(answer.text)}</p></div>"
+            f"{esc(answer.backend)}</div><p>{esc(plain(answer.text))}</p></div>"
         )
     else:
         answer_block = '<p class="muted">Answers were not scored in this run.</p>'
@@ -484,7 +564,7 @@ def drilldown_html(row: QuestionResult, k: int | None = None) -> str:
         items.append(
             f'<li><div class="card-meta"><b>{esc(p.rank)}.</b> {esc(author)} — '
             f"{esc(p.title or p.doc_id)}{gold}</div>"
-            f'<div class="passage small">{esc(p.text)}</div></li>'
+            f'<div class="passage small">{esc(plain(p.text))}</div></li>'
         )
     good = "refused correctly" if row.type == "unanswerable" else "answer correct"
     found, missed = (
