@@ -894,6 +894,19 @@ def wire_library(ctx: Context, tab: LibraryTab, index_outputs: list[Any]) -> Non
     )
 
 
+def shared_state(header: gr.HTML, ttl: float) -> Shared:
+    """State every tab reads: the session (server side, expiring) and the conversations
+    (in the reader's browser only)."""
+    return Shared(
+        header,
+        session=gr.State(None, time_to_live=ttl),
+        run=gr.State(None, time_to_live=ttl),
+        store=gr.BrowserState(
+            history.empty_store(), storage_key=history.STORAGE_KEY, secret=history.STORAGE_SECRET
+        ),
+    )
+
+
 def build_app(
     assistant: Assistant,
     *,
@@ -925,17 +938,7 @@ def build_app(
     with demo:
         header = html(handlers.header_html(assistant), elem_id="app-header")
         answerer = html(handlers.answerer_html(ctx), elem_id="answerer")
-        ttl = settings.session_ttl_s
-        shared = Shared(
-            header,
-            session=gr.State(None, time_to_live=ttl),
-            run=gr.State(None, time_to_live=ttl),
-            store=gr.BrowserState(
-                history.empty_store(),
-                storage_key=history.STORAGE_KEY,
-                secret=history.STORAGE_SECRET,
-            ),
-        )
+        shared = shared_state(header, settings.session_ttl_s)
         with gr.Tabs(elem_id="tabs"):
             ask = ask_tab(settings, authors, docs, examples)
             compare = compare_tab(settings, authors, compare_examples)
@@ -958,12 +961,7 @@ def build_app(
             radio.change(event(handlers.answerer_html, ctx), radio, answerer, **PRIVATE)
         # While the model warms up the header says so; this refreshes it until it is ready.
         warming = gr.Timer(1.0, active=assistant.embedder_loading)
-        warming.tick(
-            event(handlers.header_while_loading, ctx),
-            None,
-            [header, warming],
-            api_visibility="private",
-        )
+        warming.tick(event(handlers.header_while_loading, ctx), None, [header, warming], **PRIVATE)
         demo.load(
             event(handlers.index_views, ctx), None, index_outputs, api_name="ui_library", **HIDDEN
         )
