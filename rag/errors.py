@@ -35,6 +35,21 @@ class IndexMismatchError(RagError):
     """The index was built with settings that differ from the running configuration."""
 
 
+class IndexSchemaError(IndexMismatchError):
+    """The index was written in another on-disk format (by another version of rag)."""
+
+    def __init__(self, message: str, version: object) -> None:
+        super().__init__(message)
+        self.version = version
+
+    @property
+    def older(self) -> bool:
+        """Written by an older rag: `rag ingest` may rebuild it from the source files."""
+        from rag.index_files import SCHEMA_VERSION
+
+        return isinstance(self.version, int) and self.version < SCHEMA_VERSION
+
+
 class IndexCorruptError(RagError):
     """Files in the index disagree with its manifest (truncated, edited or missing)."""
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rag.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError
+from rag.errors import IndexCorruptError, IndexNotFoundError, IndexSchemaError
 from rag.types import Document, DocumentMeta
 
 SCHEMA_VERSION = 4  # 4: columnar, memory-mapped generation; texts apart from documents.jsonl
@@ -70,9 +70,10 @@ def read_manifest(generation: Path) -> dict[str, Any]:
         raise IndexCorruptError(f"{path} is not valid JSON ({exc}); rebuild the index") from exc
     version = manifest.get("schema_version")
     if version != SCHEMA_VERSION:
-        raise IndexMismatchError(
+        raise IndexSchemaError(
             f"{path} has schema version {version}, this program reads {SCHEMA_VERSION}; "
-            "rebuild with `rag ingest --rebuild`"
+            "rebuild with `rag ingest --rebuild`",
+            version,
         )
     return manifest
 

@@ -39,6 +39,7 @@ from rag.errors import (
     IndexCorruptError,
     IndexMismatchError,
     IndexNotFoundError,
+    IndexSchemaError,
     IngestError,
 )
 from rag.ingest import SUPPORTED_SUFFIXES, Catalog, doc_id_for, load_catalog
@@ -371,6 +372,12 @@ def _plan(settings: Settings, *, rebuild: bool = False) -> _Plan:
         existing: LoadedIndex | None = load_index(settings.collection_dir, settings=settings)
     except IndexNotFoundError:
         existing = None
+    except IndexSchemaError as error:
+        if not (rebuild or error.older):
+            raise  # written by a newer rag: not ours to overwrite
+        # An older format holds nothing the source files cannot give again: rebuild it
+        # (the old generation serves until the new one is committed).
+        return _Plan(None, {}, None if rebuild else f"index format {error.version} is outdated")
     except (IndexCorruptError, IndexMismatchError):
         if not rebuild:
             raise  # the message says to rebuild; we never overwrite it unasked

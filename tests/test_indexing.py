@@ -437,3 +437,24 @@ def test_a_document_whose_header_leaves_no_room_is_skipped_not_fatal(
     assert skipped.path.endswith("symbols.md") and "chunk header" in skipped.reason
     assert sorted(report.added) == ["armenia", "georgia"]
     assert set(load_index(settings.collection_dir).documents) == {"armenia", "georgia"}
+
+
+def test_an_index_in_an_older_format_is_rebuilt_by_ingest_and_a_newer_one_refused(
+    settings: Settings, fake: HashEmbedder, small_corpus: Path
+) -> None:
+    """`make demo` after an upgrade: the old format is derived data, so ingest rebuilds it;
+    a format this program does not know yet (a newer rag) is never overwritten."""
+    Assistant(settings, embedder_factory=lambda: fake).ingest([small_corpus])
+    manifest_path = current_generation(settings.collection_dir) / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    for version, rebuilt in ((store.SCHEMA_VERSION + 1, False), (store.SCHEMA_VERSION - 1, True)):
+        manifest["schema_version"] = version
+        manifest_path.write_text(json.dumps(manifest))
+        assistant = Assistant(settings, embedder_factory=lambda: fake)
+        if not rebuilt:
+            with pytest.raises(IndexMismatchError, match=f"schema version {version}"):
+                assistant.ingest([small_corpus])
+            continue
+        report = assistant.ingest([small_corpus])
+        assert report.rebuilt_because == f"index format {version} is outdated"
+        assert len(load_index(settings.collection_dir).chunks) > 0
