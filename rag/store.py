@@ -780,11 +780,13 @@ def _prune_generations(
 
 
 def _drop_vector_indexes(generation: Path, settings: Settings | None) -> None:
+    """Read without the schema check: a generation of an older format (which has no
+    vector indexes to drop) is pruned like any other."""
     try:
-        kinds = read_manifest(generation).get("vector_indexes", {})
-        for name, kind in kinds.items():
+        manifest = json.loads((generation / MANIFEST).read_text(encoding="utf-8"))
+        for name, kind in manifest.get("vector_indexes", {}).items():
             drop_saved_index(str(kind), generation / _VECTOR_INDEXES[name], settings)
-    except (RagError, OSError, KeyError) as error:
+    except (RagError, OSError, KeyError, ValueError) as error:
         log.warning("could not drop the vector indexes of %s: %s", generation.name, error)
 
 
