@@ -22,7 +22,8 @@ def _stemmer() -> Stemmer.Stemmer:
 
 def words(text: str) -> list[str]:
     """Lower-cased word tokens, apostrophes normalised (Azerbaijan’s -> azerbaijan's)."""
-    return [m.group(0).replace("’", "'") for m in _WORD.finditer(text.lower())]
+    found: list[str] = _WORD.findall(text.lower())  # no groups: whole matches
+    return [w.replace("’", "'") for w in found] if "’" in text else found
 
 
 def terms(text: str) -> list[str]:

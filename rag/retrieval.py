@@ -607,9 +607,8 @@ class Retriever:
         distinct, back = np.unique(sentences, return_inverse=True)
         asked = content_words(query)
         extra = self._unknown_word_vectors(self.words.unknown(asked))
-        scores = self.words.sentence_scores(
-            asked, self.settings.word_threshold, extra, sentences=distinct
-        )
+        texts = [self.index.sentence_text(int(row)) for row in distinct]
+        scores = self.words.text_scores(asked, self.settings.word_threshold, extra, texts)
         return self._pool_best(pool, owner, scores[back])
 
     def _named_rows(

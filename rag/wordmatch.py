@@ -32,15 +32,20 @@ def _is_filler(word: str) -> bool:
     return not stems or all(s in QUERY_FILLER for s in stems)
 
 
+@lru_cache(maxsize=1 << 18)
+def _content_form(word: str) -> str | None:
+    """The word as matched (possessive removed), or None for a function word, a single
+    letter or a number. Cached: a collection's sentences repeat the same words."""
+    word = word.removesuffix("'s")
+    if len(word) > 1 and not any(c.isdigit() for c in word) and not _is_filler(word):
+        return word
+    return None
+
+
 def content_words(text: str) -> list[str]:
     """The distinct words of a text worth matching, in order: lower-cased, possessive
     removed, no function words, no single letters, no numbers."""
-    found: dict[str, None] = {}
-    for word in words(text):
-        word = word.removesuffix("'s")
-        if len(word) > 1 and not any(c.isdigit() for c in word) and not _is_filler(word):
-            found.setdefault(word, None)
-    return list(found)
+    return list(dict.fromkeys(w for w in map(_content_form, words(text)) if w))
 
 
 def vocabulary(texts: Iterable[str]) -> list[str]:
@@ -110,6 +115,37 @@ class WordMatcher:
     def unknown(self, query_words: Sequence[str]) -> list[str]:
         """The query words outside the vocabulary (they need their own vectors)."""
         return [w for w in dict.fromkeys(query_words) if w not in self._row]
+
+    def text_scores(
+        self,
+        query_words: Sequence[str],
+        threshold: float,
+        extra: Mapping[str, npt.NDArray[np.float32]] | None,
+        texts: Sequence[str],
+    ) -> Scores:
+        """`sentence_scores` of these sentence texts, read from their own words: for a few
+        hundred candidates of a large collection, where a common word's postings run to
+        millions of sentences. The same values (the postings are built from the same
+        `content_words`)."""
+        extra = extra or {}
+        asked_words = [w for w in dict.fromkeys(query_words) if w in self._row or w in extra]
+        if not asked_words or not texts:
+            return np.zeros(len(texts), dtype=np.float32)
+        query_vectors = np.stack(
+            [self.vectors[self._row[w]] if w in self._row else extra[w] for w in asked_words]
+        )
+        rows = [[self._row[w] for w in content_words(t) if w in self._row] for t in texts]
+        held = np.fromiter((r for words in rows for r in words), dtype=np.int64)
+        owner = np.repeat(np.arange(len(texts)), [len(words) for words in rows])
+        # Only the words these sentences hold are compared with the query's.
+        present, held = np.unique(held, return_inverse=True)
+        similarity = query_vectors @ np.asarray(self.vectors[present]).T
+        weighted = np.where(similarity >= threshold, similarity * self.idf[present], 0.0)
+        best = np.zeros((len(asked_words), len(texts)), dtype=np.float32)
+        for query_row in range(len(asked_words) if len(held) else 0):
+            np.maximum.at(best[query_row], owner, weighted[query_row, held])
+        total: Scores = best.sum(axis=0)
+        return total
 
     def sentence_scores(
         self,
