@@ -887,3 +887,23 @@ def test_run_eval_reports_perspectives(demo_assistant: Assistant, tmp_path: Path
 def test_eval_set_has_enough_comparative_questions() -> None:
     comparative = [q for q in load_eval_set(EVAL_SET) if q.type == "comparative"]
     assert len(comparative) >= 8
+
+
+def test_an_authors_claims_come_from_the_sentence_index_in_a_large_collection(
+    demo_assistant: Assistant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above EXACT_SENTENCE_ROWS the nearest sentences of the whole collection are asked for
+    and the author's kept: the same claims as comparing every one of their sentences, when
+    the nearest reach past the author's best."""
+    import rag.perspectives.search as search
+
+    index = demo_assistant.index
+    vector = demo_assistant.embedder.embed(["Russia's influence in the South Caucasus"])[0]
+    wanted = {next(iter(index.documents))}
+    exact = search._author_sentence_rows(index, wanted, vector)
+    monkeypatch.setattr(search, "EXACT_SENTENCE_ROWS", 0)
+    monkeypatch.setattr(search, "NEAREST_SENTENCES", len(index.sentences))
+    assert search._author_sentence_rows(index, wanted, vector) == exact
+    monkeypatch.setattr(search, "NEAREST_SENTENCES", 20)
+    nearest = search._author_sentence_rows(index, wanted, vector)
+    assert set(nearest) <= set(exact) and len(nearest) < len(exact)

@@ -16,6 +16,8 @@ import re
 from collections.abc import Collection, Mapping
 from functools import lru_cache
 
+import numpy as np
+
 from rag.embeddings import Vectors
 from rag.injection import addresses_reader_or_model
 from rag.lexical import terms
@@ -87,6 +89,26 @@ def actors(names: Collection[str]) -> frozenset[str]:
     return frozenset(names) - _REGIONS
 
 
+# Up to this many sentences an author's are all compared with the question; above it (a
+# large collection) the sentence index proposes the closest, and the author's are kept.
+EXACT_SENTENCE_ROWS = 50_000
+NEAREST_SENTENCES = 4_096
+
+
+def _author_sentence_rows(
+    index: LoadedIndex, wanted: Collection[str], question_vector: Vectors
+) -> list[int]:
+    """The rows of the author's sentences worth comparing with the question, in order."""
+    held = [index.sentence_rows_of(doc_id) for doc_id in wanted]
+    if sum(len(r) for r in held) <= EXACT_SENTENCE_ROWS:
+        return sorted(int(r) for rows in held for r in rows)
+    found = index.sentence_index.search(question_vector[None, :], NEAREST_SENTENCES)[1][0]
+    found = np.sort(found[found >= 0])
+    doc_rows = [row for row in map(index.doc_row, wanted) if row is not None]
+    theirs = np.isin(np.asarray(index.sentence_columns[found, 0]), doc_rows)
+    return [int(r) for r in found[theirs]]
+
+
 def claim_sentences(
     names: Collection[str],
     group: AuthorGroup,
@@ -103,7 +125,7 @@ def claim_sentences(
         return []
     documents = index.documents
     wanted = set(group.doc_ids)
-    rows = sorted(int(r) for doc_id in wanted for r in index.sentence_rows_of(doc_id))
+    rows = _author_sentence_rows(index, wanted, question_vector)
     if not rows:
         return []
     similarities = index.sentence_embeddings[rows] @ question_vector
