@@ -38,16 +38,10 @@ class IndexMismatchError(RagError):
 class IndexSchemaError(IndexMismatchError):
     """The index was written in another on-disk format (by another version of rag)."""
 
-    def __init__(self, message: str, version: object) -> None:
+    def __init__(self, message: str, version: object, *, older: bool) -> None:
         super().__init__(message)
         self.version = version
-
-    @property
-    def older(self) -> bool:
-        """Written by an older rag: `rag ingest` may rebuild it from the source files."""
-        from rag.index_files import SCHEMA_VERSION
-
-        return isinstance(self.version, int) and self.version < SCHEMA_VERSION
+        self.older = older  # written by an older rag: `rag ingest` may rebuild it
 
 
 class IndexCorruptError(RagError):

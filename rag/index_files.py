@@ -74,6 +74,7 @@ def read_manifest(generation: Path) -> dict[str, Any]:
             f"{path} has schema version {version}, this program reads {SCHEMA_VERSION}; "
             "rebuild with `rag ingest --rebuild`",
             version,
+            older=isinstance(version, int) and version < SCHEMA_VERSION,
         )
     return manifest
 
