@@ -508,8 +508,8 @@ class Retriever:
                 self._sentence_candidates(query_vector, limit, allowed),
                 np.array([row for row, _ in self._top(lexical, limit, allowed, positive=True)]),
             ]
-            if named is not None:  # the named documents' chunks: few, scored exactly
-                found.append(np.flatnonzero(named))
+            if named is not None:
+                found.append(self._named_candidates(query_vector, limit, named))
             pool = np.unique(np.concatenate(found).astype(np.int64))
         if not len(pool):
             return []
@@ -576,6 +576,18 @@ class Retriever:
             rows = rows[allowed[rows]]
         _, first = np.unique(rows, return_index=True)
         return rows[np.sort(first)][:limit]
+
+    def _named_candidates(
+        self, query_vector: Vectors, limit: int, named: npt.NDArray[np.bool_]
+    ) -> npt.NDArray[np.int64]:
+        """The named documents' chunks: all of them when few, else those of their best
+        sentences (as the exhaustive path keeps the named rows' sentence top). A source named
+        across a large collection (an author of thousands of documents) must not put every
+        one of its chunks in the pool."""
+        rows = np.flatnonzero(named)
+        if len(rows) <= limit:
+            return rows
+        return self._sentence_candidates(query_vector, limit, named)
 
     def _pool_sentences(self, pool: npt.NDArray[np.int64]) -> tuple[Any, Any]:
         return gather(self._chunk_sentence_offsets, self._flat_sentences, pool)

@@ -142,3 +142,35 @@ def test_other_fusions_on_the_candidate_path(
         want = _rows(exhaustive.search(question))
         overlap.append(len(set(want) & set(_rows(candidates.search(question)))) / len(want))
     assert np.mean(overlap) >= 0.7, overlap
+
+
+def test_a_source_named_across_many_chunks_does_not_fill_the_pool(
+    built: tuple[LoadedIndex, Settings],
+) -> None:
+    """A named source with more chunks than the candidate limit proposes its best ones
+    (as the exhaustive path keeps its sentence top), not all of them: an author of
+    thousands of documents would otherwise put them all in the pool."""
+    index, settings = built
+    fake = HashEmbedder()
+    settings = settings.model_copy(update={"candidates": 4, "top_k": 1})  # limit: 4
+    question = (
+        "Since when has the current head of Armenia's government been in office, "
+        "per the E-IR commentary?"
+    )
+    candidates = Retriever(
+        _with_vector_indexes(index, "hnsw"),
+        fake,
+        settings.model_copy(update={"exhaustive_max_chunks": 0}),
+    )
+    named = candidates.named_sources(question)
+    mask = index.chunk_mask(named)
+    assert len(named) == 1 and mask.sum() > 4
+    vector = candidates.embed_query(question)
+    proposed = candidates._named_candidates(vector, 4, mask)
+    assert 0 < len(proposed) <= 4 and mask[proposed].all()
+    few = np.zeros_like(mask)
+    few[np.flatnonzero(mask)[:3]] = True
+    assert sorted(candidates._named_candidates(vector, 4, few)) == list(np.flatnonzero(few))
+    got = candidates.search(question)
+    want = Retriever(index, fake, settings).search(question)
+    assert {p.chunk.doc_id for p in got} == {p.chunk.doc_id for p in want} == set(named)
