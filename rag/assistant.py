@@ -262,7 +262,7 @@ class Assistant:
     # ------------------------------------------------------------ answerers
 
     def _default_llm(self) -> LLM:
-        from rag.llm import OpenAICompatibleLLM
+        from rag.openai_llm import OpenAICompatibleLLM
 
         return OpenAICompatibleLLM(self.settings)
 

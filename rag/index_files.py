@@ -15,7 +15,9 @@ from typing import Any
 from rag.errors import IndexCorruptError, IndexNotFoundError, IndexSchemaError
 from rag.types import Document, DocumentMeta
 
-SCHEMA_VERSION = 4  # 4: columnar, memory-mapped generation; texts apart from documents.jsonl
+SCHEMA_VERSION = (
+    5  # 4: columnar, memory-mapped; 5: per-line document offsets, source names, sentence words
+)
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
 DOCUMENTS = "documents.jsonl"

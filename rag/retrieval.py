@@ -238,7 +238,12 @@ class Retriever:
         self._sentence_owner_offsets, self._sentence_owner_rows = index.csr("sentence_chunks")
         word_offsets, word_sentences = index.csr("word_sentences")
         self.words = WordMatcher.from_postings(
-            index.words, index.word_embeddings, word_offsets, word_sentences, len(index.sentences)
+            index.words,
+            index.word_embeddings,
+            word_offsets,
+            word_sentences,
+            len(index.sentences),
+            index.csr("sentence_words"),
         )
         self._unknown_vectors: dict[str, npt.NDArray[np.float32]] = {}
         self._sources: SourceNames | None = None  # built on the first question
@@ -316,13 +321,18 @@ class Retriever:
         positive: bool = False,
     ) -> list[tuple[int, float]]:
         """The best `limit` rows by score (ties: lower row first), among the allowed ones."""
-        rows = np.flatnonzero(allowed) if allowed is not None else np.arange(len(scores))
-        values = scores[rows]
+        mask = allowed
         if positive:
-            rows, values = rows[values > 0], values[values > 0]
-        if len(rows) > limit:
-            keep = np.argpartition(-values, limit - 1)[:limit]
-            rows, values = rows[keep], values[keep]
+            mask = scores > 0 if mask is None else mask & (scores > 0)
+        if mask is None:  # every row: partition the scores themselves, no million-row copy
+            rows = np.arange(len(scores))
+            if len(scores) > limit:
+                rows = np.argpartition(-scores, limit - 1)[:limit]
+        else:
+            rows = np.flatnonzero(mask)
+            if len(rows) > limit:
+                rows = rows[np.argpartition(-scores[rows], limit - 1)[:limit]]
+        values = scores[rows]
         order = np.lexsort((rows, -values))
         return [(int(rows[i]), float(values[i])) for i in order]
 
@@ -426,7 +436,7 @@ class Retriever:
         if not self.settings.source_boost:
             return frozenset()
         if self._sources is None:
-            self._sources = SourceNames(dict(self.index.metas))
+            self._sources = self.index.source_names
         return self._sources.named(question)
 
     def _fuse(
@@ -616,12 +626,10 @@ class Retriever:
 
     def _pool_word_scores(self, pool: npt.NDArray[np.int64], query: str) -> npt.NDArray[np.float32]:
         sentences, owner = self._pool_sentences(pool)
-        distinct, back = np.unique(sentences, return_inverse=True)
         asked = content_words(query)
         extra = self._unknown_word_vectors(self.words.unknown(asked))
-        texts = [self.index.sentence_text(int(row)) for row in distinct]
-        scores = self.words.text_scores(asked, self.settings.word_threshold, extra, texts)
-        return self._pool_best(pool, owner, scores[back])
+        scores = self.words.some_scores(asked, self.settings.word_threshold, extra, sentences)
+        return self._pool_best(pool, owner, scores)
 
     def _named_rows(
         self, named: frozenset[str], allowed: npt.NDArray[np.bool_] | None

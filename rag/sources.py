@@ -13,7 +13,8 @@ an author called "Long" is not named by "how long".
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from urllib.parse import urlparse
 
 from rag.types import DocumentMeta
@@ -58,27 +59,48 @@ def source_names(meta: DocumentMeta) -> frozenset[str]:
     return frozenset(n.strip() for n in names if len(_normal(n.strip())) >= _MIN_LENGTH)
 
 
-class SourceNames:
-    """Every document's source names, indexed by their first word, so finding the ones a
-    question names costs a lookup per question word, however large the collection."""
+def name_table(documents: Mapping[str, DocumentMeta]) -> dict[str, list[str]]:
+    """Each normalised source name ("thomas de waal", "rusi") and the ids of the documents
+    it names, in the documents' order. Ingest stores it (rag.store), so a collection of
+    a hundred thousand documents is not walked per process."""
+    table: dict[str, list[str]] = {}
+    for doc_id, meta in documents.items():
+        for name in _names_of(meta.author, meta.outlet, meta.url):
+            table.setdefault(name, []).append(doc_id)
+    return table
 
-    def __init__(self, documents: Mapping[str, DocumentMeta]) -> None:
-        self._by_first: dict[str, list[tuple[tuple[str, ...], str]]] = {}
-        for doc_id, meta in documents.items():
-            for name in source_names(meta):
-                words = tuple(_tokens(name))
-                if words:
-                    self._by_first.setdefault(words[0], []).append((words, doc_id))
+
+@lru_cache(maxsize=1 << 14)
+def _names_of(author: str | None, outlet: str | None, url: str | None) -> tuple[str, ...]:
+    """The normalised names of one (author, outlet, site): shared by many documents."""
+    meta = DocumentMeta(
+        doc_id="", source="", content_hash="", author=author, outlet=outlet, url=url
+    )
+    normalised = (" ".join(_tokens(name)) for name in source_names(meta))
+    return tuple(sorted({name for name in normalised if name}))
+
+
+class SourceNames:
+    """The source names of a collection's documents (`name_table`), so finding the ones a
+    question names costs a lookup per question word and name length, however large the
+    collection."""
+
+    def __init__(self, table: Mapping[str, Sequence[str]]) -> None:
+        self._table = table
+        self._longest = max((name.count(" ") + 1 for name in table), default=0)
+
+    @classmethod
+    def of(cls, documents: Mapping[str, DocumentMeta]) -> SourceNames:
+        return cls(name_table(documents))
 
     def named(self, question: str) -> frozenset[str]:
         """The ids of the documents the question names as its source (often none)."""
         written = _TOKEN.findall(question)
         normal = [_normal(t) for t in written]
         found: set[str] = set()
-        for i, word in enumerate(normal):
+        for i in range(len(normal)):
             if not written[i][:1].isupper():
                 continue
-            for words, doc_id in self._by_first.get(word, ()):
-                if tuple(normal[i : i + len(words)]) == words:
-                    found.add(doc_id)
+            for length in range(1, min(self._longest, len(normal) - i) + 1):
+                found.update(self._table.get(" ".join(normal[i : i + length]), ()))
         return frozenset(found)

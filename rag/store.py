@@ -12,6 +12,8 @@ Layout (`index/<collection>/`)::
         manifest.json       schema version, model, chunker, vector index kinds, hashes and
                             counts of all files, each document's chunk count
         documents.jsonl     metadata and headings per document (no text: `rag docs` reads it)
+        documents_offsets.npy  int64 (documents + 1): byte offset of each line of it, so
+                            one document's metadata is read alone
         texts.bin           the documents' cleaned texts, UTF-8, one after another
         doc_offsets.npy     int64 (documents + 1): byte offset of each text in texts.bin
         chunks.npy          int64 (chunks x 5): document row, index, start, end, heading id
@@ -23,7 +25,11 @@ Layout (`index/<collection>/`)::
         word_embeddings.npy float32 (words x dimension), for soft word matching
         <a>_<b>.npy, <a>_<b>_offsets.npy   CSR tables, for each a its b rows:
                             doc_chunks, doc_sentences, chunk_sentences, sentence_chunks,
-                            word_sentences (the vocabulary's postings)
+                            word_sentences (the vocabulary's postings), sentence_words
+                            (each sentence's vocabulary words), name_docs (the documents
+                            each source name names)
+        source_names.json   the names a question may cite a document by (rag.sources),
+                            normalised, sorted; `name_docs` holds their documents
         idf.npy             float64, per BM25 vocabulary id: the IDF over the chunks
         lowercase.txt       words the texts write in lower case (rag.slots.lowercase_words)
         chunks.index        vector index over the chunk embeddings (kind in the manifest)
@@ -76,6 +82,7 @@ from rag.index_files import (
 )
 from rag.lexical import terms
 from rag.slots import lowercase_words
+from rag.sources import SourceNames, name_table
 from rag.types import Chunk, Document, DocumentMeta
 from rag.vector_index import (
     VectorIndex,
@@ -96,9 +103,19 @@ Rows = npt.NDArray[np.int64]
 FULL_VERIFY_MAX_BYTES = 256 << 20  # below this, every load hashes every file
 SMALL_FILE_BYTES = 8 << 20  # above FULL_VERIFY_MAX_BYTES, files this small are still hashed
 
-_CSR = ("doc_chunks", "doc_sentences", "chunk_sentences", "sentence_chunks", "word_sentences")
+_CSR = (
+    "doc_chunks",
+    "doc_sentences",
+    "chunk_sentences",
+    "sentence_chunks",
+    "word_sentences",
+    "sentence_words",
+    "name_docs",
+)
 _DATA_FILES = (
     "documents.jsonl",
+    "documents_offsets.npy",
+    "source_names.json",
     "texts.bin",
     "doc_offsets.npy",
     "chunks.npy",
@@ -139,7 +156,7 @@ class _Documents(Mapping[str, Document]):
         row = self._index.doc_row(doc_id)
         if row is None:
             raise KeyError(doc_id)
-        meta, headings = self._index._table[row]
+        meta, headings = self._index._document(row)
         return Document(meta, self._index._text(row), headings)
 
     def __contains__(self, doc_id: object) -> bool:
@@ -150,6 +167,50 @@ class _Documents(Mapping[str, Document]):
 
     def __len__(self) -> int:
         return len(self._index.doc_ids)
+
+
+class _Metas(Mapping[str, DocumentMeta]):
+    """doc_id -> DocumentMeta, each read from its own line of documents.jsonl."""
+
+    def __init__(self, index: LoadedIndex) -> None:
+        self._index = index
+
+    def __getitem__(self, doc_id: str) -> DocumentMeta:
+        row = self._index.doc_row(doc_id)
+        if row is None:
+            raise KeyError(doc_id)
+        return self._index._document(row)[0]
+
+    def __contains__(self, doc_id: object) -> bool:
+        return isinstance(doc_id, str) and self._index.doc_row(doc_id) is not None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._index.doc_ids)
+
+    def __len__(self) -> int:
+        return len(self._index.doc_ids)
+
+
+class _LazyIds(Sequence[str]):
+    """The document ids of one CSR row, resolved when read (most names are never asked)."""
+
+    def __init__(self, rows: Rows, start: int, stop: int, doc_ids: Sequence[str]) -> None:
+        self._rows, self._start, self._stop, self._doc_ids = rows, start, stop, doc_ids
+
+    def __len__(self) -> int:
+        return self._stop - self._start
+
+    @overload
+    def __getitem__(self, i: int) -> str: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[str]: ...
+
+    def __getitem__(self, i: int | slice) -> str | list[str]:
+        rows = self._rows[self._start : self._stop]
+        if isinstance(i, slice):
+            return [self._doc_ids[int(r)] for r in rows[i]]
+        return self._doc_ids[int(rows[i])]
 
 
 class _Chunks(Sequence[Chunk]):
@@ -241,12 +302,14 @@ class LoadedIndex:
         self.settings = settings  # for a vector index that needs them (a Qdrant server)
         self._lock = threading.Lock()
         self._text = functools.lru_cache(maxsize=1024)(self._read_text)
+        self._document = functools.lru_cache(maxsize=1 << 16)(self._read_document)
         self.chunk_columns = _array(path, "chunks.npy")
         self.sentence_columns = _array(path, "sentences.npy")
         self.embeddings: Vectors = _array(path, "embeddings.npy")
         self.sentence_embeddings: Vectors = _array(path, "sentence_embeddings.npy")
         self.word_embeddings: Vectors = _array(path, "word_embeddings.npy")
         self.doc_offsets: Rows = _array(path, "doc_offsets.npy")
+        self._document_offsets: Rows = _array(path, "documents_offsets.npy")
         self._csr = {
             name: (_array(path, f"{name}_offsets.npy"), _array(path, f"{name}.npy"))
             for name in _CSR
@@ -282,17 +345,28 @@ class LoadedIndex:
 
     # ------------------------------------------------------------ documents
 
+    def _read_document(self, row: int) -> tuple[DocumentMeta, tuple[tuple[int, str], ...]]:
+        """One line of documents.jsonl (its metadata and headings), found by its offset."""
+        start, end = int(self._document_offsets[row]), int(self._document_offsets[row + 1])
+        line = bytes(self._documents_blob[start:end])
+        try:
+            document = document_from_row(json.loads(line))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise self._corrupt(f"documents.jsonl row {row} does not read ({exc})") from exc
+        if document.doc_id != self.doc_ids[row]:
+            raise self._corrupt(f"documents.jsonl row {row} is {document.doc_id!r}")
+        return document.meta, document.headings
+
     @functools.cached_property
-    def _table(self) -> list[tuple[DocumentMeta, tuple[tuple[int, str], ...]]]:
-        rows = [document_from_row(r) for r in read_jsonl(self.path / "documents.jsonl")]
-        if len(rows) != len(self.doc_offsets) - 1:
-            raise self._corrupt(f"{len(rows)} documents, {len(self.doc_offsets) - 1} texts")
-        return [(d.meta, d.headings) for d in rows]
+    def _documents_blob(self) -> Any:
+        path = self.path / "documents.jsonl"
+        return np.memmap(path, dtype=np.uint8, mode="r") if path.stat().st_size else b""
 
     @functools.cached_property
     def doc_ids(self) -> list[str]:
-        """Document ids in row order (the order `chunks.npy` and `sentences.npy` refer to)."""
-        return [meta.doc_id for meta, _ in self._table]
+        """Document ids in row order (the order `chunks.npy` and `sentences.npy` refer to):
+        the manifest lists them so, and nothing else needs reading."""
+        return list(self.manifest["documents"])
 
     @functools.cached_property
     def _doc_rows(self) -> dict[str, int]:
@@ -300,8 +374,24 @@ class LoadedIndex:
 
     @functools.cached_property
     def metas(self) -> Mapping[str, DocumentMeta]:
-        """Each document's metadata, without reading any text."""
-        return {meta.doc_id: meta for meta, _ in self._table}
+        """Each document's metadata, read when asked for, without any text."""
+        return _Metas(self)
+
+    @functools.cached_property
+    def source_names(self) -> SourceNames:
+        """The names a question may cite each document by (rag.sources), as ingest
+        computed them: nothing walks the documents."""
+        names: list[str] = json.loads((self.path / "source_names.json").read_text(encoding="utf-8"))
+        offsets, rows = self._csr["name_docs"]
+        if len(offsets) != len(names) + 1:
+            raise self._corrupt(f"{len(names)} source names, {len(offsets)} name_docs offsets")
+        doc_ids = self.doc_ids
+        return SourceNames(
+            {
+                name: _LazyIds(rows, int(offsets[i]), int(offsets[i + 1]), doc_ids)
+                for i, name in enumerate(names)
+            }
+        )
 
     def doc_row(self, doc_id: str) -> int | None:
         return self._doc_rows.get(doc_id)
@@ -466,10 +556,14 @@ def _array(generation: Path, name: str) -> Any:
 # ---------------------------------------------------------------- serialisation
 
 
-def _write_jsonl(path: Path, rows: Iterable[object]) -> None:
-    with path.open("w", encoding="utf-8") as handle:
+def _write_jsonl(path: Path, rows: Iterable[object]) -> list[int]:
+    """Writes one JSON value a line; returns the byte offset where each line ends."""
+    ends: list[int] = []
+    with path.open("wb") as handle:
         for row in rows:
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+            handle.write((json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8"))
+            ends.append(handle.tell())
+    return ends
 
 
 def _save(path: Path, array: npt.ArrayLike, dtype: npt.DTypeLike) -> None:
@@ -677,10 +771,23 @@ def _write_files(
     doc_rows = {d.doc_id: row for row, d in enumerate(documents)}
     if len(doc_rows) != len(documents):
         raise RagError("internal: two documents share an id")
-    _write_jsonl(
+    line_ends = _write_jsonl(
         staging / "documents.jsonl",
         ({**asdict(d.meta), "headings": d.headings} for d in documents),
     )
+    _save(staging / "documents_offsets.npy", [0, *line_ends], np.int64)
+    names = name_table({d.doc_id: d.meta for d in documents})
+    (staging / "source_names.json").write_text(
+        json.dumps(sorted(names), ensure_ascii=False), encoding="utf-8"
+    )
+    name_rows = [(n, doc_rows[d]) for n, name in enumerate(sorted(names)) for d in names[name]]
+    name_offsets, name_docs = _csr(
+        np.array([n for n, _ in name_rows], dtype=np.int64),
+        np.array([d for _, d in name_rows], dtype=np.int64),
+        len(names),
+    )
+    _save(staging / "name_docs_offsets.npy", name_offsets, np.int64)
+    _save(staging / "name_docs.npy", name_docs, np.int64)
     offsets = np.zeros(len(documents) + 1, dtype=np.int64)
     with (staging / "texts.bin").open("wb") as blob:
         for row, document in enumerate(documents):
@@ -750,9 +857,13 @@ def _write_words(
     _save(staging / "word_embeddings.npy", word_embeddings, np.float32)
     texts = {d.doc_id: d.text for d in documents}
     word_rows, sentence_rows = _postings(words, (texts[d][a:b] for d, a, b in sentences))
-    offsets, rows = _csr(word_rows, sentence_rows, len(words))
-    _save(staging / "word_sentences_offsets.npy", offsets, np.int64)
-    _save(staging / "word_sentences.npy", rows, np.int64)
+    for table, keys, values, n_keys in (
+        ("word_sentences", word_rows, sentence_rows, len(words)),
+        ("sentence_words", sentence_rows, word_rows, len(sentences)),
+    ):
+        offsets, rows = _csr(keys, values, n_keys)
+        _save(staging / f"{table}_offsets.npy", offsets, np.int64)
+        _save(staging / f"{table}.npy", rows, np.int64)
 
 
 def _set_current(collection_dir: Path, name: str) -> None:
@@ -831,6 +942,7 @@ def _check_shapes(index: LoadedIndex) -> None:
         "sentence_embeddings.npy": (index.sentence_embeddings, (counts["sentences"], dimension)),
         "word_embeddings.npy": (index.word_embeddings, (counts["words"], dimension)),
         "doc_offsets.npy": (index.doc_offsets, (counts["documents"] + 1,)),
+        "documents_offsets.npy": (index._document_offsets, (counts["documents"] + 1,)),
     }
     keys = {
         "doc_chunks": counts["documents"],
@@ -838,6 +950,7 @@ def _check_shapes(index: LoadedIndex) -> None:
         "chunk_sentences": counts["chunks"],
         "sentence_chunks": counts["sentences"],
         "word_sentences": counts["words"],
+        "sentence_words": counts["sentences"],
     }
     for name, n_keys in keys.items():
         offsets, rows = index.csr(name)
@@ -847,11 +960,13 @@ def _check_shapes(index: LoadedIndex) -> None:
     for name, (values, shape) in expected.items():
         if values.shape != shape:
             problems.append(f"{name} has shape {values.shape}, expected {shape}")
-    texts = (index.path / "texts.bin").stat().st_size
-    if not problems and int(index.doc_offsets[-1]) != texts:
-        problems.append(
-            f"texts.bin holds {texts} bytes, doc_offsets.npy ends at {index.doc_offsets[-1]}"
-        )
+    for data, offsets, offsets_name in (
+        ("texts.bin", index.doc_offsets, "doc_offsets.npy"),
+        ("documents.jsonl", index._document_offsets, "documents_offsets.npy"),
+    ):
+        size = (index.path / data).stat().st_size
+        if not problems and int(offsets[-1]) != size:
+            problems.append(f"{data} holds {size} bytes, {offsets_name} ends at {offsets[-1]}")
     if problems:
         raise index._corrupt("; ".join(problems))
 

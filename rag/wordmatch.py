@@ -79,6 +79,11 @@ class WordMatcher:
         word_rows = np.array([w for w, _ in pairs], dtype=np.int64)
         self._sentences = np.array([s for _, s in pairs], dtype=np.int64)
         self._offsets = np.searchsorted(word_rows, np.arange(len(self.words) + 1))
+        by_sentence = np.lexsort((word_rows, self._sentences))
+        self._words_of = (
+            np.searchsorted(self._sentences[by_sentence], np.arange(self.sentence_count + 1)),
+            word_rows[by_sentence],
+        )
         frequency = np.diff(self._offsets)
         n = max(self.sentence_count, 1)
         self.idf = np.log1p(n / np.maximum(frequency, 1)).astype(np.float32)
@@ -91,9 +96,12 @@ class WordMatcher:
         offsets: npt.NDArray[np.int64],
         sentences: npt.NDArray[np.int64],
         sentence_count: int,
+        words_of: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]],
     ) -> WordMatcher:
         """The matcher from postings computed at ingest (rag.store): which sentences hold
-        each word, `sentences[offsets[w]:offsets[w + 1]]`; nothing walks the sentences."""
+        each word, `sentences[offsets[w]:offsets[w + 1]]`, and the same table turned
+        round (`words_of`: offsets and word rows per sentence); nothing walks the
+        sentences."""
         if len(words_) != len(vectors) or len(offsets) != len(words_) + 1:
             raise ValueError(f"{len(words_)} words, {len(vectors)} vectors, {len(offsets)} offsets")
         matcher = cls.__new__(cls)
@@ -103,6 +111,7 @@ class WordMatcher:
         matcher.sentence_count = sentence_count
         matcher._sentences = sentences
         matcher._offsets = offsets
+        matcher._words_of = words_of
         frequency = np.diff(offsets)
         matcher.idf = np.log1p(max(sentence_count, 1) / np.maximum(frequency, 1)).astype(np.float32)
         return matcher
@@ -116,32 +125,39 @@ class WordMatcher:
         """The query words outside the vocabulary (they need their own vectors)."""
         return [w for w in dict.fromkeys(query_words) if w not in self._row]
 
-    def text_scores(
+    def some_scores(
         self,
         query_words: Sequence[str],
         threshold: float,
         extra: Mapping[str, npt.NDArray[np.float32]] | None,
-        texts: Sequence[str],
+        sentences: npt.NDArray[np.int64],
     ) -> Scores:
-        """`sentence_scores` of these sentence texts, read from their own words: for a few
-        hundred candidates of a large collection, where a common word's postings run to
-        millions of sentences. The same values (the postings are built from the same
-        `content_words`)."""
+        """`sentence_scores` of these sentences (any order, repeats allowed), read from
+        each sentence's own words: for a few hundred candidates of a large collection,
+        where a common word's postings run to millions of sentences."""
         extra = extra or {}
         asked_words = [w for w in dict.fromkeys(query_words) if w in self._row or w in extra]
-        if not asked_words or not texts:
-            return np.zeros(len(texts), dtype=np.float32)
+        if not asked_words or not len(sentences):
+            return np.zeros(len(sentences), dtype=np.float32)
         query_vectors = np.stack(
             [self.vectors[self._row[w]] if w in self._row else extra[w] for w in asked_words]
         )
-        rows = [[self._row[w] for w in content_words(t) if w in self._row] for t in texts]
-        held = np.fromiter((r for words in rows for r in words), dtype=np.int64)
-        owner = np.repeat(np.arange(len(texts)), [len(words) for words in rows])
+        offsets, word_rows = self._words_of
+        starts, stops = offsets[sentences], offsets[sentences + 1]
+        counts = stops - starts
+        owner = np.repeat(np.arange(len(sentences)), counts)
+        held = np.asarray(
+            word_rows[
+                np.repeat(starts - np.cumsum(counts) + counts, counts)
+                + np.arange(int(counts.sum()))
+            ],
+            dtype=np.int64,
+        )
         # Only the words these sentences hold are compared with the query's.
         present, held = np.unique(held, return_inverse=True)
         similarity = query_vectors @ np.asarray(self.vectors[present]).T
         weighted = np.where(similarity >= threshold, similarity * self.idf[present], 0.0)
-        best = np.zeros((len(asked_words), len(texts)), dtype=np.float32)
+        best = np.zeros((len(asked_words), len(sentences)), dtype=np.float32)
         for query_row in range(len(asked_words) if len(held) else 0):
             np.maximum.at(best[query_row], owner, weighted[query_row, held])
         total: Scores = best.sum(axis=0)

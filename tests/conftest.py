@@ -58,7 +58,7 @@ def isolated_settings(tmp_path: Path) -> Settings:
 from fake_openai_server import FakeOpenAIServer  # noqa: E402
 from helpers import llm_settings  # noqa: E402
 
-from rag.llm import OpenAICompatibleLLM  # noqa: E402
+from rag.openai_llm import OpenAICompatibleLLM  # noqa: E402
 
 
 @pytest.fixture

@@ -14,7 +14,8 @@ from helpers import llm_settings
 from pydantic import SecretStr
 
 from rag.errors import ConfigError, ContextTooLongError, LLMError
-from rag.llm import LLM, NO_API_KEY, Message, OpenAICompatibleLLM, short_cause, system, user
+from rag.llm import LLM, Message, system, user
+from rag.openai_llm import NO_API_KEY, OpenAICompatibleLLM, short_cause
 from rag.settings import Settings
 
 MESSAGES: list[Message] = [system("You are terse."), user("Say hello.")]
@@ -459,7 +460,7 @@ def test_retries_wait_as_the_server_asks(fake_openai: FakeOpenAIServer) -> None:
 
 
 def test_connection_refused_is_retried(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("rag.llm._BACKOFF_S", 0.01)
+    monkeypatch.setattr("rag.openai_llm._BACKOFF_S", 0.01)
     url = f"http://127.0.0.1:{closed_port()}/v1"
     settings = llm_settings(url, llm_max_retries=2)
     with OpenAICompatibleLLM(settings) as client, pytest.raises(LLMError) as info:

@@ -10,7 +10,8 @@ import pytest
 from fake_openai_server import FakeOpenAIServer
 
 from rag.errors import LLMError
-from rag.llm import Message, OpenAICompatibleLLM, TokenUsage, user
+from rag.llm import Message, TokenUsage, user
+from rag.openai_llm import OpenAICompatibleLLM
 
 MESSAGES: list[Message] = [user("Say hello.")]
 

@@ -57,7 +57,7 @@ def test_a_document_is_named_by_author_outlet_acronym_or_site() -> None:
     ],
 )
 def test_which_documents_a_question_names(question: str, named: set[str]) -> None:
-    assert SourceNames(DOCUMENTS).named(question) == named
+    assert SourceNames.of(DOCUMENTS).named(question) == named
 
 
 def test_a_named_source_may_fill_the_result_and_comes_first(demo_assistant: Assistant) -> None:

@@ -117,6 +117,46 @@ def test_a_loaded_index_returns_what_was_written(tmp_path: Path) -> None:
     assert index.lowercase_words == lowercase_words(d.text for d in documents)
     scores, rows = index.chunk_index.search(np.asarray(index.embeddings[2:3]), 1)
     assert rows[0, 0] == 2 and scores[0, 0] == pytest.approx(1.0, abs=1e-5)
+    # The source names and each sentence's words, stored at ingest, equal what the
+    # metadata and the postings give.
+    from rag.sources import SourceNames
+
+    for question in ("What does Ann say?", "Per Ann's paper?", "what does ann say?", "Who?"):
+        assert index.source_names.named(question) == SourceNames.of(metas).named(question)
+    assert index.source_names.named("What does Ann say?") == {"georgia"}
+    word_offsets, word_sentences = index.csr("word_sentences")
+    offsets, held = index.csr("sentence_words")
+    assert sorted(
+        (int(w), int(s)) for s in range(len(sentences)) for w in held[offsets[s] : offsets[s + 1]]
+    ) == sorted(
+        (w, int(s))
+        for w in range(len(index.words))
+        for s in word_sentences[word_offsets[w] : word_offsets[w + 1]]
+    )
+
+
+def test_a_document_line_out_of_place_is_refused_naming_the_file(tmp_path: Path) -> None:
+    """Metadata is read one line at a time, by offset: offsets that do not fit the file,
+    or a line that is not the document its row names, make an inconsistent index, never
+    another document's metadata."""
+    collection, *_ = _collection(tmp_path)
+    generation = current_generation(collection)
+    offsets = np.load(generation / "documents_offsets.npy")
+    manifest = json.loads((generation / "manifest.json").read_text())
+
+    def save_offsets(values: list[int]) -> None:
+        np.save(generation / "documents_offsets.npy", np.array(values, dtype=np.int64))
+        facts = manifest["files"]["documents_offsets.npy"]
+        facts["sha256"] = store.sha256(generation / "documents_offsets.npy")
+        (generation / "manifest.json").write_text(json.dumps(manifest))
+
+    save_offsets([0, int(offsets[1]), int(offsets[1])])
+    with pytest.raises(IndexCorruptError, match=r"documents\.jsonl holds \d+ bytes"):
+        load_index(collection)
+    save_offsets([int(offsets[1]), int(offsets[2]), int(offsets[2])])  # row 0 reads row 1
+    index = load_index(collection)
+    with pytest.raises(IndexCorruptError, match=r"documents\.jsonl row 0 is 'armenia'"):
+        index.metas["georgia"]
 
 
 def test_an_index_of_the_previous_schema_is_refused_with_the_command_to_rebuild(
@@ -127,7 +167,10 @@ def test_an_index_of_the_previous_schema_is_refused_with_the_command_to_rebuild(
     manifest = json.loads(manifest_path.read_text())
     manifest["schema_version"] = store.SCHEMA_VERSION - 1
     manifest_path.write_text(json.dumps(manifest))
-    with pytest.raises(IndexMismatchError, match=r"schema version 3.*rag ingest --rebuild"):
+    with pytest.raises(
+        IndexMismatchError,
+        match=rf"schema version {store.SCHEMA_VERSION - 1}.*rag ingest --rebuild",
+    ):
         load_index(collection)
 
 

@@ -62,7 +62,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from rag.embeddings import Embedder
 from rag.errors import ConfigError, LLMError, RagError
 from rag.evaluation.records import JudgeClaimRecord, JudgeRecord, JudgeSummary
-from rag.llm import LLM, Message, OpenAICompatibleLLM, StructuredLLM
+from rag.llm import LLM, Message, StructuredLLM
+from rag.openai_llm import OpenAICompatibleLLM
 from rag.prompts import format_passages, load_prompt
 from rag.settings import Settings
 from rag.types import Answer
