@@ -5,9 +5,11 @@ Snowball-stemmed (so "relations" matches "relationship")."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 
+import numpy as np
+import numpy.typing as npt
 import Stemmer
 from bm25s.stopwords import STOPWORDS_EN, STOPWORDS_EN_PLUS
 
@@ -53,3 +55,14 @@ _ASKING = (
     "happen happened would could might must shall may also"
 )
 QUERY_FILLER = frozenset(terms(" ".join(STOPWORDS_EN_PLUS) + " " + _ASKING))
+
+
+def table_values(table: Mapping[str, float]) -> npt.NDArray[np.float64]:
+    """A term table's values (an IDF), as one array: a table that holds them as a column
+    (rag.store.TermTable: 170k terms at a million chunks) hands it over, rather than being
+    walked term by term on every question."""
+    column = getattr(table, "column", None)
+    if column is not None:
+        values: npt.NDArray[np.float64] = column()
+        return values
+    return np.fromiter(table.values(), dtype=np.float64, count=len(table))

@@ -14,9 +14,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
 from bm25s.stopwords import STOPWORDS_EN_PLUS
 
-from rag.lexical import terms, word_set
+from rag.lexical import table_values, terms, word_set
 from rag.names import find_names
 from rag.slots import CHANGE_WORDS, YEAR, proper_words
 
@@ -327,7 +328,7 @@ def question_focus(
     name_terms |= {t for w in skip for t in terms(w)}  # a source's name is no topic word
     # A term no chunk holds counts as the rarest; the maximum is read only when needed (it
     # walks the whole vocabulary, 170k terms at a million chunks).
-    unseen_idf = functools.cache(lambda: max(idf.values(), default=0.0))
+    unseen_idf = functools.cache(lambda: float(np.max(table_values(idf), initial=0.0)))
     rare = tuple(
         dict.fromkeys(
             t

@@ -26,7 +26,7 @@ import numpy as np
 from rag.chunking import indexed_text
 from rag.embeddings import Embedder, Vectors
 from rag.injection import addresses_reader_or_model
-from rag.lexical import terms
+from rag.lexical import table_values, terms
 from rag.names import canonical, canonical_names, countries, variant_table, variants
 from rag.question import Focus, QuestionAnalysis, Slot
 from rag.sentences import split_sentences
@@ -145,8 +145,8 @@ def has_rival(asked: frozenset[str], near: str) -> bool:
 
 
 def _typical_idf(idf: Mapping[str, float]) -> float:
-    values = sorted(idf.values())
-    return values[len(values) // 2] if values else 1.0
+    values = table_values(idf)
+    return float(np.partition(values, len(values) // 2)[len(values) // 2]) if len(values) else 1.0
 
 
 def focus_shares(

@@ -286,6 +286,10 @@ class TermTable(Mapping[str, float]):
     def __len__(self) -> int:
         return int(np.count_nonzero(~np.isnan(self._values)))
 
+    def column(self) -> npt.NDArray[np.float64]:
+        """Every value at once (rag.lexical.table_values), not term by term."""
+        return self._values[~np.isnan(self._values)]
+
 
 # ---------------------------------------------------------------- the loaded generation
 
