@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import mmap
 import os
 import resource
 import subprocess
@@ -93,6 +94,15 @@ def build(collection_dir: Path, n_chunks: int, dimension: int, seed: int = 0) ->
     return time.perf_counter() - started
 
 
+def mapped(array: Any) -> bool:
+    """Whether an array reads from a file mapping (np.memmap, or a view of one)."""
+    while array is not None:
+        if isinstance(array, np.memmap | mmap.mmap):
+            return True
+        array = getattr(array, "base", None)
+    return False
+
+
 def _rss_mb() -> tuple[float, float]:
     """(current, peak) resident set size of this process, MB."""
     status = Path("/proc/self/status").read_text()
@@ -140,7 +150,7 @@ def measure(collection_dir: Path) -> dict[str, Any]:
         "chunks": n_chunks,
         "sentences": len(index.sentences),
         "embeddings_mb": (index.embeddings.nbytes + index.sentence_embeddings.nbytes) / 2**20,
-        "memmapped": isinstance(index.embeddings, np.memmap),
+        "memmapped": mapped(index.embeddings),
         "rss_imports_mb": floor,
         "load_s": load_s,
         "rss_after_load_mb": after_load,

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from rag.answer import Rewrite, answer_stream
 from rag.answerers import build_answerer, build_condenser
 from rag.conversation import Conversation
-from rag.embeddings import Embedder, Vectors, load_embedder
+from rag.embeddings import Embedder, QueryMemo, Vectors, load_embedder
 from rag.errors import RagError
 from rag.extractive import ExtractiveAnswerer
 from rag.index_files import DocumentEntry, current_generation, read_documents
@@ -163,7 +163,7 @@ class Assistant:
                 if self._embedder is None:
                     self._embedder_loading = True
                     try:
-                        self._embedder = self._embedder_factory()
+                        self._embedder = QueryMemo(self._embedder_factory())
                     finally:
                         self._embedder_loading = False
         return self._embedder

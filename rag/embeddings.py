@@ -4,6 +4,8 @@ touches a model hub."""
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
@@ -140,6 +142,41 @@ class CachedEmbedder:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         return np.stack([self._cache[t] for t in texts])
+
+    def count_tokens(self, text: str) -> int:
+        return self.inner.count_tokens(text)
+
+
+class QueryMemo:
+    """An embedder that remembers the vectors of its last few single texts. One question
+    is embedded for retrieval and again for scoring the answer's sentences (and the compare
+    view asks once per author): the model is deterministic, so only time is saved. Batches
+    (ingest) pass straight through; the app's request threads share it, hence the lock."""
+
+    def __init__(self, inner: Embedder, size: int = 256) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.dimension = inner.dimension
+        self.max_tokens = inner.max_tokens
+        self._size = size
+        self._recent: OrderedDict[str, Vectors] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        if len(texts) != 1:
+            return self.inner.embed(texts)
+        text = texts[0]
+        with self._lock:
+            known = self._recent.get(text)
+            if known is not None:
+                self._recent.move_to_end(text)
+                return known.copy()
+        row = self.inner.embed([text])  # shape (1, dimension)
+        with self._lock:
+            self._recent[text] = row
+            while len(self._recent) > self._size:
+                self._recent.popitem(last=False)
+        return row.copy()
 
     def count_tokens(self, text: str) -> int:
         return self.inner.count_tokens(text)

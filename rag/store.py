@@ -550,7 +550,9 @@ def _array(generation: Path, name: str) -> Any:
     try:
         if path.stat().st_size <= 4096:
             return np.load(path, allow_pickle=False)
-        return np.load(path, mmap_mode="r", allow_pickle=False)
+        # A plain ndarray over the mapping: np.memmap's Python-level __getitem__ costs
+        # microseconds on each of the thousands of row reads a question makes.
+        return np.load(path, mmap_mode="r", allow_pickle=False).view(np.ndarray)
     except (OSError, ValueError) as exc:
         raise IndexCorruptError(
             f"{path} cannot be read ({exc}); rebuild with `rag ingest --rebuild`"
