@@ -763,20 +763,10 @@ def write_generation(
     return final
 
 
-def _write_files(
-    staging: Path,
-    documents: Sequence[Document],
-    chunks: Sequence[Chunk],
-    embeddings: Vectors,
-    config: IndexConfig,
-    sentences: Sequence[tuple[str, int, int]],
-    sentence_embeddings: Vectors,
+def _write_documents(
+    staging: Path, documents: Sequence[Document], doc_rows: Mapping[str, int]
 ) -> None:
-    """Documents, texts, chunk and sentence columns, their vectors, the CSR tables of who
-    holds what, BM25 and IDF."""
-    doc_rows = {d.doc_id: row for row, d in enumerate(documents)}
-    if len(doc_rows) != len(documents):
-        raise RagError("internal: two documents share an id")
+    """Metadata a line each (with each line's offset), the source-name table, the texts."""
     line_ends = _write_jsonl(
         staging / "documents.jsonl",
         ({**asdict(d.meta), "headings": d.headings} for d in documents),
@@ -799,6 +789,23 @@ def _write_files(
         for row, document in enumerate(documents):
             offsets[row + 1] = offsets[row] + blob.write(document.text.encode("utf-8"))
     _save(staging / "doc_offsets.npy", offsets, np.int64)
+
+
+def _write_files(
+    staging: Path,
+    documents: Sequence[Document],
+    chunks: Sequence[Chunk],
+    embeddings: Vectors,
+    config: IndexConfig,
+    sentences: Sequence[tuple[str, int, int]],
+    sentence_embeddings: Vectors,
+) -> None:
+    """Documents, texts, chunk and sentence columns, their vectors, the CSR tables of who
+    holds what, BM25 and IDF."""
+    doc_rows = {d.doc_id: row for row, d in enumerate(documents)}
+    if len(doc_rows) != len(documents):
+        raise RagError("internal: two documents share an id")
+    _write_documents(staging, documents, doc_rows)
 
     heading_ids: dict[str, int] = {}
     chunk_columns = np.zeros((len(chunks), 5), dtype=np.int64)
