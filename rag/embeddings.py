@@ -178,5 +178,10 @@ class QueryMemo:
                 self._recent.popitem(last=False)
         return row.copy()
 
+    def forget(self) -> None:
+        """Drop what it remembers (a benchmark times each question as if new)."""
+        with self._lock:
+            self._recent.clear()
+
     def count_tokens(self, text: str) -> int:
         return self.inner.count_tokens(text)

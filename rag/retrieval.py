@@ -27,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from rag.aliases import expand_query
+from rag.csr import gather, group_max
 from rag.embeddings import Embedder, Vectors
 from rag.errors import RagError
 from rag.lexical import terms
@@ -90,17 +91,6 @@ def zscore_fuse(
             total += weight * (values - values.mean()) / spread
     order = np.argsort(-total, kind="stable")
     return [(int(rows[i]), float(total[i])) for i in order]
-
-
-def gather(
-    offsets: npt.NDArray[np.int64], values: npt.NDArray[np.int64], keys: npt.NDArray[np.int64]
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """The values of each key in a CSR table (`values[offsets[k]:offsets[k + 1]]`), flattened,
-    with the position in `keys` each came from."""
-    counts = offsets[keys + 1] - offsets[keys]
-    first = np.repeat(offsets[keys] - np.cumsum(counts) + counts, counts)
-    flat = np.asarray(values[first + np.arange(int(counts.sum()))], dtype=np.int64)
-    return flat, np.repeat(np.arange(len(keys)), counts)
 
 
 def _overlap_share(a: Chunk, b: Chunk) -> float:
@@ -283,11 +273,18 @@ class Retriever:
         return self._best_per_chunk(self.index.sentence_embeddings @ query_vector)
 
     def lexical_scores(self, query: str) -> npt.NDArray[np.float32]:
-        """Every chunk's BM25 score (a repeated query term counts again, as in bm25s)."""
+        """Every chunk's BM25 score (a repeated query term counts again, as in bm25s), read
+        from bm25s's precomputed scores (rag.store builds plain BM25: no non-occurrence
+        term). A term's column holds each chunk once, so a fancy `+=` adds it: the cost
+        follows the term's postings, not the collection (bm25s's `np.add.at` is slower)."""
         scores = np.zeros(len(self.index.chunks), dtype=np.float32)
+        table = self.index.bm25.scores
+        data, indices, indptr = table["data"], table["indices"], table["indptr"]
         for term in terms(query):
-            if term in self._vocabulary:
-                scores += self.index.bm25.get_scores([term])
+            column = self._vocabulary.get(term)
+            if column is not None:
+                start, stop = int(indptr[column]), int(indptr[column + 1])
+                scores[indices[start:stop]] += data[start:stop]
         return scores
 
     def word_scores(self, query: str) -> npt.NDArray[np.float32]:
@@ -607,10 +604,7 @@ class Retriever:
     ) -> npt.NDArray[np.float32]:
         """Each pool chunk's best sentence value (no sentence: the lowest value, or 0)."""
         floor = min(float(values.min()), 0.0) if len(values) else 0.0
-        best = np.full(len(pool), -np.inf, dtype=np.float32)
-        np.maximum.at(best, owner, values)
-        best[np.isneginf(best)] = floor
-        return best
+        return group_max(values, owner, len(pool), floor)
 
     def _pool_sentence_scores(
         self, pool: npt.NDArray[np.int64], query_vector: Vectors

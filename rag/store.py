@@ -67,6 +67,7 @@ import numpy as np
 import numpy.typing as npt
 
 from rag.chunking import indexed_text
+from rag.csr import gather
 from rag.embeddings import Vectors
 from rag.errors import IndexCorruptError, IndexMismatchError, RagError
 from rag.index_files import (
@@ -211,6 +212,9 @@ class _LazyIds(Sequence[str]):
         if isinstance(i, slice):
             return [self._doc_ids[int(r)] for r in rows[i]]
         return self._doc_ids[int(rows[i])]
+
+    def __iter__(self) -> Iterator[str]:  # one slice, not an item read per document
+        return iter([self._doc_ids[r] for r in self._rows[self._start : self._stop].tolist()])
 
 
 class _Chunks(Sequence[Chunk]):
@@ -458,8 +462,8 @@ class LoadedIndex:
     def chunk_mask(self, doc_ids: Iterable[str]) -> npt.NDArray[np.bool_]:
         """Which chunk rows belong to these documents."""
         mask = np.zeros(len(self.chunks), dtype=bool)
-        for doc_id in doc_ids:
-            mask[self.rows_of(doc_id)] = True
+        rows = [row for row in map(self.doc_row, doc_ids) if row is not None]
+        mask[gather(*self._csr["doc_chunks"], np.array(rows, dtype=np.int64))[0]] = True
         return mask
 
     def sentence_text(self, row: int) -> str:

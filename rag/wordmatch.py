@@ -20,6 +20,7 @@ from functools import lru_cache
 import numpy as np
 import numpy.typing as npt
 
+from rag.csr import gather, group_max
 from rag.embeddings import Vectors
 from rag.lexical import QUERY_FILLER, terms, words
 
@@ -142,24 +143,13 @@ class WordMatcher:
         query_vectors = np.stack(
             [self.vectors[self._row[w]] if w in self._row else extra[w] for w in asked_words]
         )
-        offsets, word_rows = self._words_of
-        starts, stops = offsets[sentences], offsets[sentences + 1]
-        counts = stops - starts
-        owner = np.repeat(np.arange(len(sentences)), counts)
-        held = np.asarray(
-            word_rows[
-                np.repeat(starts - np.cumsum(counts) + counts, counts)
-                + np.arange(int(counts.sum()))
-            ],
-            dtype=np.int64,
-        )
+        held, owner = gather(*self._words_of, sentences)
         # Only the words these sentences hold are compared with the query's.
         present, held = np.unique(held, return_inverse=True)
         similarity = query_vectors @ np.asarray(self.vectors[present]).T
         weighted = np.where(similarity >= threshold, similarity * self.idf[present], 0.0)
-        best = np.zeros((len(asked_words), len(sentences)), dtype=np.float32)
-        for query_row in range(len(asked_words) if len(held) else 0):
-            np.maximum.at(best[query_row], owner, weighted[query_row, held])
+        # matches are >= 0, so a sentence without any scores 0
+        best = group_max(weighted[:, held], owner, len(sentences), 0.0)
         total: Scores = best.sum(axis=0)
         return total
 

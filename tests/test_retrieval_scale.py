@@ -174,3 +174,19 @@ def test_a_source_named_across_many_chunks_does_not_fill_the_pool(
     got = candidates.search(question)
     want = Retriever(index, fake, settings).search(question)
     assert {p.chunk.doc_id for p in got} == {p.chunk.doc_id for p in want} == set(named)
+
+
+def test_lexical_scores_equal_bm25s_scores(built: tuple[LoadedIndex, Settings]) -> None:
+    """Read from the precomputed columns, a query's BM25 scores are bm25s's own, a
+    repeated term counting twice."""
+    from rag.lexical import terms
+
+    index, settings = built
+    retriever = Retriever(index, HashEmbedder(), settings)
+    vocabulary = index.bm25.vocab_dict
+    for question in [*QUESTIONS[:10], "Armenia Armenia CSTO", "zzzz unknown words"]:
+        known = [t for t in terms(question) if t in vocabulary]
+        want = (
+            sum(index.bm25.get_scores([t]) for t in known) if known else np.zeros(len(index.chunks))
+        )
+        assert np.allclose(retriever.lexical_scores(question), want, atol=1e-5), question
