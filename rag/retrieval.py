@@ -273,10 +273,10 @@ class Retriever:
         return self._best_per_chunk(self.index.sentence_embeddings @ query_vector)
 
     def lexical_scores(self, query: str) -> npt.NDArray[np.float32]:
-        """Every chunk's BM25 score (a repeated query term counts again, as in bm25s), read
-        from bm25s's precomputed scores (rag.store builds plain BM25: no non-occurrence
-        term). A term's column holds each chunk once, so a fancy `+=` adds it: the cost
-        follows the term's postings, not the collection (bm25s's `np.add.at` is slower)."""
+        """Every chunk's BM25 score (a repeated query term counts again, as in bm25s), added
+        from bm25s's precomputed columns into one array (rag.store builds plain BM25: no
+        non-occurrence term), not one array per term: at a million chunks a question's terms
+        hold 1.5M postings, and `np.add.at` beat a fancy `+=` and `bincount` (3.5 vs 10 ms)."""
         scores = np.zeros(len(self.index.chunks), dtype=np.float32)
         table = self.index.bm25.scores
         data, indices, indptr = table["data"], table["indices"], table["indptr"]
@@ -284,7 +284,7 @@ class Retriever:
             column = self._vocabulary.get(term)
             if column is not None:
                 start, stop = int(indptr[column]), int(indptr[column + 1])
-                scores[indices[start:stop]] += data[start:stop]
+                np.add.at(scores, indices[start:stop], data[start:stop])
         return scores
 
     def word_scores(self, query: str) -> npt.NDArray[np.float32]:
