@@ -61,7 +61,7 @@ from array import array
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import bm25s
 import numpy as np
@@ -101,6 +101,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Rows = npt.NDArray[np.int64]
+_T = TypeVar("_T")
 
 FULL_VERIFY_MAX_BYTES = 256 << 20  # below this, every load hashes every file
 SMALL_FILE_BYTES = 8 << 20  # above FULL_VERIFY_MAX_BYTES, files this small are still hashed
@@ -148,49 +149,44 @@ class IndexConfig:
 # ---------------------------------------------------------------- lazy views
 
 
-class _Documents(Mapping[str, Document]):
-    """doc_id -> Document, the text read from the blob when a document is asked for."""
+class _ByDocument(Mapping[str, _T]):
+    """doc_id -> what `_read` makes of the document's row, read when asked for."""
 
     def __init__(self, index: LoadedIndex) -> None:
         self._index = index
 
-    def __getitem__(self, doc_id: str) -> Document:
+    def _read(self, row: int) -> _T:
+        raise NotImplementedError
+
+    def __getitem__(self, doc_id: str) -> _T:
         row = self._index.doc_row(doc_id)
         if row is None:
             raise KeyError(doc_id)
+        return self._read(row)
+
+    def __contains__(self, doc_id: object) -> bool:
+        return isinstance(doc_id, str) and self._index.doc_row(doc_id) is not None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._index.doc_ids)
+
+    def __len__(self) -> int:
+        return len(self._index.doc_ids)
+
+
+class _Documents(_ByDocument[Document]):
+    """doc_id -> Document, the text read from the blob when a document is asked for."""
+
+    def _read(self, row: int) -> Document:
         meta, headings = self._index._document(row)
         return Document(meta, self._index._text(row), headings)
 
-    def __contains__(self, doc_id: object) -> bool:
-        return isinstance(doc_id, str) and self._index.doc_row(doc_id) is not None
 
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._index.doc_ids)
+class _Metas(_ByDocument[DocumentMeta]):
+    """doc_id -> DocumentMeta, from its own line of documents.jsonl (no text)."""
 
-    def __len__(self) -> int:
-        return len(self._index.doc_ids)
-
-
-class _Metas(Mapping[str, DocumentMeta]):
-    """doc_id -> DocumentMeta, each read from its own line of documents.jsonl."""
-
-    def __init__(self, index: LoadedIndex) -> None:
-        self._index = index
-
-    def __getitem__(self, doc_id: str) -> DocumentMeta:
-        row = self._index.doc_row(doc_id)
-        if row is None:
-            raise KeyError(doc_id)
+    def _read(self, row: int) -> DocumentMeta:
         return self._index._document(row)[0]
-
-    def __contains__(self, doc_id: object) -> bool:
-        return isinstance(doc_id, str) and self._index.doc_row(doc_id) is not None
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._index.doc_ids)
-
-    def __len__(self) -> int:
-        return len(self._index.doc_ids)
 
 
 class _LazyIds(Sequence[str]):
