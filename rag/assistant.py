@@ -30,6 +30,7 @@ from rag.rerank import load_reranker
 from rag.retrieval import Filters, Retriever, filter_rows
 from rag.settings import Settings
 from rag.store import LoadedIndex, load_index
+from rag.threads import limit_blas_threads
 from rag.types import Answer, Comparison, DocumentMeta, Passage
 
 if TYPE_CHECKING:  # the evaluation is imported when used: answering never loads it
@@ -199,6 +200,7 @@ class Assistant:
 
     def _open(self, index: LoadedIndex) -> Generation:
         index.open_all()  # answers on after a later ingest prunes its folder
+        limit_blas_threads(self.settings.query_blas_threads)
         return Generation(index, self.settings, lambda: self.embedder, lambda: self.llm)
 
     def _newer(self, live: Generation) -> Generation | None:

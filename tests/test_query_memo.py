@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 from fakes import HashEmbedder
 
 from rag.assistant import Assistant
@@ -54,3 +55,37 @@ def test_an_extractive_ask_embeds_its_question_once(tmp_path: Path) -> None:
     answer = assistant.ask(question, backend="extractive")
     assert answer.passages
     assert asked.count(question) == 1
+
+
+def test_opening_an_index_for_questions_caps_blas_threads(tmp_path: Path) -> None:
+    """BLAS threads left spinning between a question's small products slowed the demo's
+    search from 9 to 15 ms on 2 cores: opening an index caps them (a setting)."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    def blas_threads() -> set[int]:
+        return {int(p["num_threads"]) for p in threadpool_info() if p["user_api"] == "blas"}
+
+    before = max(blas_threads() or {1})
+    fake = HashEmbedder()
+    settings = Settings(  # type: ignore[call-arg]
+        index_dir=tmp_path / "index",
+        collection="threads",
+        embedding_model=HashEmbedder.name,
+        _env_file=None,
+    )
+    try:
+        threadpool_limits(limits=2, user_api="blas")
+        two = blas_threads()
+        if two != {2}:
+            pytest.skip(f"BLAS runs {two} thread(s) here: nothing to cap")
+        Assistant(settings, embedder_factory=lambda: fake).ingest([ROOT / "corpus"])
+        assert blas_threads() == two  # ingest alone leaves them
+        assistant = Assistant(settings, embedder_factory=lambda: fake)
+        assistant.search("Who leads Armenia?")
+        assert blas_threads() == {1}
+        threadpool_limits(limits=2, user_api="blas")
+        unset = settings.model_copy(update={"query_blas_threads": None})
+        Assistant(unset, embedder_factory=lambda: fake).search("Who leads Armenia?")
+        assert blas_threads() == two
+    finally:
+        threadpool_limits(limits=before, user_api="blas")
