@@ -111,7 +111,8 @@ def shoot(url: str, out: Path, chromium: str, has_compare: bool) -> list[Path]:
                 page.get_by_role("button", name="Run evaluation").click()
                 page.wait_for_selector("#eval-status .report", timeout=300_000)
                 page.wait_for_timeout(1200)
-                pick = page.get_by_label("Per question", exact=False)
+                # the slider "Passages per question (k)" matches "Per question" too
+                pick = page.get_by_role("combobox", name="Per question: pick one")
                 pick.click()
                 page.get_by_role("option").nth(1).click()
                 page.wait_for_selector("#drilldown .drill", timeout=30_000)
