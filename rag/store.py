@@ -319,7 +319,7 @@ class LoadedIndex:
             name: (_array(path, f"{name}_offsets.npy"), _array(path, f"{name}.npy"))
             for name in _CSR
         }
-        _ = self._blob
+        _ = self._blob, self._documents_blob  # mapped now: outlives a later prune
         self.documents: Mapping[str, Document] = _Documents(self)
         self.chunks: Sequence[Chunk] = _Chunks(self)
         self.sentences: Sequence[tuple[str, int, int]] = _Sentences(self)
@@ -519,7 +519,7 @@ class LoadedIndex:
         """Open what is otherwise opened on first use (vector indexes, BM25), so a served
         generation keeps answering after a later ingest prunes its folder: open files and
         mappings outlive the unlink, a path opened later does not."""
-        _ = self.chunk_index, self.sentence_index, self.bm25
+        _ = self.chunk_index, self.sentence_index, self.bm25, self.source_names, self.headings
         return self
 
     @property
