@@ -181,11 +181,11 @@ class Settings(BaseSettings):
         "Measured (README, Scale): exact scoring costs 17 ms at 10k chunks and 107 ms at "
         "100k, candidates 9 ms at both; on eval/questions.jsonl candidates lose 0.014 recall.",
     )
-    query_blas_threads: int | None = Field(
+    query_blas_threads: int = Field(
         default=1,
-        ge=1,
+        ge=0,
         description="Threads of numpy's BLAS once an index is opened for questions "
-        "(process-wide; None: the library's default). A question's matrix products are "
+        "(process-wide; 0: leave the library's default). A question's matrix products are "
         "small, and idle BLAS threads spin on the cores the model and FAISS need: the demo's "
         "search took 15 ms with two, 9 ms with one, on 2 cores.",
     )

@@ -9,9 +9,9 @@ import logging
 log = logging.getLogger(__name__)
 
 
-def limit_blas_threads(threads: int | None) -> None:
-    """Cap numpy's BLAS at `threads` for this process (None: leave it as it is)."""
-    if threads is None:
+def limit_blas_threads(threads: int) -> None:
+    """Cap numpy's BLAS at `threads` for this process (0: leave it as it is)."""
+    if threads <= 0:
         return
     from threadpoolctl import threadpool_limits
 

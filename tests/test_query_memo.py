@@ -84,7 +84,7 @@ def test_opening_an_index_for_questions_caps_blas_threads(tmp_path: Path) -> Non
         assistant.search("Who leads Armenia?")
         assert blas_threads() == {1}
         threadpool_limits(limits=2, user_api="blas")
-        unset = settings.model_copy(update={"query_blas_threads": None})
+        unset = settings.model_copy(update={"query_blas_threads": 0})
         Assistant(unset, embedder_factory=lambda: fake).search("Who leads Armenia?")
         assert blas_threads() == two
     finally:
