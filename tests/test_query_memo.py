@@ -16,6 +16,15 @@ from rag.settings import Settings
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _settings(tmp_path: Path) -> Settings:
+    return Settings(  # type: ignore[call-arg]
+        index_dir=tmp_path / "index",
+        collection="memo",
+        embedding_model=HashEmbedder.name,
+        _env_file=None,
+    )
+
+
 def test_single_texts_are_embedded_once_and_batches_pass_through() -> None:
     fake = HashEmbedder()
     memo = QueryMemo(fake, size=2)
@@ -40,12 +49,7 @@ def test_single_texts_are_embedded_once_and_batches_pass_through() -> None:
 
 def test_an_extractive_ask_embeds_its_question_once(tmp_path: Path) -> None:
     fake = HashEmbedder()
-    settings = Settings(  # type: ignore[call-arg]
-        index_dir=tmp_path / "index",
-        collection="memo",
-        embedding_model=HashEmbedder.name,
-        _env_file=None,
-    )
+    settings = _settings(tmp_path)
     assistant = Assistant(settings, embedder_factory=lambda: fake)
     assistant.ingest([ROOT / "corpus"])
     question = "What did the CSTO fail to do in 2022?"
@@ -67,12 +71,7 @@ def test_opening_an_index_for_questions_caps_blas_threads(tmp_path: Path) -> Non
 
     before = max(blas_threads() or {1})
     fake = HashEmbedder()
-    settings = Settings(  # type: ignore[call-arg]
-        index_dir=tmp_path / "index",
-        collection="threads",
-        embedding_model=HashEmbedder.name,
-        _env_file=None,
-    )
+    settings = _settings(tmp_path)
     try:
         threadpool_limits(limits=2, user_api="blas")
         two = blas_threads()
