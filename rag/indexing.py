@@ -47,7 +47,7 @@ from rag.ingest.worker import IsolatedLoader, Limits
 from rag.settings import Settings
 from rag.store import IndexConfig, LoadedIndex, load_index, write_generation, writer_lock
 from rag.types import Chunk, Document
-from rag.vector_spool import Spooled, VectorSpool, remove_stale_spools
+from rag.vector_spool import Spooled, SpooledVectors, VectorSpool, remove_stale_spools
 from rag.wordmatch import vocabulary
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
@@ -780,21 +780,6 @@ def _word_table(
     return words, vectors
 
 
-def _assemble(parts: Sequence[Vectors | Spooled], dimension: int) -> Vectors:
-    """One array of the parts' vectors in order, filled in place: spooled vectors are read
-    from the spool straight into it, so no second copy of the collection's vectors."""
-    out = np.empty((sum(len(p) for p in parts), dimension), dtype=np.float32)
-    row = 0
-    for part in parts:
-        rows = out[row : row + len(part)]
-        if isinstance(part, Spooled):
-            part.spool.gather(part.rows, rows)
-        else:
-            rows[:] = part
-        row += len(part)
-    return out
-
-
 def _backends(plan: _Plan, backend: str | None) -> list[str]:
     """The embedding backends whose vectors the new generation holds: an incremental ingest
     with another backend mixes them (close, see `warn_on_backend_mismatch`); a rebuild
@@ -817,9 +802,9 @@ def _commit(
     notify("writing index", 0, 1)
     ordered = [entries[k] for k in sorted(entries)]
     chunks = [c for e in ordered for c in e.chunks]
-    vectors = _assemble([e.vectors for e in ordered], config.dimension)
+    vectors = SpooledVectors([e.vectors for e in ordered], config.dimension)
     sentence_rows = [(e.document.doc_id, a, b) for e in ordered for a, b in e.sentences]
-    sentence_vectors = _assemble([e.sentence_vectors for e in ordered], config.dimension)
+    sentence_vectors = SpooledVectors([e.sentence_vectors for e in ordered], config.dimension)
     write_generation(
         collection_dir,
         [e.document for e in ordered],

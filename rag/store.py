@@ -61,7 +61,7 @@ from array import array
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 
 import bm25s
 import numpy as np
@@ -93,6 +93,7 @@ from rag.vector_index import (
     drop_saved_index,
     load_vector_index,
 )
+from rag.vector_spool import SpooledVectors
 from rag.wordmatch import content_words
 
 if TYPE_CHECKING:
@@ -101,6 +102,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Rows = npt.NDArray[np.int64]
+VectorRows = Vectors | SpooledVectors  # what a generation's vectors are written from
 _T = TypeVar("_T")
 
 FULL_VERIFY_MAX_BYTES = 256 << 20  # below this, every load hashes every file
@@ -598,6 +600,22 @@ def _save(path: Path, array: npt.ArrayLike, dtype: npt.DTypeLike) -> None:
     np.save(path, np.asarray(array, dtype=dtype), allow_pickle=False)
 
 
+_WRITE_ROWS = 65_536  # vectors written (and added to a vector index) per block
+
+
+def _save_rows(path: Path, vectors: VectorRows) -> None:
+    """A float32 .npy of `vectors`, written a block of rows at a time: they may be read
+    as they are sliced (rag.vector_spool.SpooledVectors), so a million chunks' vectors
+    never sit in memory whole. The file is what `np.save` writes."""
+    rows, dimension = len(vectors), int(vectors.shape[1])
+    with path.open("wb") as handle:
+        header = {"descr": "<f4", "fortran_order": False, "shape": (rows, dimension)}
+        np.lib.format.write_array_header_1_0(handle, header)
+        for start in range(0, rows, _WRITE_ROWS):
+            block = np.ascontiguousarray(vectors[start : start + _WRITE_ROWS], dtype="<f4")
+            handle.write(block.tobytes())
+
+
 def _all_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST)
 
@@ -695,14 +713,15 @@ def _postings(words: Sequence[str], sentence_texts: Iterable[str]) -> tuple[Rows
 def _write_vector_index(
     staging: Path,
     name: str,
-    vectors: Vectors,
+    vectors: VectorRows,
     requested: str,
     dimension: int,
     settings: Settings | None,
 ) -> str:
     kind = choose_kind(len(vectors), requested)
     index = create_index(kind, dimension, len(vectors), settings=settings)
-    index.add(np.arange(len(vectors), dtype=np.int64), vectors)
+    # IVF kinds read a training sample and blocks of rows; the others read all at once
+    index.add(np.arange(len(vectors), dtype=np.int64), cast(Vectors, vectors))
     index.save(staging / _VECTOR_INDEXES[name])
     return kind
 
@@ -711,10 +730,10 @@ def write_generation(
     collection_dir: Path,
     documents: Sequence[Document],
     chunks: Sequence[Chunk],
-    embeddings: Vectors,
+    embeddings: VectorRows,
     config: IndexConfig,
     sentences: Sequence[tuple[str, int, int]] = (),
-    sentence_embeddings: Vectors | None = None,
+    sentence_embeddings: VectorRows | None = None,
     words: Sequence[str] = (),
     word_embeddings: Vectors | None = None,
     extra_manifest: dict[str, Any] | None = None,
@@ -817,10 +836,10 @@ def _write_files(
     staging: Path,
     documents: Sequence[Document],
     chunks: Sequence[Chunk],
-    embeddings: Vectors,
+    embeddings: VectorRows,
     config: IndexConfig,
     sentences: Sequence[tuple[str, int, int]],
-    sentence_embeddings: Vectors,
+    sentence_embeddings: VectorRows,
 ) -> None:
     """Documents, texts, chunk and sentence columns, their vectors, the CSR tables of who
     holds what, BM25 and IDF."""
@@ -852,8 +871,8 @@ def _write_files(
         [(doc_rows[d], a, b) for d, a, b in sentences], dtype=np.int64
     ).reshape(-1, 3)
     _save(staging / "sentences.npy", sentence_columns, np.int64)
-    _save(staging / "embeddings.npy", embeddings, np.float32)
-    _save(staging / "sentence_embeddings.npy", sentence_embeddings, np.float32)
+    _save_rows(staging / "embeddings.npy", embeddings)
+    _save_rows(staging / "sentence_embeddings.npy", sentence_embeddings)
 
     n_docs = len(documents)
     tables = {

@@ -5,9 +5,11 @@ not the run's, and no mapped file pages either: reads and writes go through the 
 
 from __future__ import annotations
 
+import itertools
 import os
 import secrets
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -104,3 +106,49 @@ def remove_stale_spools(parent: Path) -> None:
     """Spools a killed ingest left behind (the caller holds the collection's writer lock)."""
     for folder in parent.glob(f"{_PREFIX}*"):
         shutil.rmtree(folder, ignore_errors=True)
+
+
+class SpooledVectors:
+    """The vectors of many parts (spooled, or arrays already at hand) as one array that is
+    read when sliced: the store writes a new generation's vectors and builds its vector
+    indexes from it a block at a time, so commit never holds the collection's vectors
+    (at a million chunks, 7.4 GB) in memory. `np.asarray` of it reads them all."""
+
+    def __init__(self, parts: Sequence[Vectors | Spooled], dimension: int) -> None:
+        self._parts = list(parts)
+        self._starts = np.cumsum([0, *(len(p) for p in self._parts)])
+        self.shape = (int(self._starts[-1]), dimension)
+        self.dtype = np.dtype(np.float32)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, key: slice | npt.NDArray[np.int64]) -> Vectors:
+        if isinstance(key, slice):
+            start, stop, step = key.indices(len(self))
+            if step != 1:
+                raise RagError("internal: spooled vectors are read in steps of one row")
+            key = np.arange(start, max(start, stop), dtype=np.int64)
+        rows = np.asarray(key, dtype=np.int64)
+        order = np.argsort(rows, kind="stable")  # each part's rows together, in order
+        ordered = rows[order]
+        owner = np.searchsorted(self._starts, ordered, side="right") - 1
+        cuts = [0, *(np.flatnonzero(np.diff(owner)) + 1).tolist(), len(ordered)]
+        gathered = np.empty((len(rows), self.shape[1]), dtype=np.float32)
+        for a, b in itertools.pairwise(cuts):
+            if a == b:
+                continue
+            part_number = int(owner[a])
+            part = self._parts[part_number]
+            local = ordered[a:b] - self._starts[part_number]
+            if isinstance(part, Spooled):
+                part.spool.gather(part.rows[local], gathered[a:b])
+            else:
+                gathered[a:b] = np.asarray(part, dtype=np.float32)[local]
+        out = np.empty_like(gathered)
+        out[order] = gathered
+        return out
+
+    def __array__(self, dtype: npt.DTypeLike | None = None, copy: bool | None = None) -> Vectors:
+        whole = self[0 : len(self)]
+        return whole if dtype is None else whole.astype(dtype, copy=False)

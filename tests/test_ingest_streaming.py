@@ -18,7 +18,7 @@ from rag.embeddings import Vectors
 from rag.errors import RagError
 from rag.settings import Settings
 from rag.store import load_index
-from rag.vector_spool import VectorSpool
+from rag.vector_spool import Spooled, SpooledVectors, VectorSpool
 
 
 class Recording(HashEmbedder):
@@ -60,6 +60,37 @@ def test_the_spool_gives_back_what_it_was_given(tmp_path: Path) -> None:
         folder = spool.folder
         assert folder.parent == tmp_path and folder.exists()
     assert not folder.exists()
+
+
+def test_spooled_vectors_read_as_the_array_they_stand_for(tmp_path: Path) -> None:
+    """Commit hands the store spooled parts and arrays at hand as one array, read by
+    slices (a block of rows), sorted or unsorted rows (a training sample) or whole; the
+    .npy written from it a block at a time is np.save's."""
+    import rag.store as store
+
+    rng = np.random.default_rng(1)
+    kept = rng.standard_normal((4, 3)).astype(np.float32)  # an unchanged document's
+    with VectorSpool(tmp_path, 3) as spool:
+        spooled = rng.standard_normal((9, 3)).astype(np.float32)
+        spool.append(spooled)
+        parts = [
+            Spooled(spool, np.array([4, 5, 6], dtype=np.int64)),
+            kept,
+            Spooled(spool, np.array([0, 1, 8, 2], dtype=np.int64)),
+        ]
+        whole = np.concatenate([spooled[[4, 5, 6]], kept, spooled[[0, 1, 8, 2]]])
+        vectors = SpooledVectors(parts, 3)
+        assert len(vectors) == 11 and vectors.shape == (11, 3)
+        assert np.array_equal(np.asarray(vectors), whole)
+        for key in (slice(2, 9), slice(0, 11), slice(10, 20), slice(5, 5)):
+            assert np.array_equal(vectors[key], whole[key])
+        for rows in ([0, 3, 4, 10], [9, 1, 1, 6]):
+            picked = np.array(rows, dtype=np.int64)
+            assert np.array_equal(vectors[picked], whole[picked])
+        written, saved = tmp_path / "written.npy", tmp_path / "saved.npy"
+        store._save_rows(written, vectors)
+        np.save(saved, whole)
+        assert written.read_bytes() == saved.read_bytes()
 
 
 def test_steps_give_the_index_one_step_gives(tmp_path: Path) -> None:
