@@ -312,7 +312,9 @@ def ingest(
             notify("loading embedding model", 0, 1)
             embedder = get_embedder()
             notify("loading embedding model", 1, 1)
-            spool = cleanup.enter_context(VectorSpool(settings.collection_dir, embedder.dimension))
+            spool = cleanup.enter_context(
+                contextlib.closing(VectorSpool(settings.collection_dir, embedder.dimension))
+            )
             embed_texts = _engine(settings, embedder, cleanup)
             entries, config = _embed(
                 loaded.to_embed,
@@ -647,7 +649,7 @@ def _engine(settings: Settings, model: Embedder, cleanup: contextlib.ExitStack) 
     if settings.ingest_engine == "ray":
         from rag.ray_engine import RayEmbedding  # Ray only when asked for
 
-        ray = cleanup.enter_context(RayEmbedding(settings))
+        ray = cleanup.enter_context(contextlib.closing(RayEmbedding(settings)))
         return lambda texts, notify: ray.embed(texts, model.dimension, notify, "embedding texts")
     batch_size = settings.embedding_batch_size
     return lambda texts, notify: embed_distinct(texts, model, batch_size, notify).vectors

@@ -12,7 +12,6 @@ import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 
 import numpy as np
 import numpy.typing as npt
@@ -24,7 +23,8 @@ _PREFIX = ".tmp-spool-"
 
 
 class VectorSpool:
-    """An append-only float32 file of fixed width in a folder of its own, removed on close."""
+    """An append-only float32 file of fixed width in a folder of its own, removed on close
+    (`contextlib.closing` scopes it)."""
 
     def __init__(self, parent: Path, dimension: int) -> None:
         parent.mkdir(parents=True, exist_ok=True)
@@ -78,17 +78,6 @@ class VectorSpool:
             os.close(self._fd)
             self._fd = -1
         shutil.rmtree(self.folder, ignore_errors=True)
-
-    def __enter__(self) -> VectorSpool:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,13 @@ from rag.embeddings import Vectors
 from rag.llm import Message
 
 
+def unit_vectors(rows: int, dimension: int = 16, seed: int = 0) -> Vectors:
+    """Seeded random L2-normalised vectors, for the vector indexes' mechanics."""
+    vectors = np.random.default_rng(seed).normal(size=(rows, dimension)).astype(np.float32)
+    normalised: Vectors = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    return normalised
+
+
 @dataclass(frozen=True)
 class Broken:
     """A scripted stream that yields `chunks` and then raises `error` (from `complete`,

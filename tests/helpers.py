@@ -12,6 +12,7 @@ from typing import Any
 from fakes import HashEmbedder
 
 from rag.assistant import Assistant
+from rag.embeddings import Embedder
 from rag.ingest import doc_id_for
 from rag.settings import Settings
 
@@ -33,6 +34,23 @@ def llm_settings(base_url: str | None, **overrides: Any) -> Settings:
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+def llm_assistant(
+    demo_assistant: Assistant, embedder: Embedder, base_url: str, **overrides: Any
+) -> Assistant:
+    """The demo assistant answering through a fake OpenAI-compatible server: no retries."""
+    update: dict[str, Any] = {
+        "backend": "openai",
+        "llm_base_url": base_url,
+        "llm_model": "fake",
+        "llm_api_key": None,
+        "llm_max_retries": 0,
+        "llm_timeout_s": 5.0,
+        **overrides,
+    }
+    settings = demo_assistant.settings.model_copy(update=update)
+    return Assistant(settings, embedder_factory=lambda: embedder)
 
 
 def eval_subset(folder: Path, ids: Collection[str], name: str = "subset.jsonl") -> Path:

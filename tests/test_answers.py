@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from fake_openai_server import FakeOpenAIServer
+from helpers import llm_assistant
 
 from rag.assistant import Assistant
 from rag.embeddings import Embedder
@@ -130,22 +131,6 @@ def closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def llm_assistant(
-    demo_assistant: Assistant, embedder: Embedder, base_url: str, **overrides: Any
-) -> Assistant:
-    update: dict[str, Any] = {
-        "backend": "openai",
-        "llm_base_url": base_url,
-        "llm_model": "fake",
-        "llm_api_key": None,
-        "llm_max_retries": 0,
-        "llm_timeout_s": 5.0,
-        **overrides,
-    }
-    settings = demo_assistant.settings.model_copy(update=update)
-    return Assistant(settings, embedder_factory=lambda: embedder)
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from gradio_client import Client
 from gradio_client.exceptions import AppError
+from helpers import eval_subset
 from typer.testing import CliRunner
 
 import rag.assistant
@@ -23,7 +24,6 @@ from rag.embeddings import Embedder
 from ui.app import API_ENDPOINTS
 
 ROOT = Path(__file__).resolve().parent.parent
-EVAL_SET = ROOT / "eval" / "questions.jsonl"
 QUESTION = "Where did Ilham Aliyev and Nikol Pashinyan hold a five-hour meeting in July 2025?"
 COMPARE_QUESTION = "How has Russia's position in the South Caucasus changed?"
 
@@ -117,13 +117,7 @@ def test_documents_returns_the_cli_json(
 
 def test_evaluate_returns_the_cli_json(client: Client, cli_json: CliJson, tmp_path: Path) -> None:
     wanted = {"f03", "u08"}
-    lines = [
-        line
-        for line in EVAL_SET.read_text(encoding="utf-8").splitlines()
-        if line.strip() and json.loads(line)["id"] in wanted
-    ]
-    small = tmp_path / "small.jsonl"
-    small.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    small = eval_subset(tmp_path, wanted, "small.jsonl")
     result = client.predict(
         small.read_text(encoding="utf-8"), 3, "extractive", True, api_name="/evaluate"
     )

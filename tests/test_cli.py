@@ -358,13 +358,7 @@ def test_ingest_without_a_terminal_prints_progress_lines_and_refuses_outside_lin
 
 def test_eval_json_summary(cli: Cli, tmp_path: Path) -> None:
     wanted = {"f03", "f04", "u08"}
-    lines = [
-        line
-        for line in EVAL_SET.read_text(encoding="utf-8").splitlines()
-        if line.strip() and json.loads(line)["id"] in wanted
-    ]
-    small = tmp_path / "small.jsonl"
-    small.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    small = eval_subset(tmp_path, wanted, "small.jsonl")
     run = cli("eval", str(small), "--json", "-k", "5")
     assert run.exit_code == 0, run.exception
     summary = json.loads(run.stdout)

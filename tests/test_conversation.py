@@ -3,11 +3,9 @@ Assistant, and the LLM's condense prompt over HTTP to the scripted server."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from fake_openai_server import FakeOpenAIServer
-from helpers import EVAL_SET
+from helpers import EVAL_SET, llm_assistant
 
 from rag.assistant import Assistant
 from rag.conversation import (
@@ -441,16 +439,7 @@ def test_the_assistant_gives_the_heuristic_its_authors_and_the_last_answer(
 def assistant(
     demo_assistant: Assistant, embedder: Embedder, fake_openai: FakeOpenAIServer
 ) -> Assistant:
-    update: dict[str, Any] = {
-        "backend": "openai",
-        "llm_base_url": fake_openai.base_url,
-        "llm_model": "fake",
-        "llm_api_key": None,
-        "llm_max_retries": 0,
-        "llm_timeout_s": 5.0,
-    }
-    settings = demo_assistant.settings.model_copy(update=update)
-    return Assistant(settings, embedder_factory=lambda: embedder)
+    return llm_assistant(demo_assistant, embedder, fake_openai.base_url)
 
 
 def test_llm_rewrites_the_follow_up_with_the_condense_prompt(

@@ -6,6 +6,7 @@ text is still embedded once, and no scratch file outlives the ingest."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
@@ -48,7 +49,7 @@ def settings_for(root: Path, **overrides: object) -> Settings:
 def test_the_spool_gives_back_what_it_was_given(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     first, second = (rng.standard_normal((n, 4)).astype(np.float32) for n in (5, 3))
-    with VectorSpool(tmp_path, 4) as spool:
+    with closing(VectorSpool(tmp_path, 4)) as spool:
         assert (spool.append(first), spool.append(second)) == (0, 5)
         both = np.concatenate([first, second])
         rows = np.array([6, 7, 0, 1, 2, 2, 5], dtype=np.int64)  # runs, a repeat, a jump
@@ -70,7 +71,7 @@ def test_spooled_vectors_read_as_the_array_they_stand_for(tmp_path: Path) -> Non
 
     rng = np.random.default_rng(1)
     kept = rng.standard_normal((4, 3)).astype(np.float32)  # an unchanged document's
-    with VectorSpool(tmp_path, 3) as spool:
+    with closing(VectorSpool(tmp_path, 3)) as spool:
         spooled = rng.standard_normal((9, 3)).astype(np.float32)
         spool.append(spooled)
         parts = [

@@ -16,6 +16,7 @@ import pytest
 
 pytest.importorskip("qdrant_client")
 
+from fakes import unit_vectors
 from qdrant_client import QdrantClient
 
 from rag.errors import ConfigError, IndexCorruptError, IndexMismatchError, RagError
@@ -27,11 +28,6 @@ from rag.vector_index import (
     drop_saved_index,
     load_vector_index,
 )
-
-
-def _unit(rows: int, dimension: int = 16, seed: int = 0) -> np.ndarray:
-    vectors = np.random.default_rng(seed).normal(size=(rows, dimension)).astype(np.float32)
-    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
 
 def _digests(folder: Path) -> dict[str, str]:
@@ -50,7 +46,7 @@ def test_the_flat_entry_is_still_a_plain_pair_and_qdrant_a_function_of_settings(
 def test_a_local_folder_reopens_with_the_same_answers_and_unchanged_files(
     tmp_path: Path,
 ) -> None:
-    vectors = _unit(3000, seed=1)  # more than one upsert and one scroll batch
+    vectors = unit_vectors(3000, seed=1)  # more than one upsert and one scroll batch
     index = create_index("qdrant", 16)
     index.add(np.arange(10, 3010, dtype=np.int64), vectors)
     before = index.search(vectors[:40], 5)
@@ -72,7 +68,7 @@ def test_a_local_folder_reopens_with_the_same_answers_and_unchanged_files(
     assert _digests(path) == files
 
     # changing the loaded copy and saving elsewhere leaves the first folder as it was
-    again.add(np.array([5000], dtype=np.int64), _unit(1, seed=9))
+    again.add(np.array([5000], dtype=np.int64), unit_vectors(1, seed=9))
     again.save(tmp_path / "gen-2.qdrant")
     assert len(load_vector_index("qdrant", path)) == 3000
     assert len(load_vector_index("qdrant", tmp_path / "gen-2.qdrant")) == 3001
@@ -86,25 +82,25 @@ def test_a_local_folder_reopens_with_the_same_answers_and_unchanged_files(
 def test_a_mismatched_dimension_is_refused_naming_both(tmp_path: Path) -> None:
     index = create_index("qdrant", 16)
     with pytest.raises(IndexMismatchError, match=r"16-dimensional.*\(3, 8\).*--rebuild"):
-        index.add(np.arange(3, dtype=np.int64), _unit(3, dimension=8))
-    index.add(np.arange(3, dtype=np.int64), _unit(3))
+        index.add(np.arange(3, dtype=np.int64), unit_vectors(3, dimension=8))
+    index.add(np.arange(3, dtype=np.int64), unit_vectors(3))
     with pytest.raises(IndexMismatchError, match=r"16-dimensional.*search got shape \(1, 8\)"):
-        index.search(_unit(1, dimension=8), 2)
+        index.search(unit_vectors(1, dimension=8), 2)
     assert len(index) == 3  # nothing stored was lost
 
 
 def test_negative_ids_are_refused_and_absent_ones_not_counted() -> None:
     index = create_index("qdrant", 16)
     with pytest.raises(RagError, match="non-negative"):
-        index.add(np.array([-1], dtype=np.int64), _unit(1))
-    index.add(np.arange(4, dtype=np.int64), _unit(4))
+        index.add(np.array([-1], dtype=np.int64), unit_vectors(1))
+    index.add(np.arange(4, dtype=np.int64), unit_vectors(4))
     assert index.remove(np.array([-1, 2, 2, 77], dtype=np.int64)) == 1
     assert len(index) == 3
 
 
 def test_a_folder_open_in_another_client_gives_a_clear_error(tmp_path: Path) -> None:
     index = create_index("qdrant", 16)
-    index.add(np.arange(2, dtype=np.int64), _unit(2))
+    index.add(np.arange(2, dtype=np.int64), unit_vectors(2))
     index.save(tmp_path / "v.qdrant")
     holder = QdrantClient(path=str(tmp_path / "v.qdrant"))
     try:
@@ -136,7 +132,7 @@ def test_the_api_key_is_not_in_the_config_repr() -> None:
 
 def exercise_server_mode(settings: Settings, tmp_path: Path) -> None:
     """Build, save, reload, change and drop generations the way the store does."""
-    vectors = _unit(1500, seed=3)
+    vectors = unit_vectors(1500, seed=3)
     index = create_index("qdrant", 16, settings=settings)
     assert isinstance(index, QdrantIndex)
     first = index.collection

@@ -56,6 +56,15 @@ def _with_vector_indexes(index: LoadedIndex, kind: str) -> LoadedIndex:
     return index
 
 
+def _candidates(index: LoadedIndex, fake: HashEmbedder, settings: Settings, kind: str) -> Retriever:
+    """A retriever on the candidate path, over approximate indexes of `kind`."""
+    return Retriever(
+        _with_vector_indexes(index, kind),
+        fake,
+        settings.model_copy(update={"exhaustive_max_chunks": 0}),
+    )
+
+
 def _rows(passages: list) -> list[str]:  # type: ignore[type-arg]
     return [p.chunk.chunk_id for p in passages]
 
@@ -91,11 +100,7 @@ def test_filters_hold_on_the_candidate_path(built: tuple[LoadedIndex, Settings])
     doc_id = sorted(index.documents)[1]
     only = Filters(doc_ids=(doc_id,))
     exhaustive = Retriever(index, fake, settings)
-    candidates = Retriever(
-        _with_vector_indexes(index, "hnsw"),
-        fake,
-        settings.model_copy(update={"exhaustive_max_chunks": 0}),
-    )
+    candidates = _candidates(index, fake, settings, "hnsw")
     overlap = []
     for question in QUESTIONS[:10]:
         got = candidates.search(question, filters=only)
@@ -132,11 +137,7 @@ def test_other_fusions_on_the_candidate_path(
     fake = HashEmbedder()
     settings = settings.model_copy(update={"fusion": fusion})
     exhaustive = Retriever(index, fake, settings)
-    candidates = Retriever(
-        _with_vector_indexes(index, "ivf_sq8"),
-        fake,
-        settings.model_copy(update={"exhaustive_max_chunks": 0}),
-    )
+    candidates = _candidates(index, fake, settings, "ivf_sq8")
     overlap = []
     for question in QUESTIONS[:10]:
         want = _rows(exhaustive.search(question))
@@ -157,11 +158,7 @@ def test_a_source_named_across_many_chunks_does_not_fill_the_pool(
         "Since when has the current head of Armenia's government been in office, "
         "per the E-IR commentary?"
     )
-    candidates = Retriever(
-        _with_vector_indexes(index, "hnsw"),
-        fake,
-        settings.model_copy(update={"exhaustive_max_chunks": 0}),
-    )
+    candidates = _candidates(index, fake, settings, "hnsw")
     named = candidates.named_sources(question)
     mask = index.chunk_mask(named)
     assert len(named) == 1 and mask.sum() > 4

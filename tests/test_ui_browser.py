@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from helpers import eval_subset, free_port
+from helpers import eval_subset, free_port, llm_assistant
 
 from rag.assistant import Assistant
 
@@ -307,17 +307,9 @@ def test_an_llm_answer_streams_into_the_chat(
 ) -> None:
     from ui.app import launch
 
-    settings = demo_assistant.settings.model_copy(
-        update={
-            "backend": "openai",
-            "llm_base_url": fake_openai.base_url,
-            "llm_model": "fake",
-            "llm_api_key": None,
-            "llm_max_retries": 0,
-            "llm_timeout_s": 10.0,
-        }
+    assistant = llm_assistant(
+        demo_assistant, demo_assistant.embedder, fake_openai.base_url, llm_timeout_s=10.0
     )
-    assistant = Assistant(settings, embedder_factory=lambda: demo_assistant.embedder)
     chunks = ["Russia lost ", "influence as ", "Azerbaijan grew ", "stronger [1]."]
     fake_openai.stream(chunks, pause_s=0.8)
     port = free_port()

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from fake_openai_server import FakeOpenAIServer
-from helpers import eval_subset
+from helpers import eval_subset, llm_assistant
 
 from rag.assistant import Assistant
 from rag.embeddings import Embedder
@@ -58,17 +58,7 @@ def test_ask_streams_then_shows_the_answer_and_its_sources(
 def test_an_llm_answer_streams_into_the_chat_then_its_citations_become_links(
     demo_assistant: Assistant, embedder: Embedder, fake_openai: FakeOpenAIServer, tmp_path: Path
 ) -> None:
-    settings = demo_assistant.settings.model_copy(
-        update={
-            "backend": "openai",
-            "llm_base_url": fake_openai.base_url,
-            "llm_model": "fake",
-            "llm_api_key": None,
-            "llm_max_retries": 0,
-            "llm_timeout_s": 5.0,
-        }
-    )
-    assistant = Assistant(settings, embedder_factory=lambda: embedder)
+    assistant = llm_assistant(demo_assistant, embedder, fake_openai.base_url)
     chunks = ["Aliyev and ", "Pashinyan met ", "in Abu Dhabi ", "[1]."]
     fake_openai.stream(chunks)
     steps = list(handlers.ask(context(assistant, tmp_path), QUESTION, None, "openai", 5, "", ""))

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fakes import unit_vectors
 
 from rag.errors import ConfigError
 from rag.vector_index import (
@@ -20,11 +21,6 @@ from rag.vector_index import (
 )
 
 
-def _unit(rows: int, dimension: int = 16, seed: int = 0) -> np.ndarray:
-    vectors = np.random.default_rng(seed).normal(size=(rows, dimension)).astype(np.float32)
-    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
-
-
 def _exact_scores(index: VectorIndex, ids: np.ndarray, vectors: np.ndarray) -> None:
     """Compressed kinds re-score from the float32 vectors (a table indexed by id, as the
     store's memory-mapped embeddings are indexed by row)."""
@@ -36,7 +32,7 @@ def _exact_scores(index: VectorIndex, ids: np.ndarray, vectors: np.ndarray) -> N
 
 @pytest.mark.parametrize("kind", sorted(REGISTRY))
 def test_add_search_remove_save_load(kind: str, tmp_path: Path) -> None:
-    vectors = _unit(50)
+    vectors = unit_vectors(50)
     ids = np.arange(100, 150, dtype=np.int64)
     index = create_index(kind, 16)
     assert isinstance(index, VectorIndex)
@@ -64,8 +60,8 @@ def test_add_search_remove_save_load(kind: str, tmp_path: Path) -> None:
 @pytest.mark.parametrize("kind", sorted(REGISTRY))
 def test_more_asked_than_held_pads_with_minus_one(kind: str) -> None:
     index = create_index(kind, 16)
-    index.add(np.arange(3, dtype=np.int64), _unit(3))
-    _, found = index.search(_unit(1, seed=1), 5)
+    index.add(np.arange(3, dtype=np.int64), unit_vectors(3))
+    _, found = index.search(unit_vectors(1, seed=1), 5)
     assert found.shape == (1, 5)
     assert sorted(found[0].tolist())[:2] == [-1, -1]
 
@@ -80,13 +76,13 @@ def test_empty_index_saves_and_loads(kind: str, tmp_path: Path) -> None:
     create_index(kind, 16).save(tmp_path / "v.index")
     again = load_vector_index(kind, tmp_path / "v.index")
     assert len(again) == 0
-    assert again.search(_unit(1), 3)[1].tolist() == [[-1, -1, -1]]
+    assert again.search(unit_vectors(1), 3)[1].tolist() == [[-1, -1, -1]]
 
 
 def _clustered(rows: int, dimension: int = 64, seed: int = 0) -> np.ndarray:
     """Unit vectors around 200 centres, like embeddings of related passages."""
     rng = np.random.default_rng(seed)
-    centres = _unit(200, dimension, 99)
+    centres = unit_vectors(200, dimension, 99)
     vectors = centres[rng.integers(0, 200, rows)] + 0.15 * rng.normal(size=(rows, dimension))
     return (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
 
@@ -120,7 +116,7 @@ def test_compressed_scores_without_rescoring_are_close_to_exact() -> None:
 
 def test_negative_ids_are_refused() -> None:
     with pytest.raises(ValueError, match="non-negative"):
-        create_index("hnsw", 16).add(np.array([-1], dtype=np.int64), _unit(1))
+        create_index("hnsw", 16).add(np.array([-1], dtype=np.int64), unit_vectors(1))
 
 
 def test_choose_kind_exact_below_the_threshold_approximate_above() -> None:
