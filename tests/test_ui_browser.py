@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from helpers import eval_subset, free_port, llm_assistant
+from playwright.sync_api import expect
 
 from rag.assistant import Assistant
 
@@ -73,6 +74,7 @@ def page(browser: Any, app_url: str) -> Iterator[Any]:
     tab.on("request", watch)
     tab.goto(app_url, wait_until="load")
     tab.wait_for_selector("#chat")
+    tab.wait_for_selector("#question textarea")
     yield tab
     context.close()
     assert not remote, f"the page fetched remote resources: {remote}"
@@ -289,13 +291,15 @@ def test_every_text_meets_wcag_aa_contrast(browser: Any, app_url: str) -> None:
 
 
 def test_text_boxes_are_named_by_their_labels(page: Any) -> None:
+    # expect() retries until the timeout: the label is attached after the box renders.
     ask = page.get_by_role("textbox", name="Question", exact=True)
-    assert ask.count() == 1 and ask.get_attribute("placeholder", timeout=5_000)
-    assert page.get_by_label("Question", exact=True).count() == 1
+    expect(ask).to_have_count(1, timeout=10_000)
+    assert ask.get_attribute("placeholder", timeout=5_000)
+    expect(page.get_by_label("Question", exact=True)).to_have_count(1, timeout=10_000)
     page.get_by_role("tab", name="Compare").click()
     page.locator("#compare-question textarea").wait_for()
     compare = page.get_by_role("textbox", name="Question", exact=True)  # the visible one
-    assert compare.count() == 1
+    expect(compare).to_have_count(1, timeout=10_000)
     assert compare.evaluate("e => e.closest('[id]').id") == "compare-question"
     tree = page.locator("body").aria_snapshot()
     assert 'textbox "Textbox' not in tree and 'textbox "Question Ask"' not in tree
@@ -402,10 +406,11 @@ def test_conversations_survive_a_reload_and_can_be_reopened_or_deleted(page: Any
 
     page.get_by_role("button", name="New conversation").click()
     page.wait_for_function("() => !document.querySelector('#chat [data-testid=bot]')")
-    assert page.locator("#sources .source-card").count() == 0
+    expect(page.locator("#sources .source-card")).to_have_count(0)
     page.locator("#past-conversations input").click()
     options = page.get_by_role("option")
-    assert options.count() == 1 and QUESTION[:40] in options.first.inner_text()
+    expect(options).to_have_count(1)
+    assert QUESTION[:40] in options.first.inner_text()
     options.first.click()  # reopened
     page.wait_for_selector("#chat a.cite")
     page.wait_for_selector("#sources .source-card")
