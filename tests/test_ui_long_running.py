@@ -202,8 +202,10 @@ class GatedEmbedder(HashEmbedder):
     def __init__(self) -> None:
         super().__init__()
         self.gate = threading.Event()
+        self.entered = threading.Event()  # a request is being answered (and waits)
 
     def embed(self, texts: Sequence[str]) -> Vectors:
+        self.entered.set()
         self.gate.wait(timeout=60)
         return super().embed(texts)
 
@@ -225,6 +227,11 @@ def test_a_full_queue_answers_busy_retry_in_n_seconds(
         def post(_: int) -> httpx.Response:
             return httpx.post(f"{url}gradio_api/call/ui_ask", json=body, timeout=60)
 
+        # One request is taken by the single worker and waits at the gate; only then is the
+        # queue filled, so it stays full (no worker frees a place) until the gate opens.
+        gated.entered.clear()
+        assert post(0).status_code == 200
+        assert gated.entered.wait(timeout=30)
         with ThreadPoolExecutor(8) as pool:
             responses = list(pool.map(post, range(8)))
         busy = [r for r in responses if r.status_code != 200]
