@@ -32,7 +32,6 @@ from rag.embeddings import Embedder, Vectors
 from rag.errors import RagError
 from rag.lexical import terms
 from rag.settings import Settings
-from rag.sources import SourceNames
 from rag.store import LoadedIndex
 from rag.types import Chunk, Passage
 from rag.wordmatch import WordMatcher, content_words
@@ -236,7 +235,6 @@ class Retriever:
             index.csr("sentence_words"),
         )
         self._unknown_vectors: dict[str, npt.NDArray[np.float32]] = {}
-        self._sources: SourceNames | None = None  # built on the first question
 
     @property
     def exhaustive(self) -> bool:
@@ -432,9 +430,7 @@ class Retriever:
         """The documents the question names as its source (rag.sources), when boosted."""
         if not self.settings.source_boost:
             return frozenset()
-        if self._sources is None:
-            self._sources = self.index.source_names
-        return self._sources.named(question)
+        return self.index.source_names.named(question)
 
     def _fuse(
         self,
